@@ -1,0 +1,32 @@
+"""The Linux ABI the emitted program talks to, named as Linux names it.
+
+i386 system call numbers come from arch/x86/entry/syscalls/syscall_32.tbl; the direct
+socket calls (359 and up) exist since Linux 4.3, before which only socketcall(102) did.
+Socket constants come from include/linux/socket.h and include/uapi/asm-generic/socket.h,
+signal numbers from arch/x86/include/uapi/asm/signal.h.
+"""
+
+# System calls (int 0x80: number in eax, arguments in ebx, ecx, edx, esi, edi, ebp).
+SYS_exit = 1
+SYS_read = 3
+SYS_write = 4
+SYS_close = 6
+SYS_signal = 48
+SYS_socket = 359
+SYS_bind = 361
+SYS_listen = 363
+SYS_accept4 = 364
+SYS_setsockopt = 366
+
+# Sockets.
+AF_INET = 2
+SOCK_STREAM = 1
+SOL_SOCKET = 1
+SO_REUSEADDR = 2
+
+# Signals.
+SIGPIPE = 13
+SIG_IGN = 1
+
+# File descriptors every process starts with.
+STDERR_FILENO = 2

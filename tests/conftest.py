@@ -1,0 +1,26 @@
+"""Fixtures shared by the suites; the helpers behind them live in support.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator import Page
+from support import FIXTURES, NATIVE, NATIVE_REASON, NativeServers
+
+
+@pytest.fixture
+def servers(tmp_path):
+    if not NATIVE:
+        pytest.skip(NATIVE_REASON)
+    s = NativeServers(tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop_all()
+
+
+@pytest.fixture
+def utf8_page() -> Page:
+    """A page whose text is mostly multi-byte UTF-8: its length in bytes and in
+    characters differ, so a Content-Length counted in characters is caught."""
+    return Page.from_file(FIXTURES / "sites" / "utf8" / "index.html")

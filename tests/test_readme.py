@@ -1,0 +1,40 @@
+"""The README's promises: its first lines are the two commands, and its sizes are current."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from generator import build_server, default_page, http_response
+from generator.server import assemble
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_starts_with_the_install_and_test_commands():
+    lines = README.read_text().splitlines()
+    assert lines[0] == "```sh"
+    assert "pip install ." in lines[1] and "webelf build" in lines[1]
+    assert "pip install '.[test]'" in lines[2] and lines[2].endswith("pytest -n auto")
+
+
+def test_ci_runs_the_readme_test_command():
+    test_command = README.read_text().splitlines()[2].split("&& ", 3)[-1]
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert test_command in ci
+
+
+def test_readme_sizes_are_those_of_the_default_site():
+    text = README.read_text()
+    response = http_response(default_page())
+    program = build_server(response)
+    asm, _ = assemble(response)
+    stated = re.search(
+        r"\*\*(\d+) bytes\*\* on disk for a \*\*(\d+)-byte\*\* HTTP response, so\s+"
+        r"\*\*(\d+) bytes of overhead\*\*.*?(\d+) bytes of ELF and program\s+headers, "
+        r"(\d+) bytes of\s+code, (\d+) bytes of data", text, re.S)
+    assert stated, "the README's size sentence changed shape"
+    file_size, resp, overhead, headers, code, data = map(int, stated.groups())
+    assert (file_size, resp, overhead) == (len(program), len(response), len(program) - len(response))
+    assert headers + code + data == overhead
+    assert code == asm.text_size
