@@ -1,0 +1,1047 @@
+"""Linux constants, each under the name Linux gives it, each defined once.
+
+Everything here is a number a reader can grep for in the kernel or the man pages: syscall
+numbers, errno values, signal numbers, socket constants.  No other harness module spells a
+number from this file; they import the name.  Nothing here imports anything, so every module
+can use it.
+
+Sources, all from Linux 6.1 unless noted (the uapi headers as ``make headers_install``
+ships them; the kernel-internal ones from the kernel tree):
+
+* syscall numbers: ``arch/x86/entry/syscalls/syscall_32.tbl`` as ``asm/unistd_32.h``;
+* socketcall(2) call numbers: ``include/uapi/linux/net.h``, argument counts ``net/socket.c``;
+* errno: ``include/uapi/asm-generic/errno-base.h`` and ``errno.h`` (x86 uses the generic
+  table); the texts are glibc 2.36's ``strerror``, what ``perror`` and strace print;
+* signals: ``arch/x86/include/uapi/asm/signal.h``; texts are glibc's ``strsignal``;
+* sockets: ``include/linux/socket.h``, ``include/linux/net.h``,
+  ``include/uapi/asm-generic/socket.h``, ``include/uapi/linux/in.h``,
+  ``include/uapi/linux/tcp.h``, ``include/uapi/asm-generic/fcntl.h``;
+* TCP internals: ``include/net/tcp.h``, ``include/net/sock.h``, ``net/core/sock.c``,
+  ``net/ipv4/af_inet.c`` and the sysctl defaults in ``Documentation/networking/ip-sysctl.rst``.
+
+The values are those an i386 process sees, which on a 64-bit x86 kernel (where the
+differential tests run) are the same.  Where i386 and x86-64 differ (syscall numbers,
+``SO_RCVTIMEO``), the i386 value is the one here.
+"""
+
+# ---------------------------------------------------------------------------------------------
+# i386 syscall numbers, the whole table: an unknown number still gets a name in traces and in
+# UnsupportedSyscall.  Generated from asm/unistd_32.h (Linux 6.1): ``__NR_x`` is ``SYS_x``.
+# ---------------------------------------------------------------------------------------------
+
+SYS_restart_syscall = 0
+SYS_exit = 1
+SYS_fork = 2
+SYS_read = 3
+SYS_write = 4
+SYS_open = 5
+SYS_close = 6
+SYS_waitpid = 7
+SYS_creat = 8
+SYS_link = 9
+SYS_unlink = 10
+SYS_execve = 11
+SYS_chdir = 12
+SYS_time = 13
+SYS_mknod = 14
+SYS_chmod = 15
+SYS_lchown = 16
+SYS_break = 17
+SYS_oldstat = 18
+SYS_lseek = 19
+SYS_getpid = 20
+SYS_mount = 21
+SYS_umount = 22
+SYS_setuid = 23
+SYS_getuid = 24
+SYS_stime = 25
+SYS_ptrace = 26
+SYS_alarm = 27
+SYS_oldfstat = 28
+SYS_pause = 29
+SYS_utime = 30
+SYS_stty = 31
+SYS_gtty = 32
+SYS_access = 33
+SYS_nice = 34
+SYS_ftime = 35
+SYS_sync = 36
+SYS_kill = 37
+SYS_rename = 38
+SYS_mkdir = 39
+SYS_rmdir = 40
+SYS_dup = 41
+SYS_pipe = 42
+SYS_times = 43
+SYS_prof = 44
+SYS_brk = 45
+SYS_setgid = 46
+SYS_getgid = 47
+SYS_signal = 48
+SYS_geteuid = 49
+SYS_getegid = 50
+SYS_acct = 51
+SYS_umount2 = 52
+SYS_lock = 53
+SYS_ioctl = 54
+SYS_fcntl = 55
+SYS_mpx = 56
+SYS_setpgid = 57
+SYS_ulimit = 58
+SYS_oldolduname = 59
+SYS_umask = 60
+SYS_chroot = 61
+SYS_ustat = 62
+SYS_dup2 = 63
+SYS_getppid = 64
+SYS_getpgrp = 65
+SYS_setsid = 66
+SYS_sigaction = 67
+SYS_sgetmask = 68
+SYS_ssetmask = 69
+SYS_setreuid = 70
+SYS_setregid = 71
+SYS_sigsuspend = 72
+SYS_sigpending = 73
+SYS_sethostname = 74
+SYS_setrlimit = 75
+SYS_getrlimit = 76
+SYS_getrusage = 77
+SYS_gettimeofday = 78
+SYS_settimeofday = 79
+SYS_getgroups = 80
+SYS_setgroups = 81
+SYS_select = 82
+SYS_symlink = 83
+SYS_oldlstat = 84
+SYS_readlink = 85
+SYS_uselib = 86
+SYS_swapon = 87
+SYS_reboot = 88
+SYS_readdir = 89
+SYS_mmap = 90
+SYS_munmap = 91
+SYS_truncate = 92
+SYS_ftruncate = 93
+SYS_fchmod = 94
+SYS_fchown = 95
+SYS_getpriority = 96
+SYS_setpriority = 97
+SYS_profil = 98
+SYS_statfs = 99
+SYS_fstatfs = 100
+SYS_ioperm = 101
+SYS_socketcall = 102
+SYS_syslog = 103
+SYS_setitimer = 104
+SYS_getitimer = 105
+SYS_stat = 106
+SYS_lstat = 107
+SYS_fstat = 108
+SYS_olduname = 109
+SYS_iopl = 110
+SYS_vhangup = 111
+SYS_idle = 112
+SYS_vm86old = 113
+SYS_wait4 = 114
+SYS_swapoff = 115
+SYS_sysinfo = 116
+SYS_ipc = 117
+SYS_fsync = 118
+SYS_sigreturn = 119
+SYS_clone = 120
+SYS_setdomainname = 121
+SYS_uname = 122
+SYS_modify_ldt = 123
+SYS_adjtimex = 124
+SYS_mprotect = 125
+SYS_sigprocmask = 126
+SYS_create_module = 127
+SYS_init_module = 128
+SYS_delete_module = 129
+SYS_get_kernel_syms = 130
+SYS_quotactl = 131
+SYS_getpgid = 132
+SYS_fchdir = 133
+SYS_bdflush = 134
+SYS_sysfs = 135
+SYS_personality = 136
+SYS_afs_syscall = 137
+SYS_setfsuid = 138
+SYS_setfsgid = 139
+SYS__llseek = 140
+SYS_getdents = 141
+SYS__newselect = 142
+SYS_flock = 143
+SYS_msync = 144
+SYS_readv = 145
+SYS_writev = 146
+SYS_getsid = 147
+SYS_fdatasync = 148
+SYS__sysctl = 149
+SYS_mlock = 150
+SYS_munlock = 151
+SYS_mlockall = 152
+SYS_munlockall = 153
+SYS_sched_setparam = 154
+SYS_sched_getparam = 155
+SYS_sched_setscheduler = 156
+SYS_sched_getscheduler = 157
+SYS_sched_yield = 158
+SYS_sched_get_priority_max = 159
+SYS_sched_get_priority_min = 160
+SYS_sched_rr_get_interval = 161
+SYS_nanosleep = 162
+SYS_mremap = 163
+SYS_setresuid = 164
+SYS_getresuid = 165
+SYS_vm86 = 166
+SYS_query_module = 167
+SYS_poll = 168
+SYS_nfsservctl = 169
+SYS_setresgid = 170
+SYS_getresgid = 171
+SYS_prctl = 172
+SYS_rt_sigreturn = 173
+SYS_rt_sigaction = 174
+SYS_rt_sigprocmask = 175
+SYS_rt_sigpending = 176
+SYS_rt_sigtimedwait = 177
+SYS_rt_sigqueueinfo = 178
+SYS_rt_sigsuspend = 179
+SYS_pread64 = 180
+SYS_pwrite64 = 181
+SYS_chown = 182
+SYS_getcwd = 183
+SYS_capget = 184
+SYS_capset = 185
+SYS_sigaltstack = 186
+SYS_sendfile = 187
+SYS_getpmsg = 188
+SYS_putpmsg = 189
+SYS_vfork = 190
+SYS_ugetrlimit = 191
+SYS_mmap2 = 192
+SYS_truncate64 = 193
+SYS_ftruncate64 = 194
+SYS_stat64 = 195
+SYS_lstat64 = 196
+SYS_fstat64 = 197
+SYS_lchown32 = 198
+SYS_getuid32 = 199
+SYS_getgid32 = 200
+SYS_geteuid32 = 201
+SYS_getegid32 = 202
+SYS_setreuid32 = 203
+SYS_setregid32 = 204
+SYS_getgroups32 = 205
+SYS_setgroups32 = 206
+SYS_fchown32 = 207
+SYS_setresuid32 = 208
+SYS_getresuid32 = 209
+SYS_setresgid32 = 210
+SYS_getresgid32 = 211
+SYS_chown32 = 212
+SYS_setuid32 = 213
+SYS_setgid32 = 214
+SYS_setfsuid32 = 215
+SYS_setfsgid32 = 216
+SYS_pivot_root = 217
+SYS_mincore = 218
+SYS_madvise = 219
+SYS_getdents64 = 220
+SYS_fcntl64 = 221
+SYS_gettid = 224
+SYS_readahead = 225
+SYS_setxattr = 226
+SYS_lsetxattr = 227
+SYS_fsetxattr = 228
+SYS_getxattr = 229
+SYS_lgetxattr = 230
+SYS_fgetxattr = 231
+SYS_listxattr = 232
+SYS_llistxattr = 233
+SYS_flistxattr = 234
+SYS_removexattr = 235
+SYS_lremovexattr = 236
+SYS_fremovexattr = 237
+SYS_tkill = 238
+SYS_sendfile64 = 239
+SYS_futex = 240
+SYS_sched_setaffinity = 241
+SYS_sched_getaffinity = 242
+SYS_set_thread_area = 243
+SYS_get_thread_area = 244
+SYS_io_setup = 245
+SYS_io_destroy = 246
+SYS_io_getevents = 247
+SYS_io_submit = 248
+SYS_io_cancel = 249
+SYS_fadvise64 = 250
+SYS_exit_group = 252
+SYS_lookup_dcookie = 253
+SYS_epoll_create = 254
+SYS_epoll_ctl = 255
+SYS_epoll_wait = 256
+SYS_remap_file_pages = 257
+SYS_set_tid_address = 258
+SYS_timer_create = 259
+SYS_timer_settime = 260
+SYS_timer_gettime = 261
+SYS_timer_getoverrun = 262
+SYS_timer_delete = 263
+SYS_clock_settime = 264
+SYS_clock_gettime = 265
+SYS_clock_getres = 266
+SYS_clock_nanosleep = 267
+SYS_statfs64 = 268
+SYS_fstatfs64 = 269
+SYS_tgkill = 270
+SYS_utimes = 271
+SYS_fadvise64_64 = 272
+SYS_vserver = 273
+SYS_mbind = 274
+SYS_get_mempolicy = 275
+SYS_set_mempolicy = 276
+SYS_mq_open = 277
+SYS_mq_unlink = 278
+SYS_mq_timedsend = 279
+SYS_mq_timedreceive = 280
+SYS_mq_notify = 281
+SYS_mq_getsetattr = 282
+SYS_kexec_load = 283
+SYS_waitid = 284
+SYS_add_key = 286
+SYS_request_key = 287
+SYS_keyctl = 288
+SYS_ioprio_set = 289
+SYS_ioprio_get = 290
+SYS_inotify_init = 291
+SYS_inotify_add_watch = 292
+SYS_inotify_rm_watch = 293
+SYS_migrate_pages = 294
+SYS_openat = 295
+SYS_mkdirat = 296
+SYS_mknodat = 297
+SYS_fchownat = 298
+SYS_futimesat = 299
+SYS_fstatat64 = 300
+SYS_unlinkat = 301
+SYS_renameat = 302
+SYS_linkat = 303
+SYS_symlinkat = 304
+SYS_readlinkat = 305
+SYS_fchmodat = 306
+SYS_faccessat = 307
+SYS_pselect6 = 308
+SYS_ppoll = 309
+SYS_unshare = 310
+SYS_set_robust_list = 311
+SYS_get_robust_list = 312
+SYS_splice = 313
+SYS_sync_file_range = 314
+SYS_tee = 315
+SYS_vmsplice = 316
+SYS_move_pages = 317
+SYS_getcpu = 318
+SYS_epoll_pwait = 319
+SYS_utimensat = 320
+SYS_signalfd = 321
+SYS_timerfd_create = 322
+SYS_eventfd = 323
+SYS_fallocate = 324
+SYS_timerfd_settime = 325
+SYS_timerfd_gettime = 326
+SYS_signalfd4 = 327
+SYS_eventfd2 = 328
+SYS_epoll_create1 = 329
+SYS_dup3 = 330
+SYS_pipe2 = 331
+SYS_inotify_init1 = 332
+SYS_preadv = 333
+SYS_pwritev = 334
+SYS_rt_tgsigqueueinfo = 335
+SYS_perf_event_open = 336
+SYS_recvmmsg = 337
+SYS_fanotify_init = 338
+SYS_fanotify_mark = 339
+SYS_prlimit64 = 340
+SYS_name_to_handle_at = 341
+SYS_open_by_handle_at = 342
+SYS_clock_adjtime = 343
+SYS_syncfs = 344
+SYS_sendmmsg = 345
+SYS_setns = 346
+SYS_process_vm_readv = 347
+SYS_process_vm_writev = 348
+SYS_kcmp = 349
+SYS_finit_module = 350
+SYS_sched_setattr = 351
+SYS_sched_getattr = 352
+SYS_renameat2 = 353
+SYS_seccomp = 354
+SYS_getrandom = 355
+SYS_memfd_create = 356
+SYS_bpf = 357
+SYS_execveat = 358
+SYS_socket = 359
+SYS_socketpair = 360
+SYS_bind = 361
+SYS_connect = 362
+SYS_listen = 363
+SYS_accept4 = 364
+SYS_getsockopt = 365
+SYS_setsockopt = 366
+SYS_getsockname = 367
+SYS_getpeername = 368
+SYS_sendto = 369
+SYS_sendmsg = 370
+SYS_recvfrom = 371
+SYS_recvmsg = 372
+SYS_shutdown = 373
+SYS_userfaultfd = 374
+SYS_membarrier = 375
+SYS_mlock2 = 376
+SYS_copy_file_range = 377
+SYS_preadv2 = 378
+SYS_pwritev2 = 379
+SYS_pkey_mprotect = 380
+SYS_pkey_alloc = 381
+SYS_pkey_free = 382
+SYS_statx = 383
+SYS_arch_prctl = 384
+SYS_io_pgetevents = 385
+SYS_rseq = 386
+SYS_semget = 393
+SYS_semctl = 394
+SYS_shmget = 395
+SYS_shmctl = 396
+SYS_shmat = 397
+SYS_shmdt = 398
+SYS_msgget = 399
+SYS_msgsnd = 400
+SYS_msgrcv = 401
+SYS_msgctl = 402
+SYS_clock_gettime64 = 403
+SYS_clock_settime64 = 404
+SYS_clock_adjtime64 = 405
+SYS_clock_getres_time64 = 406
+SYS_clock_nanosleep_time64 = 407
+SYS_timer_gettime64 = 408
+SYS_timer_settime64 = 409
+SYS_timerfd_gettime64 = 410
+SYS_timerfd_settime64 = 411
+SYS_utimensat_time64 = 412
+SYS_pselect6_time64 = 413
+SYS_ppoll_time64 = 414
+SYS_io_pgetevents_time64 = 416
+SYS_recvmmsg_time64 = 417
+SYS_mq_timedsend_time64 = 418
+SYS_mq_timedreceive_time64 = 419
+SYS_semtimedop_time64 = 420
+SYS_rt_sigtimedwait_time64 = 421
+SYS_futex_time64 = 422
+SYS_sched_rr_get_interval_time64 = 423
+SYS_pidfd_send_signal = 424
+SYS_io_uring_setup = 425
+SYS_io_uring_enter = 426
+SYS_io_uring_register = 427
+SYS_open_tree = 428
+SYS_move_mount = 429
+SYS_fsopen = 430
+SYS_fsconfig = 431
+SYS_fsmount = 432
+SYS_fspick = 433
+SYS_pidfd_open = 434
+SYS_clone3 = 435
+SYS_close_range = 436
+SYS_openat2 = 437
+SYS_pidfd_getfd = 438
+SYS_faccessat2 = 439
+SYS_process_madvise = 440
+SYS_epoll_pwait2 = 441
+SYS_mount_setattr = 442
+SYS_quotactl_fd = 443
+SYS_landlock_create_ruleset = 444
+SYS_landlock_add_rule = 445
+SYS_landlock_restrict_self = 446
+SYS_memfd_secret = 447
+SYS_process_mrelease = 448
+SYS_futex_waitv = 449
+SYS_set_mempolicy_home_node = 450
+
+SYSCALL_NAMES: dict[int, str] = {
+    value: name[4:] for name, value in list(globals().items()) if name.startswith("SYS_")
+}
+"""Syscall number -> name as strace prints it (``accept4``, ``_newselect``)."""
+
+# ---------------------------------------------------------------------------------------------
+# socketcall(2): the multiplexer through which i386 programs made every socket call until
+# Linux 4.3 gave each its own number, and still make accept, send and recv, which have none.
+# ``call`` selects the operation; ``args`` points at that many 32-bit words.  include/uapi/linux/net.h names these SYS_SOCKET ...
+# SYS_SENDMMSG; here they are SOCKETCALL_SOCKET ... so that they cannot be confused with
+# SYS_socket (359) and friends, which differ from them only in case.
+# ---------------------------------------------------------------------------------------------
+
+SOCKETCALL_SOCKET = 1
+SOCKETCALL_BIND = 2
+SOCKETCALL_CONNECT = 3
+SOCKETCALL_LISTEN = 4
+SOCKETCALL_ACCEPT = 5
+SOCKETCALL_GETSOCKNAME = 6
+SOCKETCALL_GETPEERNAME = 7
+SOCKETCALL_SOCKETPAIR = 8
+SOCKETCALL_SEND = 9
+SOCKETCALL_RECV = 10
+SOCKETCALL_SENDTO = 11
+SOCKETCALL_RECVFROM = 12
+SOCKETCALL_SHUTDOWN = 13
+SOCKETCALL_SETSOCKOPT = 14
+SOCKETCALL_GETSOCKOPT = 15
+SOCKETCALL_SENDMSG = 16
+SOCKETCALL_RECVMSG = 17
+SOCKETCALL_ACCEPT4 = 18
+SOCKETCALL_RECVMMSG = 19
+SOCKETCALL_SENDMMSG = 20
+
+SOCKETCALL_NAMES: dict[int, str] = {
+    value: name[11:].lower() for name, value in list(globals().items())
+    if name.startswith("SOCKETCALL_")
+}
+"""socketcall call number -> the name of the syscall it stands for (``accept``, ``recv``)."""
+
+SOCKETCALL_NARGS: tuple[int, ...] = (0, 3, 3, 3, 2, 3, 3, 3, 4, 4, 4, 6, 6, 2, 5, 5, 3, 3, 4, 5, 4)
+"""How many argument words socketcall copies for each call: ``nargs[]`` in net/socket.c
+(``nas[]`` in the compat path, the same counts).  A call outside 1..20 is -EINVAL."""
+
+# ---------------------------------------------------------------------------------------------
+# errno.  A syscall fails by returning -errno in eax; errno 41 and 58 are unused (they are the
+# aliases EWOULDBLOCK and EDEADLOCK).
+# ---------------------------------------------------------------------------------------------
+
+EPERM = 1
+ENOENT = 2
+ESRCH = 3
+EINTR = 4
+EIO = 5
+ENXIO = 6
+E2BIG = 7
+ENOEXEC = 8
+EBADF = 9
+ECHILD = 10
+EAGAIN = 11
+ENOMEM = 12
+EACCES = 13
+EFAULT = 14
+ENOTBLK = 15
+EBUSY = 16
+EEXIST = 17
+EXDEV = 18
+ENODEV = 19
+ENOTDIR = 20
+EISDIR = 21
+EINVAL = 22
+ENFILE = 23
+EMFILE = 24
+ENOTTY = 25
+ETXTBSY = 26
+EFBIG = 27
+ENOSPC = 28
+ESPIPE = 29
+EROFS = 30
+EMLINK = 31
+EPIPE = 32
+EDOM = 33
+ERANGE = 34
+EDEADLK = 35
+ENAMETOOLONG = 36
+ENOLCK = 37
+ENOSYS = 38
+ENOTEMPTY = 39
+ELOOP = 40
+ENOMSG = 42
+EIDRM = 43
+ECHRNG = 44
+EL2NSYNC = 45
+EL3HLT = 46
+EL3RST = 47
+ELNRNG = 48
+EUNATCH = 49
+ENOCSI = 50
+EL2HLT = 51
+EBADE = 52
+EBADR = 53
+EXFULL = 54
+ENOANO = 55
+EBADRQC = 56
+EBADSLT = 57
+EBFONT = 59
+ENOSTR = 60
+ENODATA = 61
+ETIME = 62
+ENOSR = 63
+ENONET = 64
+ENOPKG = 65
+EREMOTE = 66
+ENOLINK = 67
+EADV = 68
+ESRMNT = 69
+ECOMM = 70
+EPROTO = 71
+EMULTIHOP = 72
+EDOTDOT = 73
+EBADMSG = 74
+EOVERFLOW = 75
+ENOTUNIQ = 76
+EBADFD = 77
+EREMCHG = 78
+ELIBACC = 79
+ELIBBAD = 80
+ELIBSCN = 81
+ELIBMAX = 82
+ELIBEXEC = 83
+EILSEQ = 84
+ERESTART = 85
+ESTRPIPE = 86
+EUSERS = 87
+ENOTSOCK = 88
+EDESTADDRREQ = 89
+EMSGSIZE = 90
+EPROTOTYPE = 91
+ENOPROTOOPT = 92
+EPROTONOSUPPORT = 93
+ESOCKTNOSUPPORT = 94
+EOPNOTSUPP = 95
+EPFNOSUPPORT = 96
+EAFNOSUPPORT = 97
+EADDRINUSE = 98
+EADDRNOTAVAIL = 99
+ENETDOWN = 100
+ENETUNREACH = 101
+ENETRESET = 102
+ECONNABORTED = 103
+ECONNRESET = 104
+ENOBUFS = 105
+EISCONN = 106
+ENOTCONN = 107
+ESHUTDOWN = 108
+ETOOMANYREFS = 109
+ETIMEDOUT = 110
+ECONNREFUSED = 111
+EHOSTDOWN = 112
+EHOSTUNREACH = 113
+EALREADY = 114
+EINPROGRESS = 115
+ESTALE = 116
+EUCLEAN = 117
+ENOTNAM = 118
+ENAVAIL = 119
+EISNAM = 120
+EREMOTEIO = 121
+EDQUOT = 122
+ENOMEDIUM = 123
+EMEDIUMTYPE = 124
+ECANCELED = 125
+ENOKEY = 126
+EKEYEXPIRED = 127
+EKEYREVOKED = 128
+EKEYREJECTED = 129
+EOWNERDEAD = 130
+ENOTRECOVERABLE = 131
+ERFKILL = 132
+EHWPOISON = 133
+
+ERRNO_NAMES: dict[int, str] = {
+    value: name for name, value in list(globals().items()) if name[0] == "E" and name.isupper()
+}
+"""errno -> its canonical name; 11 is EAGAIN and 35 EDEADLK, as strace prints them."""
+
+EWOULDBLOCK = EAGAIN
+EDEADLOCK = EDEADLK
+ENOTSUP = EOPNOTSUPP  # glibc's name (bits/errno.h); the kernel has only EOPNOTSUPP
+
+STRERROR: dict[int, str] = {
+    EPERM: 'Operation not permitted',
+    ENOENT: 'No such file or directory',
+    ESRCH: 'No such process',
+    EINTR: 'Interrupted system call',
+    EIO: 'Input/output error',
+    ENXIO: 'No such device or address',
+    E2BIG: 'Argument list too long',
+    ENOEXEC: 'Exec format error',
+    EBADF: 'Bad file descriptor',
+    ECHILD: 'No child processes',
+    EAGAIN: 'Resource temporarily unavailable',
+    ENOMEM: 'Cannot allocate memory',
+    EACCES: 'Permission denied',
+    EFAULT: 'Bad address',
+    ENOTBLK: 'Block device required',
+    EBUSY: 'Device or resource busy',
+    EEXIST: 'File exists',
+    EXDEV: 'Invalid cross-device link',
+    ENODEV: 'No such device',
+    ENOTDIR: 'Not a directory',
+    EISDIR: 'Is a directory',
+    EINVAL: 'Invalid argument',
+    ENFILE: 'Too many open files in system',
+    EMFILE: 'Too many open files',
+    ENOTTY: 'Inappropriate ioctl for device',
+    ETXTBSY: 'Text file busy',
+    EFBIG: 'File too large',
+    ENOSPC: 'No space left on device',
+    ESPIPE: 'Illegal seek',
+    EROFS: 'Read-only file system',
+    EMLINK: 'Too many links',
+    EPIPE: 'Broken pipe',
+    EDOM: 'Numerical argument out of domain',
+    ERANGE: 'Numerical result out of range',
+    EDEADLK: 'Resource deadlock avoided',
+    ENAMETOOLONG: 'File name too long',
+    ENOLCK: 'No locks available',
+    ENOSYS: 'Function not implemented',
+    ENOTEMPTY: 'Directory not empty',
+    ELOOP: 'Too many levels of symbolic links',
+    ENOMSG: 'No message of desired type',
+    EIDRM: 'Identifier removed',
+    ECHRNG: 'Channel number out of range',
+    EL2NSYNC: 'Level 2 not synchronized',
+    EL3HLT: 'Level 3 halted',
+    EL3RST: 'Level 3 reset',
+    ELNRNG: 'Link number out of range',
+    EUNATCH: 'Protocol driver not attached',
+    ENOCSI: 'No CSI structure available',
+    EL2HLT: 'Level 2 halted',
+    EBADE: 'Invalid exchange',
+    EBADR: 'Invalid request descriptor',
+    EXFULL: 'Exchange full',
+    ENOANO: 'No anode',
+    EBADRQC: 'Invalid request code',
+    EBADSLT: 'Invalid slot',
+    EBFONT: 'Bad font file format',
+    ENOSTR: 'Device not a stream',
+    ENODATA: 'No data available',
+    ETIME: 'Timer expired',
+    ENOSR: 'Out of streams resources',
+    ENONET: 'Machine is not on the network',
+    ENOPKG: 'Package not installed',
+    EREMOTE: 'Object is remote',
+    ENOLINK: 'Link has been severed',
+    EADV: 'Advertise error',
+    ESRMNT: 'Srmount error',
+    ECOMM: 'Communication error on send',
+    EPROTO: 'Protocol error',
+    EMULTIHOP: 'Multihop attempted',
+    EDOTDOT: 'RFS specific error',
+    EBADMSG: 'Bad message',
+    EOVERFLOW: 'Value too large for defined data type',
+    ENOTUNIQ: 'Name not unique on network',
+    EBADFD: 'File descriptor in bad state',
+    EREMCHG: 'Remote address changed',
+    ELIBACC: 'Can not access a needed shared library',
+    ELIBBAD: 'Accessing a corrupted shared library',
+    ELIBSCN: '.lib section in a.out corrupted',
+    ELIBMAX: 'Attempting to link in too many shared libraries',
+    ELIBEXEC: 'Cannot exec a shared library directly',
+    EILSEQ: 'Invalid or incomplete multibyte or wide character',
+    ERESTART: 'Interrupted system call should be restarted',
+    ESTRPIPE: 'Streams pipe error',
+    EUSERS: 'Too many users',
+    ENOTSOCK: 'Socket operation on non-socket',
+    EDESTADDRREQ: 'Destination address required',
+    EMSGSIZE: 'Message too long',
+    EPROTOTYPE: 'Protocol wrong type for socket',
+    ENOPROTOOPT: 'Protocol not available',
+    EPROTONOSUPPORT: 'Protocol not supported',
+    ESOCKTNOSUPPORT: 'Socket type not supported',
+    EOPNOTSUPP: 'Operation not supported',
+    EPFNOSUPPORT: 'Protocol family not supported',
+    EAFNOSUPPORT: 'Address family not supported by protocol',
+    EADDRINUSE: 'Address already in use',
+    EADDRNOTAVAIL: 'Cannot assign requested address',
+    ENETDOWN: 'Network is down',
+    ENETUNREACH: 'Network is unreachable',
+    ENETRESET: 'Network dropped connection on reset',
+    ECONNABORTED: 'Software caused connection abort',
+    ECONNRESET: 'Connection reset by peer',
+    ENOBUFS: 'No buffer space available',
+    EISCONN: 'Transport endpoint is already connected',
+    ENOTCONN: 'Transport endpoint is not connected',
+    ESHUTDOWN: 'Cannot send after transport endpoint shutdown',
+    ETOOMANYREFS: 'Too many references: cannot splice',
+    ETIMEDOUT: 'Connection timed out',
+    ECONNREFUSED: 'Connection refused',
+    EHOSTDOWN: 'Host is down',
+    EHOSTUNREACH: 'No route to host',
+    EALREADY: 'Operation already in progress',
+    EINPROGRESS: 'Operation now in progress',
+    ESTALE: 'Stale file handle',
+    EUCLEAN: 'Structure needs cleaning',
+    ENOTNAM: 'Not a XENIX named type file',
+    ENAVAIL: 'No XENIX semaphores available',
+    EISNAM: 'Is a named type file',
+    EREMOTEIO: 'Remote I/O error',
+    EDQUOT: 'Disk quota exceeded',
+    ENOMEDIUM: 'No medium found',
+    EMEDIUMTYPE: 'Wrong medium type',
+    ECANCELED: 'Operation canceled',
+    ENOKEY: 'Required key not available',
+    EKEYEXPIRED: 'Key has expired',
+    EKEYREVOKED: 'Key has been revoked',
+    EKEYREJECTED: 'Key was rejected by service',
+    EOWNERDEAD: 'Owner died',
+    ENOTRECOVERABLE: 'State not recoverable',
+    ERFKILL: 'Operation not possible due to RF-kill',
+    EHWPOISON: 'Memory page has hardware error',
+}
+"""errno -> glibc's ``strerror`` text (what ``perror`` and strace print after the name)."""
+
+
+def strerror(errno: int) -> str:
+    """glibc's text for ``errno``, and glibc's ``Unknown error N`` for a number it lacks."""
+    return STRERROR.get(errno) or f"Unknown error {errno}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Signals (arch/x86/include/uapi/asm/signal.h).  A process killed by signal N exits, as the
+# shell reports it, with status 128+N.
+# ---------------------------------------------------------------------------------------------
+
+SIGHUP = 1
+SIGINT = 2
+SIGQUIT = 3
+SIGILL = 4
+SIGTRAP = 5
+SIGABRT = 6
+SIGBUS = 7
+SIGFPE = 8
+SIGKILL = 9
+SIGUSR1 = 10
+SIGSEGV = 11
+SIGUSR2 = 12
+SIGPIPE = 13
+SIGALRM = 14
+SIGTERM = 15
+SIGSTKFLT = 16
+SIGCHLD = 17
+SIGCONT = 18
+SIGSTOP = 19
+SIGTSTP = 20
+SIGTTIN = 21
+SIGTTOU = 22
+SIGURG = 23
+SIGXCPU = 24
+SIGXFSZ = 25
+SIGVTALRM = 26
+SIGPROF = 27
+SIGWINCH = 28
+SIGIO = 29
+SIGPWR = 30
+SIGSYS = 31
+
+SIGNAL_NAMES: dict[int, str] = {
+    value: name for name, value in list(globals().items()) if name.startswith("SIG")
+}
+"""Signal number -> canonical name (6 is SIGABRT, 29 SIGIO)."""
+
+SIGIOT = SIGABRT
+SIGPOLL = SIGIO
+SIGRTMIN = 32  # the kernel's; glibc keeps the first few for itself
+NSIG = 64  # _NSIG: SIGRTMAX is 64
+
+SIGNAL_DESCRIPTIONS: dict[int, str] = {
+    SIGHUP: 'Hangup',
+    SIGINT: 'Interrupt',
+    SIGQUIT: 'Quit',
+    SIGILL: 'Illegal instruction',
+    SIGTRAP: 'Trace/breakpoint trap',
+    SIGABRT: 'Aborted',
+    SIGBUS: 'Bus error',
+    SIGFPE: 'Floating point exception',
+    SIGKILL: 'Killed',
+    SIGUSR1: 'User defined signal 1',
+    SIGSEGV: 'Segmentation fault',
+    SIGUSR2: 'User defined signal 2',
+    SIGPIPE: 'Broken pipe',
+    SIGALRM: 'Alarm clock',
+    SIGTERM: 'Terminated',
+    SIGSTKFLT: 'Stack fault',
+    SIGCHLD: 'Child exited',
+    SIGCONT: 'Continued',
+    SIGSTOP: 'Stopped (signal)',
+    SIGTSTP: 'Stopped',
+    SIGTTIN: 'Stopped (tty input)',
+    SIGTTOU: 'Stopped (tty output)',
+    SIGURG: 'Urgent I/O condition',
+    SIGXCPU: 'CPU time limit exceeded',
+    SIGXFSZ: 'File size limit exceeded',
+    SIGVTALRM: 'Virtual timer expired',
+    SIGPROF: 'Profiling timer expired',
+    SIGWINCH: 'Window changed',
+    SIGIO: 'I/O possible',
+    SIGPWR: 'Power failure',
+    SIGSYS: 'Bad system call',
+}
+"""Signal number -> glibc's ``strsignal`` text, what a shell prints when a child dies of it."""
+
+# ---------------------------------------------------------------------------------------------
+# Sockets
+# ---------------------------------------------------------------------------------------------
+
+# Address families (include/linux/socket.h).  AF_MAX is 46 in 6.1 (AF_MCTP is 45).
+AF_UNSPEC = 0
+AF_UNIX = 1
+AF_INET = 2
+AF_INET6 = 10
+AF_NETLINK = 16
+AF_PACKET = 17
+AF_MAX = 46
+
+# Socket types (include/linux/net.h, enum sock_type); the type argument of socket(2) carries
+# the flags SOCK_NONBLOCK and SOCK_CLOEXEC in its high bits, which are O_NONBLOCK and O_CLOEXEC
+# (include/uapi/asm-generic/fcntl.h; x86 uses the generic values).
+SOCK_STREAM = 1
+SOCK_DGRAM = 2
+SOCK_RAW = 3
+SOCK_RDM = 4
+SOCK_SEQPACKET = 5
+SOCK_DCCP = 6
+SOCK_PACKET = 10
+SOCK_MAX = 11
+SOCK_TYPE_MASK = 0xF
+O_NONBLOCK = 0o4000
+O_CLOEXEC = 0o2000000
+SOCK_NONBLOCK = O_NONBLOCK
+SOCK_CLOEXEC = O_CLOEXEC
+
+# Protocols and addresses (include/uapi/linux/in.h).  Addresses are host-order integers here:
+# 127.0.0.1 is 0x7F000001, what ntohl(sin_addr.s_addr) gives.
+IPPROTO_IP = 0
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_MPTCP = 262
+IPPROTO_MAX = 263
+SOL_IP = 0
+SOL_SOCKET = 1
+SOL_TCP = 6
+INADDR_ANY = 0x00000000
+INADDR_LOOPBACK = 0x7F000001
+INADDR_BROADCAST = 0xFFFFFFFF
+IN_LOOPBACKNET = 127  # the class A network 127.0.0.0/8, all of it local on lo
+
+# SOL_SOCKET options (include/uapi/asm-generic/socket.h, which x86 uses).  i386 programs use
+# the _OLD timeouts, which take a struct of two 32-bit words; SO_RCVTIMEO is SO_RCVTIMEO_OLD
+# for them (with 32-bit time_t).
+SO_DEBUG = 1
+SO_REUSEADDR = 2
+SO_TYPE = 3
+SO_ERROR = 4
+SO_DONTROUTE = 5
+SO_BROADCAST = 6
+SO_SNDBUF = 7
+SO_RCVBUF = 8
+SO_KEEPALIVE = 9
+SO_OOBINLINE = 10
+SO_NO_CHECK = 11
+SO_PRIORITY = 12
+SO_LINGER = 13
+SO_BSDCOMPAT = 14
+SO_REUSEPORT = 15
+SO_PASSCRED = 16
+SO_PEERCRED = 17
+SO_RCVLOWAT = 18
+SO_SNDLOWAT = 19
+SO_RCVTIMEO_OLD = 20
+SO_SNDTIMEO_OLD = 21
+SO_RCVTIMEO = SO_RCVTIMEO_OLD
+SO_SNDTIMEO = SO_SNDTIMEO_OLD
+SO_BINDTODEVICE = 25
+SO_ACCEPTCONN = 30
+SO_PROTOCOL = 38
+SO_DOMAIN = 39
+SO_RCVTIMEO_NEW = 66
+SO_SNDTIMEO_NEW = 67
+
+# IPPROTO_TCP options (include/uapi/linux/tcp.h) and the limits tcp_sock_set_keep* enforce
+# (include/net/tcp.h MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT).
+TCP_NODELAY = 1
+TCP_MAXSEG = 2
+TCP_CORK = 3
+TCP_KEEPIDLE = 4
+TCP_KEEPINTVL = 5
+TCP_KEEPCNT = 6
+TCP_SYNCNT = 7
+TCP_LINGER2 = 8
+TCP_DEFER_ACCEPT = 9
+TCP_WINDOW_CLAMP = 10
+TCP_INFO = 11
+TCP_QUICKACK = 12
+TCP_CONGESTION = 13
+TCP_FASTOPEN = 23
+MAX_TCP_KEEPIDLE = 32767
+MAX_TCP_KEEPINTVL = 32767
+MAX_TCP_KEEPCNT = 127
+
+# send/recv flags (include/linux/socket.h).
+MSG_OOB = 0x1
+MSG_PEEK = 0x2
+MSG_DONTROUTE = 0x4
+MSG_TRUNC = 0x20
+MSG_DONTWAIT = 0x40
+MSG_EOR = 0x80
+MSG_WAITALL = 0x100
+MSG_NOSIGNAL = 0x4000
+MSG_MORE = 0x8000
+
+# shutdown(2) how (include/linux/net.h), and the sk_shutdown bits it sets, how + 1
+# (include/net/sock.h).
+SHUT_RD = 0
+SHUT_WR = 1
+SHUT_RDWR = 2
+RCV_SHUTDOWN = 1
+SEND_SHUTDOWN = 2
+SHUTDOWN_MASK = 3
+
+# listen(2) caps its backlog at net.core.somaxconn, 4096 since Linux 5.4 (SOMAXCONN,
+# include/linux/socket.h).
+SOMAXCONN = 4096
+
+# Ports: binding below net.ipv4.ip_unprivileged_port_start (PROT_SOCK, include/net/sock.h)
+# needs CAP_NET_BIND_SERVICE; ephemeral ports come from net.ipv4.ip_local_port_range
+# (net/ipv4/af_inet.c inet_init_net).
+PROT_SOCK = 1024
+IP_LOCAL_PORT_RANGE = (32768, 60999)
+
+# Socket buffer sizes (net/core/sock.c, include/net/sock.h, tcp_wmem/tcp_rmem defaults):
+# SO_SNDBUF/SO_RCVBUF store twice the value asked for, capped by wmem_max/rmem_max and
+# floored at SOCK_MIN_SNDBUF/SOCK_MIN_RCVBUF (these two as measured on x86-64 Linux).
+SK_WMEM_MAX = 212992
+SK_RMEM_MAX = 212992
+SOCK_MIN_SNDBUF = 4608
+SOCK_MIN_RCVBUF = 2304
+TCP_WMEM_DEFAULT = 16384
+TCP_RMEM_DEFAULT = 131072
+
+# TCP timers, in seconds (include/net/tcp.h).  A SYN is retransmitted TCP_SYN_RETRIES times,
+# the timeout doubling from TCP_TIMEOUT_INIT, so connect(2) gives up after 1+2+...+64 = 127 s
+# with ETIMEDOUT.  TIME_WAIT lasts TCP_TIMEWAIT_LEN; an orphaned FIN_WAIT2 socket lasts
+# net.ipv4.tcp_fin_timeout, TCP_FIN_TIMEOUT, the same 60 s.
+TCP_TIMEOUT_INIT = 1
+TCP_SYN_RETRIES = 6
+TCP_TIMEWAIT_LEN = 60
+TCP_FIN_TIMEOUT = TCP_TIMEWAIT_LEN
+TCP_KEEPALIVE_TIME = 7200
+TCP_KEEPALIVE_INTVL = 75
+TCP_KEEPALIVE_PROBES = 9
+
+# ---------------------------------------------------------------------------------------------
+# File descriptors: RLIMIT_NOFILE is resource 7 (include/uapi/asm-generic/resource.h); a
+# process starts with the soft limit INR_OPEN_CUR and the hard limit INR_OPEN_MAX
+# (include/uapi/linux/fs.h), unless its parent raised them.
+# ---------------------------------------------------------------------------------------------
+
+RLIMIT_NOFILE = 7
+INR_OPEN_CUR = 1024
+INR_OPEN_MAX = 4096
+STDIN_FILENO = 0
+STDOUT_FILENO = 1
+STDERR_FILENO = 2
