@@ -22,12 +22,14 @@ class GuestFault(HarnessError):
     """The guest did what Linux answers with a fatal signal: a bad memory access (SIGSEGV),
     an invalid instruction (SIGILL), a division error (SIGFPE)."""
 
-    def __init__(self, signal: int, address: int | None, eip: int, disassembly: str = "") -> None:
+    def __init__(self, signal: int, address: int | None, eip: int, disassembly: str = "",
+                 code: int = 0) -> None:
         self.signal = signal
         self.address = address
         self.eip = eip
         self.disassembly = disassembly
-        super().__init__(signal, address, eip, disassembly)
+        self.code = code  # si_code: SEGV_MAPERR, SI_KERNEL, ... (0 is SI_USER)
+        super().__init__(signal, address, eip, disassembly, code)
 
     def __str__(self) -> str:
         name = SIGNAL_NAMES.get(self.signal, f"signal {self.signal}")

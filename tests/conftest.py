@@ -7,6 +7,8 @@ import pytest
 from generator import Page
 from support import FIXTURES, NATIVE, NATIVE_REASON, NativeServers
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def servers(tmp_path):

@@ -161,3 +161,16 @@ def env_without_proxy() -> dict[str, str]:
             del env[key]
     env["NO_PROXY"] = "*"
     return env
+
+
+#: The struct sockaddr_in that fixtures/programs/socketcall_server.elf binds: 127.0.0.1:8080.
+SOCKETCALL_SOCKADDR = bytes([2, 0, 0x1F, 0x90, 127, 0, 0, 1])
+
+
+def socketcall_server(port: int) -> bytes:
+    """socketcall_server.elf with its sockaddr patched to listen on ``port``, so native
+    runs never contend for 8080; the harness is given the very same bytes."""
+    data = (FIXTURES / "programs" / "socketcall_server.elf").read_bytes()
+    assert data.count(SOCKETCALL_SOCKADDR) == 1, "the sockaddr_in is not where it was"
+    return data.replace(SOCKETCALL_SOCKADDR, SOCKETCALL_SOCKADDR[:2] + port.to_bytes(2, "big")
+                        + SOCKETCALL_SOCKADDR[4:])

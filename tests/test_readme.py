@@ -38,3 +38,24 @@ def test_readme_sizes_are_those_of_the_default_site():
     assert (file_size, resp, overhead) == (len(program), len(response), len(program) - len(response))
     assert headers + code + data == overhead
     assert code == asm.text_size
+
+
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+
+
+def test_readme_python_api_example_runs(tmp_path, monkeypatch, capsys):
+    block = next(b for b in _python_blocks() if "Guest.load" in b)
+    (tmp_path / "site.elf").write_bytes(build_server(http_response(default_page())))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert out.count("HTTP/1.1 200 OK") == 2
+
+
+def test_readme_pytest_example_passes(pytester):
+    block = next(b for b in _python_blocks() if "elf_guest" in b)
+    (pytester.path / "build").mkdir()
+    (pytester.path / "build" / "site.elf").write_bytes(build_server(http_response(default_page())))
+    pytester.makepyfile(test_readme_example=block)
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -1,13 +1,22 @@
 """The ``webelf`` console script: argument parsing and exit statuses, nothing else.
 
-Exit statuses of ``webelf build``:
+``webelf build`` writes a server with :mod:`generator`; ``webelf run``, ``check`` and
+``disasm`` judge any ELF with :mod:`harness`.  Exit statuses:
 
-====  ==============================================================================
-0     the executable was written
-2     bad input: an unknown option, a missing or unreadable page, a port outside
-      1..65535, a bind address that is not dotted IPv4, an output path that cannot be
-      written.  One line on stderr says which; never a traceback.
-====  ==============================================================================
+=====  ============================================================================
+0      build: written.  run: the guest served every request and waits for more.
+       check: the response is identical and valid HTTP.  disasm: listed.
+N      run: the guest exited by itself with status N.
+1      check: the response differs from the expected one, or is not valid HTTP.
+       run: the guest listens on no port, so the requests could not be sent.
+2      bad input: unknown options, missing files, a port outside 1..65535, an
+       address that is not dotted IPv4, an unwritable output.
+124    run, check: the guest ran out of its instruction budget (a runaway loop).
+125    run, check, disasm: the file is not a static i386 ELF the harness can run.
+128+N  run, check: Linux would have killed the guest with signal N (139: SIGSEGV).
+=====  ============================================================================
+
+Every error is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,9 +28,17 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from generator import GeneratorError, Page, ServerConfig, build_server, default_page, http_response
+from harness import (
+    DEFAULT_REQUEST, ElfError, Guest, GuestFault, GuestTimeout, HarnessError,
+)
 
 EXIT_OK = 0
+EXIT_DIFFERS = 1
+EXIT_NO_LISTENER = 1
 EXIT_USAGE = 2
+EXIT_TIMEOUT = 124
+EXIT_CANNOT_RUN = 125
+EXIT_SIGNAL_BASE = 128
 
 
 class UsageError(Exception):
@@ -45,11 +62,29 @@ def _port(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+_EXIT_TABLE = (
+    "exit status: the guest's own when it exits; 0 when it served every request and "
+    "waits for more; 1 when it listens on no port; 2 bad usage; 124 instruction budget "
+    "used up; 125 not a static i386 ELF; 128+N killed by signal N.")
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="webelf", description=(
-        "Write a web site as a static i386 Linux executable of hand-encoded machine code."))
+        "Write a web site as a static i386 Linux executable of hand-encoded machine code, "
+        "and run any such executable in an emulator over a fake network."))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+
     build = sub.add_parser(
         "build", help="write a static ELF that serves a page over HTTP",
         description=(
@@ -72,8 +107,64 @@ def _parser() -> _Parser:
     build.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
                        help="where to write the executable (mode 0755)")
     build.set_defaults(func=_build)
+
+    def guest_options(p: _Parser) -> None:
+        p.add_argument("elf", metavar="ELF", type=Path, help="a static i386 Linux executable")
+        p.add_argument("--port", metavar="N", type=_port, default=None,
+                       help="the port to send to, when the guest listens on several")
+        p.add_argument("--max-instructions", metavar="N", type=_positive,
+                       default=50_000_000,
+                       help="instructions the guest may run between two waits before it "
+                            "counts as runaway (default: 50,000,000)")
+
+    run = sub.add_parser(
+        "run", help="run an ELF in the emulator and print its HTTP responses",
+        description=(
+            "Run a static i386 Linux ELF in the emulator, with a fake network instead of "
+            "sockets: no root, no ports, any OS. Each request is sent on its own "
+            "connection to the port the guest listens on, the next one after the guest "
+            "closed the previous; a guest that waits to read more than the request holds "
+            "reads end of file. The responses go to stdout, the guest's own stdout and "
+            "stderr to stderr."),
+        epilog=_EXIT_TABLE)
+    guest_options(run)
+    run.add_argument("--request", metavar="FILE", type=Path, action="append", default=[],
+                     help="a file holding the exact bytes of one request; repeat for more "
+                          "(default: one GET / request)")
+    run.add_argument("--out", metavar="DIR", type=Path,
+                     help="write each response to DIR/<request file stem>.http instead")
+    run.add_argument("--strace", action="store_true",
+                     help="print each system call to stderr, in strace's format")
+    run.add_argument("--trace", action="store_true",
+                     help="print each instruction to stderr as it runs")
+    run.set_defaults(func=_run)
+
+    check = sub.add_parser(
+        "check", help="compare an ELF's response with an expected one",
+        description=(
+            "Run the ELF in the emulator with one request and compare its response, byte "
+            "for byte, with the expected file; then check the response is valid HTTP/1.1 "
+            "(h11), Content-Length included."),
+        epilog="exit status: 0 identical and valid; 1 different or invalid; 2 bad usage; "
+               "124, 125, 128+N as for run.")
+    guest_options(check)
+    check.add_argument("--request", metavar="FILE", type=Path, required=True,
+                       help="the request to send")
+    check.add_argument("--expect", metavar="FILE", type=Path, required=True,
+                       help="the exact response expected")
+    check.set_defaults(func=_check)
+
+    disasm = sub.add_parser(
+        "disasm", help="list the executable segments of an ELF",
+        description=("A stable listing of the ELF's executable segments, one instruction "
+                     "per line: address, bytes, mnemonic and operands (capstone)."),
+        epilog="exit status: 0 listed; 2 bad usage; 125 not a static i386 ELF.")
+    disasm.add_argument("elf", metavar="ELF", type=Path, help="a static i386 Linux executable")
+    disasm.set_defaults(func=_disasm)
     return parser
 
+
+# ---------------------------------------------------------------------- build
 
 def _build(args: argparse.Namespace) -> int:
     if args.html is None:
@@ -101,13 +192,128 @@ def _write_executable(path: Path, data: bytes) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+# ---------------------------------------------------------------------- run, check, disasm
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _stderr_line(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _guest(args: argparse.Namespace, *, trace: bool = False) -> Guest:
+    return Guest(_read(args.elf), argv=(str(args.elf),),
+                 max_instructions=args.max_instructions,
+                 trace=_stderr_line if trace else None)
+
+
+class _GuestOutput:
+    """Copies what the guest wrote to its fd 1 and fd 2 onto our stderr, as it appears."""
+
+    def __init__(self, guest: Guest) -> None:
+        self.guest = guest
+        self.sent = [0, 0]
+
+    def flush(self) -> None:
+        for i, data in enumerate((self.guest.stdout, self.guest.stderr)):
+            if len(data) > self.sent[i]:
+                sys.stderr.buffer.write(data[self.sent[i]:])
+                self.sent[i] = len(data)
+        sys.stderr.flush()
+
+
+def _run(args: argparse.Namespace) -> int:
+    requests = [(path.stem, _read(path)) for path in args.request] or [("request", DEFAULT_REQUEST)]
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create {args.out}: {exc.strerror or exc}") from None
+    guest = _guest(args, trace=args.trace)
+    output = _GuestOutput(guest)
+    if args.strace:  # the guest's own output first, so the two interleave as they happened
+        guest.kernel.strace = lambda line: (output.flush(), _stderr_line(line))
+    try:
+        guest.start()
+        output.flush()
+        if guest.exited:
+            return guest.exit_status
+        port = guest.port(args.port)
+        for stem, request in requests:
+            response = guest.request(request, port)
+            output.flush()
+            if args.out is not None:
+                target = args.out / f"{stem}.http"
+                try:
+                    target.write_bytes(response)
+                except OSError as exc:
+                    raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+            else:
+                sys.stdout.buffer.write(response)
+                sys.stdout.flush()
+            if guest.exited:
+                return guest.exit_status
+        return EXIT_OK
+    finally:
+        output.flush()
+
+
+def _check(args: argparse.Namespace) -> int:
+    from harness.http import check_response, diff_bytes
+
+    request, expected = _read(args.request), _read(args.expect)
+    guest = _guest(args)
+    guest.start()
+    if guest.exited:
+        print(f"webelf: the guest exited with status {guest.exit_status} before it listened",
+              file=sys.stderr)
+        return EXIT_DIFFERS
+    response = guest.request(request, guest.port(args.port))
+    method = request.split(b" ", 1)[0].decode("ascii", "replace") or "GET"
+    problems = check_response(response, method).problems
+    difference = diff_bytes(expected, response)
+    for problem in problems:
+        print(f"webelf: invalid HTTP: {problem}", file=sys.stderr)
+    if difference is not None:
+        print(difference, file=sys.stderr)
+    return EXIT_DIFFERS if difference is not None or problems else EXIT_OK
+
+
+def _disasm(args: argparse.Namespace) -> int:
+    from harness.elf import load
+    from harness.trace import listing
+
+    sys.stdout.write(listing(load(_read(args.elf))))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- main
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         return args.func(args)
     except (UsageError, GeneratorError) as exc:
-        print(f"webelf: error: {exc}", file=sys.stderr)
+        _stderr_line(f"webelf: error: {exc}")
         return EXIT_USAGE
+    except ElfError as exc:
+        _stderr_line(f"webelf: cannot run {getattr(args, 'elf', 'the file')}: {exc}")
+        return EXIT_CANNOT_RUN
+    except GuestTimeout as exc:
+        _stderr_line(f"webelf: {exc}")
+        return EXIT_TIMEOUT
+    except GuestFault as exc:
+        _stderr_line(f"webelf: guest killed by {exc}")
+        return EXIT_SIGNAL_BASE + exc.signal
+    except HarnessError as exc:
+        _stderr_line(f"webelf: {exc}")
+        return EXIT_NO_LISTENER
+    except BrokenPipeError:
+        return EXIT_OK
 
 
 if __name__ == "__main__":

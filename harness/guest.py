@@ -1,0 +1,160 @@
+"""The harness's Python API: one guest process on a fake network, driven like a test would.
+
+::
+
+    from harness import Guest
+
+    guest = Guest.load("site.elf")
+    guest.start()                          # runs until it waits in accept4
+    response = guest.request(b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+    assert response.startswith(b"HTTP/1.1 200 ")
+
+For finer control, :meth:`Guest.connect` returns the client end of a connection
+(:class:`harness.net.Client`: ``send``, ``shutdown_write``, ``close``, ``reset``,
+``recv_all``) and :meth:`Guest.run` runs the guest until it waits again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .errors import HarnessError
+from .machine import DEFAULT_MAX_INSTRUCTIONS, Machine
+from .net import Client, Network, format_ip
+from .syscalls import Kernel, Stop
+
+#: What ``webelf run`` sends when no request file is given: what curl sends for ``/``.
+DEFAULT_REQUEST = (b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: webelf\r\n"
+                   b"Accept: */*\r\n\r\n")
+
+#: How many times one request may wake the guest before the harness gives up on it: a
+#: guest that keeps waiting on something else would otherwise be resumed forever.
+_MAX_WAKES = 64
+
+
+class Guest:
+    """A static i386 Linux ELF running in the emulator, with its own fake network."""
+
+    def __init__(
+        self,
+        program: bytes,
+        *,
+        argv: Sequence[str] = ("guest",),
+        envp: Sequence[str] = (),
+        strict: bool = False,
+        max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
+        strace: Callable[[str], None] | None = None,
+        trace: Callable[[str], None] | None = None,
+        record: bool = False,
+        coverage: bool = False,
+        network: Network | None = None,
+    ) -> None:
+        self.network = network if network is not None else Network()
+        self.kernel = Kernel(self.network, strict=strict, strace=strace, record=record)
+        self.machine = Machine(program, self.kernel, argv=argv, envp=envp,
+                               max_instructions=max_instructions, trace=trace,
+                               coverage=coverage)
+        self.last_stop: Stop | None = None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **kwargs) -> Guest:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise HarnessError(f"cannot read {path}: {exc.strerror or exc}") from None
+        kwargs.setdefault("argv", (str(path),))
+        return cls(data, **kwargs)
+
+    # ------------------------------------------------------------------ running
+
+    def run(self) -> Stop:
+        """Run until the guest exits or waits; raises GuestFault or GuestTimeout."""
+        self.last_stop = self.machine.run()
+        return self.last_stop
+
+    def start(self) -> Stop:
+        """Run from the entry point until the guest first waits (or exits)."""
+        return self.run()
+
+    @property
+    def exited(self) -> bool:
+        return self.machine.exit_status is not None
+
+    @property
+    def exit_status(self) -> int | None:
+        return self.machine.exit_status
+
+    @property
+    def waiting_in_accept(self) -> bool:
+        stop = self.last_stop
+        return stop is not None and stop.reason == "blocked" and stop.syscall in ("accept4", "accept")
+
+    @property
+    def stdout(self) -> bytes:
+        return bytes(self.kernel.fds.stdout.output)
+
+    @property
+    def stderr(self) -> bytes:
+        return bytes(self.kernel.fds.stderr.output)
+
+    @property
+    def calls(self) -> list[tuple[str, int]]:
+        """(syscall name, return value) of every completed call (needs ``record=True``)."""
+        if self.kernel.calls is None:
+            raise HarnessError("system calls are recorded only with record=True")
+        return self.kernel.calls
+
+    # ------------------------------------------------------------------ network
+
+    def listening(self) -> list[tuple[str, int]]:
+        """The (address, port) pairs the guest listens on, in the order it started."""
+        return [(format_ip(ip), port) for ip, port in self.network.listening()]
+
+    def port(self, choose: int | None = None) -> int:
+        """The port to talk to: ``choose`` if the guest listens there, else its only one."""
+        ports = [port for _, port in self.listening()]
+        if choose is not None:
+            if choose not in ports:
+                raise HarnessError(f"the guest does not listen on port {choose} "
+                                   f"(it listens on {_ports_text(ports)})")
+            return choose
+        if not ports:
+            raise HarnessError("the guest does not listen on any port")
+        if len(set(ports)) > 1:
+            raise HarnessError(f"the guest listens on several ports ({_ports_text(ports)}); "
+                               "choose one with --port")
+        return ports[0]
+
+    def connect(self, port: int | None = None) -> Client:
+        """Open a connection to the guest, as a client on 127.0.0.1 would."""
+        return self.network.connect(self.port(port))
+
+    def request(self, data: bytes, port: int | None = None) -> bytes:
+        """Send ``data`` on a new connection and return every byte the guest sends back.
+
+        The guest runs until it has closed the connection.  When it waits to read more
+        than ``data`` holds, the client closes its sending side, as ``nc -N`` does, so the
+        guest reads end of file.  Returns early (with what arrived) if the guest exits or
+        waits for something else.
+        """
+        client = self.connect(port)
+        client.send(data)
+        for _ in range(_MAX_WAKES):
+            if self.exited:
+                break
+            stop = self.run()
+            if stop.reason == "exited" or client.closed_by_peer:
+                break
+            if stop.syscall in ("read", "recvfrom", "recv") and not client.fin_sent:
+                client.shutdown_write()
+                continue
+            break
+        response = client.recv_all()
+        client.close()
+        return response
+
+
+def _ports_text(ports: Sequence[int]) -> str:
+    return ", ".join(map(str, ports)) or "none"

@@ -1,0 +1,385 @@
+"""The unicorn glue: map a loaded image, hook ``int 0x80``, park and resume the guest.
+
+This module translates between the CPU and :mod:`harness.syscalls`: registers in, a
+return value out.  It knows nothing of sockets.  The hot path is one ``int 0x80``:
+
+1. unicorn calls :meth:`Machine._on_interrupt`;
+2. one ``uc_reg_read_batch`` call reads eax and the six argument registers;
+3. the kernel's handler runs and returns a value, or :data:`~harness.syscalls.BLOCK`;
+4. one ``uc_reg_write`` call stores eax.
+
+No per-instruction hook is installed unless a trace or coverage was asked for, and
+guest memory is host memory we own (``uc_mem_map_ptr`` over anonymous mmaps), so the
+kernel reads and writes it as Python buffers, not through unicorn calls.
+
+Blocking: when a handler says the call would block (accept4 on an empty queue, read with
+no data), the guest is *parked*: eip is set back to the ``int 0x80`` (2 bytes, CD 80) and
+emulation stops.  :meth:`Machine.run` returns; when the caller has changed the world (a
+client connected or sent), the next ``run()`` executes the same system call again, with
+the same registers, exactly as Linux restarts a call that slept.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from unicorn import (
+    UC_ARCH_X86, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED, UC_ERR_FETCH_UNMAPPED,
+    UC_ERR_INSN_INVALID, UC_ERR_READ_PROT, UC_ERR_READ_UNALIGNED, UC_ERR_READ_UNMAPPED,
+    UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNALIGNED, UC_ERR_WRITE_UNMAPPED, UC_HOOK_BLOCK,
+    UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_32, Uc, UcError,
+)
+from unicorn.x86_const import (
+    UC_X86_REG_EAX, UC_X86_REG_EBP, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDI,
+    UC_X86_REG_EDX, UC_X86_REG_EFLAGS, UC_X86_REG_EIP, UC_X86_REG_ESI, UC_X86_REG_ESP,
+    UC_X86_REG_GDTR,
+)
+
+from . import elf as elfmod
+from .errors import GuestFault, GuestTimeout, HarnessError
+from .linux import (
+    FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIGFPE, SIGILL, SIGSEGV, SIGTRAP,
+)
+from .syscalls import BLOCK, EXIT, BadAddress, Kernel, Stop
+from .trace import insn_text
+
+try:  # the C library behind the binding: the hot path calls it without the wrapper
+    from unicorn.unicorn_py3.unicorn import uclib as _uclib
+except ImportError:  # pragma: no cover - older bindings
+    from unicorn.unicorn import _uc as _uclib
+
+PAGE = elfmod.PAGE_SIZE
+#: The stack mapping: RLIMIT_STACK's default, 8 MiB, ending at STACK_TOP.
+STACK_SIZE = 8 << 20
+#: Instructions a guest may run between two stops (exit, block) before it counts as runaway.
+DEFAULT_MAX_INSTRUCTIONS = 50_000_000
+#: The address emu_start is told to stop at; nothing is ever mapped there.
+_NEVER = 0xFFFFFFFF
+_ARG_REGS = (UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDX,
+             UC_X86_REG_ESI, UC_X86_REG_EDI, UC_X86_REG_EBP)
+_INT80 = b"\xcd\x80"
+
+#: Which signal Linux sends for each CPU exception an ``int``-less program can raise
+#: (arch/x86/kernel/traps.c): #DE divide error -> SIGFPE, #BP -> SIGTRAP, #OF, #BR and a
+#: software ``int n`` through a gate with DPL 0 (#GP) -> SIGSEGV, #UD -> SIGILL.
+_EXCEPTION_SIGNALS = {0: SIGFPE, 3: SIGTRAP, 4: SIGSEGV, 5: SIGSEGV, 6: SIGILL}
+
+#: si_code for each: what strace shows in the ``--- SIG... {si_code=...} ---`` line.
+_EXCEPTION_CODES = {0: FPE_INTDIV, 6: ILL_ILLOPN}
+
+_UNMAPPED = {UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED, UC_ERR_FETCH_UNMAPPED,
+             UC_ERR_READ_UNALIGNED, UC_ERR_WRITE_UNALIGNED, UC_ERR_FETCH_UNALIGNED}
+_PROTECTED = {UC_ERR_READ_PROT, UC_ERR_WRITE_PROT, UC_ERR_FETCH_PROT}
+
+
+@dataclass
+class _Region:
+    start: int
+    end: int
+    prot: int
+    buf: mmap.mmap
+    view: memoryview
+
+
+class Memory:
+    """Guest memory as host buffers: what a system call reads or writes, with Linux's
+    rules for bad pointers (copy_from_user/copy_to_user fail with EFAULT on an address
+    that is unmapped or, for writes, not writable)."""
+
+    def __init__(self, uc: Uc) -> None:
+        self._uc = uc
+        self.regions: list[_Region] = []
+
+    def map(self, start: int, size: int, prot: int, data: bytes = b"") -> None:
+        buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        view = memoryview(buf)
+        if data:
+            view[:len(data)] = data
+        address = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+        self._uc.mem_map_ptr(start, size, prot, address)
+        self.regions.append(_Region(start, start + size, prot, buf, view))
+        self.regions.sort(key=lambda r: r.start)
+
+    def _find(self, address: int, size: int, need: int) -> tuple[_Region, int]:
+        for r in self.regions:
+            if r.start <= address < r.end:
+                if address + size > r.end or not r.prot & need:
+                    break
+                return r, address - r.start
+        raise BadAddress(address)
+
+    def read(self, address: int, size: int) -> bytes:
+        """``size`` bytes at ``address``; a range crossing into another region is followed."""
+        if size <= 0:
+            return b""
+        try:
+            r, off = self._find(address, size, elfmod.PROT_READ)
+            return r.view[off:off + size].tobytes()
+        except BadAddress:
+            return b"".join(self._pieces(address, size, elfmod.PROT_READ, None))
+
+    def write(self, address: int, data: bytes) -> None:
+        size = len(data)
+        if size == 0:
+            return
+        try:
+            r, off = self._find(address, size, elfmod.PROT_WRITE)
+            r.view[off:off + size] = data
+        except BadAddress:
+            for _ in self._pieces(address, size, elfmod.PROT_WRITE, data):
+                pass
+
+    def _pieces(self, address: int, size: int, need: int, data: bytes | None):
+        """The slow path: an access spanning adjacent regions, or a bad one."""
+        done = 0
+        while done < size:
+            at = address + done
+            for r in self.regions:
+                if r.start <= at < r.end and r.prot & need:
+                    n = min(size - done, r.end - at)
+                    off = at - r.start
+                    if data is None:
+                        yield r.view[off:off + n].tobytes()
+                    else:
+                        r.view[off:off + n] = data[done:done + n]
+                    done += n
+                    break
+            else:
+                raise BadAddress(at)
+
+    def read_u32(self, address: int) -> int:
+        return int.from_bytes(self.read(address, 4), "little")
+
+    def write_u32(self, address: int, value: int) -> None:
+        self.write(address, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    def readable(self, address: int, size: int = 1) -> bool:
+        try:
+            self.read(address, size)
+            return True
+        except BadAddress:
+            return False
+
+    def fetch(self, address: int, size: int = 16) -> bytes:
+        """Instruction bytes for messages: as many of ``size`` as are mapped, maybe none."""
+        for r in self.regions:
+            if r.start <= address < r.end:
+                off = address - r.start
+                return r.view[off:min(off + size, r.end - r.start)].tobytes()
+        return b""
+
+    def close(self) -> None:
+        for r in self.regions:
+            r.view.release()
+        self.regions.clear()
+
+
+class Machine:
+    """One guest process: an ELF loaded into unicorn, with a :class:`Kernel` beside it.
+
+    ``run()`` executes until the guest exits (``Stop("exited", status)``), waits in a
+    system call (``Stop("blocked", ...)``), is killed by a signal (raises
+    :class:`GuestFault`) or uses up ``max_instructions`` without stopping (raises
+    :class:`GuestTimeout`).  After ``blocked`` the caller changes the network and calls
+    ``run()`` again.
+    """
+
+    def __init__(
+        self,
+        program: bytes | elfmod.Image,
+        kernel: Kernel | None = None,
+        *,
+        argv: Sequence[str] = ("guest",),
+        envp: Sequence[str] = (),
+        max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
+        trace: Callable[[str], None] | None = None,
+        coverage: bool = False,
+        random16: bytes | None = None,
+    ) -> None:
+        image = program if isinstance(program, elfmod.Image) else elfmod.load(program)
+        self.image = image
+        self.kernel = kernel if kernel is not None else Kernel()
+        self.max_instructions = max_instructions
+        self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_32)
+        self._uch = uc._uch
+        self.mem = Memory(uc)
+        for m in image.mappings:
+            self.mem.map(m.start, m.size, m.prot, m.data)
+        stack_prot = elfmod.PROT_READ | elfmod.PROT_WRITE
+        if image.stack_executable:
+            stack_prot |= elfmod.PROT_EXEC
+        self.mem.map(elfmod.STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot)
+        esp, stack = elfmod.build_initial_stack(
+            image, elfmod.STACK_TOP, list(argv), list(envp),
+            random16 if random16 is not None else os.urandom(16), argv[0] if argv else "")
+        self.mem.write(esp, stack)
+        uc.reg_write(UC_X86_REG_ESP, esp)
+        uc.reg_write(UC_X86_REG_EFLAGS, 0x202)  # IF set, as every user process runs
+        # Every other general register starts at 0 (ELF_PLAT_INIT, arch/x86/include/asm/elf.h).
+        self.eip = image.entry
+        self.kernel.attach(self.mem, image, self)
+        self._gdt: int | None = None
+
+        self._vals = (ctypes.c_uint32 * 7)()
+        self._ids = (ctypes.c_int * 7)(*_ARG_REGS)
+        base = ctypes.addressof(self._vals)
+        self._ptrs = (ctypes.c_void_p * 7)(*[base + 4 * i for i in range(7)])
+        self._ret = ctypes.c_uint32()
+        self._ret_ref = ctypes.byref(self._ret)
+        self._eip = ctypes.c_uint32()
+        self._eip_ref = ctypes.byref(self._eip)
+
+        self._stop: Stop | None = None
+        self._error: BaseException | None = None
+        self._bad_access: tuple[int, int] | None = None
+        self.exit_status: int | None = None
+        self.killed_by: int | None = None
+        self.instructions_run = 0  # counted only when tracing or coverage is on
+        self.covered: set[int] | None = set() if coverage else None
+        self._trace = trace
+        uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
+        uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)
+        if trace is not None:
+            uc.hook_add(UC_HOOK_CODE, self._on_insn)
+        if coverage:
+            uc.hook_add(UC_HOOK_BLOCK, self._on_block)
+
+    # ------------------------------------------------------------------ running
+
+    @property
+    def done(self) -> bool:
+        return self.exit_status is not None or self.killed_by is not None
+
+    def run(self) -> Stop:
+        if self.exit_status is not None:
+            return Stop("exited", self.exit_status)
+        if self.killed_by is not None:
+            raise HarnessError(f"the guest was killed by signal {self.killed_by}; it cannot run")
+        self._stop = None
+        self._error = None
+        self._bad_access = None
+        status = _uclib.uc_emu_start(self._uch, self.eip, _NEVER, 0, self.max_instructions)
+        _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
+        if self._error is not None:
+            error, self._error = self._error, None
+            if isinstance(error, GuestFault):
+                self._die(error)
+            raise error
+        if status != 0:
+            raise self._die(self._fault_from(status, self._eip.value))
+        if self._stop is not None:
+            return self._stop
+        eip = self._eip.value
+        if self.mem.fetch(eip - 1, 1) == b"\xf4":  # hlt: privileged, #GP in user mode
+            raise self._die(GuestFault(SIGSEGV, None, eip - 1, "hlt", SI_KERNEL))
+        self.eip = eip
+        raise GuestTimeout(eip, insn_text(self.mem.fetch(eip), eip),
+                           f"budget of {self.max_instructions:,} instructions")
+
+    def _fault_from(self, status: int, eip: int) -> GuestFault:
+        if status == UC_ERR_INSN_INVALID:
+            signal, address, code = SIGILL, eip, ILL_ILLOPN
+        elif status in _UNMAPPED or status in _PROTECTED:
+            signal = SIGSEGV
+            address = self._bad_access[1] if self._bad_access else None
+            code = SEGV_ACCERR if status in _PROTECTED else SEGV_MAPERR
+        else:
+            raise HarnessError(f"unicorn stopped: {UcError(status)} at eip 0x{eip:08x}")
+        return GuestFault(signal, address, eip, insn_text(self.mem.fetch(eip), eip), code)
+
+    def _die(self, fault: GuestFault) -> GuestFault:
+        """The process is gone: record the signal, and show it as strace would."""
+        self.killed_by = fault.signal
+        strace = self.kernel.strace
+        if strace is not None:
+            from .trace import killed_line, signal_line
+
+            strace(signal_line(fault.signal, fault.code, fault.address))
+            strace(killed_line(fault.signal))
+        return fault
+
+    # ------------------------------------------------------------------ hooks
+
+    def _on_interrupt(self, uc: Uc, intno: int, _user: object) -> None:
+        uch = self._uch
+        try:
+            if intno != 0x80:
+                self._cpu_exception(intno)
+                return
+            vals = self._vals
+            _uclib.uc_reg_read_batch(uch, self._ids, self._ptrs, 7)
+            ret = self.kernel.syscall(vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6])
+            if ret is BLOCK:
+                _uclib.uc_reg_read(uch, UC_X86_REG_EIP, self._eip_ref)
+                self.eip = self._eip.value - len(_INT80)
+                self._stop = self.kernel.blocked
+                _uclib.uc_emu_stop(uch)
+            elif ret is EXIT:
+                _uclib.uc_reg_read(uch, UC_X86_REG_EIP, self._eip_ref)
+                self.eip = self._eip.value
+                self.exit_status = self.kernel.exit_status
+                self._stop = Stop("exited", self.exit_status)
+                _uclib.uc_emu_stop(uch)
+            else:
+                self._ret.value = ret & 0xFFFFFFFF
+                _uclib.uc_reg_write(uch, UC_X86_REG_EAX, self._ret_ref)
+                if self.kernel.pending_signal is not None:  # SIGPIPE, sent as by kill: SI_USER
+                    signal = self.kernel.pending_signal
+                    _uclib.uc_reg_read(uch, UC_X86_REG_EIP, self._eip_ref)
+                    eip = self._eip.value - len(_INT80)
+                    raise GuestFault(signal, None, eip, insn_text(self.mem.fetch(eip), eip), 0)
+        except BaseException as exc:  # noqa: BLE001 - handed to run(), raised there
+            self._error = exc
+            _uclib.uc_emu_stop(uch)
+
+    def _cpu_exception(self, intno: int) -> None:
+        """A trap or fault other than a system call: the signal Linux delivers for it."""
+        _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
+        eip = self._eip.value
+        code = self.mem.fetch(eip - 2, 2)
+        if intno in (3, 4) or (len(code) == 2 and code[0] == 0xCD and code[1] == intno):
+            eip -= 1 if intno in (3, 4) and self.mem.fetch(eip - 1, 1) in (b"\xcc", b"\xce") else 2
+        signal = _EXCEPTION_SIGNALS.get(intno, SIGSEGV)
+        code = _EXCEPTION_CODES.get(intno, SI_KERNEL)
+        address = eip if code != SI_KERNEL else 0
+        raise GuestFault(signal, address, eip, insn_text(self.mem.fetch(eip), eip), code)
+
+    def _on_bad_access(self, uc: Uc, access: int, address: int, size: int, value: int,
+                       _user: object) -> bool:
+        self._bad_access = (access, address)
+        return False
+
+    def _on_insn(self, uc: Uc, address: int, size: int, _user: object) -> None:
+        self.instructions_run += 1
+        if self._trace is not None:
+            from .trace import trace_insn
+            self._trace(trace_insn(address, self.mem.fetch(address, size)))
+
+    def _on_block(self, uc: Uc, address: int, size: int, _user: object) -> None:
+        assert self.covered is not None
+        self.covered.add((address, size))
+
+    # ------------------------------------------------------------------ the CPU, for the kernel
+
+    def set_gdt_entry(self, index: int, descriptor: bytes) -> None:
+        """Write a GDT descriptor, creating the table on first use.  It lives in the page
+        above TASK_SIZE, where Linux keeps no user mapping either; unicorn reads it when the
+        guest loads a segment register (``mov gs, ax`` after set_thread_area)."""
+        if self._gdt is None:
+            self._gdt = elfmod.TASK_SIZE
+            self.uc.mem_map(self._gdt, PAGE, elfmod.PROT_READ)
+            self.uc.reg_write(UC_X86_REG_GDTR, (0, self._gdt, PAGE - 1, 0))
+        self.uc.mem_write(self._gdt + 8 * index, descriptor)
+
+    # ------------------------------------------------------------------ inspection
+
+    def reg(self, reg_id: int) -> int:
+        return self.uc.reg_read(reg_id)
+
+    def close(self) -> None:
+        """Release the emulator and guest memory (also done when garbage-collected)."""
+        self.mem.close()

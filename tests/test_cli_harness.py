@@ -1,0 +1,200 @@
+"""``webelf run``, ``check`` and ``disasm``: what a user on any OS types, and the exit
+statuses documented in webelf/cli.py."""
+
+from __future__ import annotations
+
+import re
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from generator import Page, build_server, default_page, http_response
+from support import FIXTURES
+
+PROGRAMS = FIXTURES / "programs"
+REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+
+def webelf(*args: str, cwd=None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "webelf", *args], capture_output=True,
+                          cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture
+def site(tmp_path):
+    path = tmp_path / "site.elf"
+    path.write_bytes(build_server(http_response(default_page())))
+    return path
+
+
+def one_line(stderr: bytes) -> str:
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in lines[0]
+    return lines[0]
+
+
+def test_run_prints_the_response_for_the_default_request(site):
+    result = webelf("run", str(site))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == http_response(default_page())
+
+
+def test_run_replays_request_files_into_a_directory(site, tmp_path):
+    requests = []
+    for name in ("first", "second"):
+        path = tmp_path / f"{name}.http"
+        path.write_bytes(REQUEST)
+        requests += ["--request", str(path)]
+    out = tmp_path / "out"
+    result = webelf("run", str(site), *requests, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b""
+    for name in ("first", "second"):
+        assert (out / f"{name}.http").read_bytes() == http_response(default_page())
+
+
+def test_run_shows_the_guests_own_output_on_stderr():
+    result = webelf("run", str(PROGRAMS / "hello.elf"))
+    assert result.returncode == 0
+    assert result.stdout == b""
+    assert result.stderr == b"hello, world\n"
+
+
+def test_run_exits_with_the_guests_status():
+    assert webelf("run", str(PROGRAMS / "exit42.elf")).returncode == 42
+
+
+def test_run_a_segfault_is_139_with_one_line():
+    result = webelf("run", str(PROGRAMS / "segfault.elf"))
+    assert result.returncode == 128 + 11
+    line = one_line(result.stderr)
+    assert "SIGSEGV" in line and "0x00000000" in line
+
+
+def test_run_a_runaway_guest_is_124():
+    result = webelf("run", str(PROGRAMS / "spin.elf"), "--max-instructions", "100000")
+    assert result.returncode == 124
+    assert "jmp" in one_line(result.stderr)
+
+
+def test_run_a_nasm_server_that_uses_socketcall():
+    result = webelf("run", str(PROGRAMS / "socketcall_server.elf"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_run_strace_prints_the_calls(site):
+    result = webelf("run", str(site), "--strace")
+    assert result.returncode == 0
+    text = re.sub(r"\) +=", ") =", result.stderr.decode())  # strace pads to column 40
+    assert "socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3" in text
+    assert "accept4(3, NULL, NULL, 0) = 4" in text
+    assert 'read(4, "GET / HTTP/1.1\\r\\nHost: localhost\\r"...' in text
+
+
+def test_run_trace_prints_instructions(site):
+    result = webelf("run", str(site), "--trace")
+    assert result.returncode == 0
+    assert b"int 0x80" in result.stderr
+
+
+def test_run_port_must_be_one_the_guest_listens_on(site):
+    result = webelf("run", str(site), "--port", "9999")
+    assert result.returncode == 1
+    assert "8080" in one_line(result.stderr)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["run"], "required"),
+    (["run", "/nonexistent.elf"], "cannot read"),
+    (["run", "X", "--max-instructions", "0"], "not a positive number"),
+    (["run", "X", "--port", "70000"], "outside 1..65535"),
+    (["check", "X"], "required"),
+    (["disasm"], "required"),
+])
+def test_usage_errors_are_2(args, fragment, tmp_path):
+    result = webelf(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert fragment in one_line(result.stderr)
+
+
+def test_check_identical_is_0(site, tmp_path):
+    (tmp_path / "req").write_bytes(REQUEST)
+    (tmp_path / "exp").write_bytes(http_response(default_page()))
+    result = webelf("check", str(site), "--request", str(tmp_path / "req"),
+                    "--expect", str(tmp_path / "exp"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b""
+
+
+def test_check_shows_where_the_response_differs(site, tmp_path):
+    expected = http_response(Page.make(b"<p>another page</p>"))
+    (tmp_path / "req").write_bytes(REQUEST)
+    (tmp_path / "exp").write_bytes(expected)
+    result = webelf("check", str(site), "--request", str(tmp_path / "req"),
+                    "--expect", str(tmp_path / "exp"))
+    assert result.returncode == 1
+    assert b"Content-Length" in result.stderr  # the first difference is in that header
+
+
+def test_check_reports_a_content_length_that_lies(tmp_path):
+    """The seed's first C server: Content-Length 138 for a longer body.  An ELF that sends
+    exactly that is written here with the generator's encoder and a hand-made response."""
+    body = b"x" * 155
+    lying = b"HTTP/1.1 200 OK\r\nContent-Length: 138\r\n\r\n" + body
+    path = tmp_path / "liar.elf"
+    path.write_bytes(build_server(lying))
+    (tmp_path / "req").write_bytes(REQUEST)
+    (tmp_path / "exp").write_bytes(lying)
+    result = webelf("check", str(path), "--request", str(tmp_path / "req"),
+                    "--expect", str(tmp_path / "exp"))
+    assert result.returncode == 1
+    assert b"Content-Length 138 but the body has 155 bytes" in result.stderr
+
+
+def test_disasm_lists_the_code(site):
+    result = webelf("disasm", str(site))
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    assert "int 0x80" in text and "080480" in text
+    assert webelf("disasm", str(site)).stdout == result.stdout, "the listing is stable"
+
+
+def _elf_variants() -> dict[str, bytes]:
+    good = (PROGRAMS / "hello.elf").read_bytes()
+    phoff = struct.unpack_from("<I", good, 28)[0]
+    variants = {
+        "empty": b"",
+        "text": b"#!/bin/sh\necho hi\n",
+        "truncated header": good[:30],
+        "truncated program headers": good[:phoff + 10],
+        "64-bit class": good[:4] + b"\x02" + good[5:],
+        "big endian": good[:5] + b"\x02" + good[6:],
+        "x86-64 machine": good[:18] + struct.pack("<H", 62) + good[20:],
+        "relocatable": good[:16] + struct.pack("<H", 1) + good[18:],
+        "entry outside": good[:24] + struct.pack("<I", 0x10) + good[28:],
+    }
+    return variants
+
+
+@pytest.mark.parametrize("name", list(_elf_variants()))
+def test_malformed_elfs_are_125_with_one_line(name, tmp_path):
+    path = tmp_path / "bad.elf"
+    path.write_bytes(_elf_variants()[name])
+    for command in ("run", "disasm"):
+        result = webelf(command, str(path))
+        assert result.returncode == 125, (command, result.stderr)
+        assert one_line(result.stderr).startswith(f"webelf: cannot run {path}: ")
+
+
+def test_run_strace_shows_a_fatal_signal_as_strace_does():
+    result = webelf("run", str(PROGRAMS / "segfault.elf"), "--strace")
+    lines = result.stderr.decode().splitlines()
+    assert lines[-3:-1] == [
+        "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=NULL} ---",
+        "+++ killed by SIGSEGV +++",
+    ]
+    assert result.returncode == 139
