@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .errors import HarnessError
-from .machine import DEFAULT_MAX_INSTRUCTIONS, Machine
+from .machine import DEFAULT_MAX_INSTRUCTIONS, DEFAULT_MAX_SYSCALLS, Machine
 from .net import Client, Network, format_ip
 from .syscalls import Kernel, Stop
 
@@ -45,6 +45,7 @@ class Guest:
         envp: Sequence[str] = (),
         strict: bool = False,
         max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
+        max_syscalls: int = DEFAULT_MAX_SYSCALLS,
         strace: Callable[[str], None] | None = None,
         trace: Callable[[str], None] | None = None,
         record: bool = False,
@@ -54,7 +55,8 @@ class Guest:
         self.network = network if network is not None else Network()
         self.kernel = Kernel(self.network, strict=strict, strace=strace, record=record)
         self.machine = Machine(program, self.kernel, argv=argv, envp=envp,
-                               max_instructions=max_instructions, trace=trace,
+                               max_instructions=max_instructions,
+                               max_syscalls=max_syscalls, trace=trace,
                                coverage=coverage)
         self.last_stop: Stop | None = None
 

@@ -57,6 +57,9 @@ PAGE = elfmod.PAGE_SIZE
 STACK_SIZE = 8 << 20
 #: Instructions a guest may run between two stops (exit, block) before it counts as runaway.
 DEFAULT_MAX_INSTRUCTIONS = 50_000_000
+#: System calls likewise: a loop of failing calls (accept4 at EMFILE, say) runs few
+#: instructions per call but costs the harness far more per call than per instruction.
+DEFAULT_MAX_SYSCALLS = 1_000_000
 #: The address emu_start is told to stop at; nothing is ever mapped there.
 _NEVER = 0xFFFFFFFF
 _ARG_REGS = (UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDX,
@@ -196,6 +199,7 @@ class Machine:
         argv: Sequence[str] = ("guest",),
         envp: Sequence[str] = (),
         max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
+        max_syscalls: int = DEFAULT_MAX_SYSCALLS,
         trace: Callable[[str], None] | None = None,
         coverage: bool = False,
         random16: bytes | None = None,
@@ -204,6 +208,8 @@ class Machine:
         self.image = image
         self.kernel = kernel if kernel is not None else Kernel()
         self.max_instructions = max_instructions
+        self.max_syscalls = max_syscalls
+        self._syscalls_left = max_syscalls
         self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_32)
         self._uch = uc._uch
         self.mem = Memory(uc)
@@ -262,6 +268,7 @@ class Machine:
         self._stop = None
         self._error = None
         self._bad_access = None
+        self._syscalls_left = self.max_syscalls
         status = _uclib.uc_emu_start(self._uch, self.eip, _NEVER, 0, self.max_instructions)
         _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
         if self._error is not None:
@@ -310,6 +317,12 @@ class Machine:
             if intno != 0x80:
                 self._cpu_exception(intno)
                 return
+            self._syscalls_left -= 1
+            if self._syscalls_left < 0:
+                _uclib.uc_reg_read(uch, UC_X86_REG_EIP, self._eip_ref)
+                eip = self._eip.value - len(_INT80)
+                self.eip = eip
+                raise GuestTimeout(eip, "int 0x80", f"budget of {self.max_syscalls:,} system calls")
             vals = self._vals
             _uclib.uc_reg_read_batch(uch, self._ids, self._ptrs, 7)
             ret = self.kernel.syscall(vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6])

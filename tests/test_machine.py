@@ -260,3 +260,32 @@ def test_set_thread_area_gives_a_working_gs_segment(result, tmp_path):
         return link(a, start)
 
     agree(build(), tmp_path, ("exit", 12 if result == "entry" else 42))
+
+
+def test_a_loop_of_system_calls_is_stopped_by_the_syscall_budget():
+    def body(a):
+        loop = a.label()
+        a.bind(loop)
+        a.mov(EAX, 6)           # close(99): -EBADF, forever
+        a.mov(EBX, 99)
+        a.int_(0x80)
+        a.jmp(loop)
+
+    guest = Guest(tiny(body), max_syscalls=5000)
+    with pytest.raises(GuestTimeout, match="5,000 system calls"):
+        guest.start()
+
+
+def test_half_a_request_waits_for_the_rest():
+    """The socketcall server reads until the blank line: after half a request it must be
+    parked in recv/read, and the second half must complete the response."""
+    guest = Guest((PROGRAMS / "socketcall_server.elf").read_bytes())
+    guest.start()
+    client = guest.connect()
+    client.send(b"GET / HTTP/1.1\r\nHost: exa")
+    stop = guest.run()
+    assert stop.reason == "blocked" and stop.syscall in ("read", "recv", "recvfrom")
+    assert client.recv_all() == b""
+    client.send(b"mple\r\n\r\n")
+    guest.run()
+    assert client.recv_all().startswith(b"HTTP/1.1 200 OK\r\n")
