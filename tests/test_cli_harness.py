@@ -64,7 +64,9 @@ def test_run_shows_the_guests_own_output_on_stderr():
 
 
 def test_run_exits_with_the_guests_status():
-    assert webelf("run", str(PROGRAMS / "exit42.elf")).returncode == 42
+    result = webelf("run", str(PROGRAMS / "exit42.elf"))
+    assert result.returncode == 42
+    assert one_line(result.stderr) == "webelf: the guest exited with status 42"
 
 
 def test_run_a_segfault_is_139_with_one_line():

@@ -241,7 +241,7 @@ def _run(args: argparse.Namespace) -> int:
         guest.start()
         output.flush()
         if guest.exited:
-            return guest.exit_status
+            return _exited(guest)
         port = guest.port(args.port)
         for stem, request in requests:
             response = guest.request(request, port)
@@ -256,10 +256,18 @@ def _run(args: argparse.Namespace) -> int:
                 sys.stdout.buffer.write(response)
                 sys.stdout.flush()
             if guest.exited:
-                return guest.exit_status
+                return _exited(guest)
         return EXIT_OK
     finally:
         output.flush()
+
+
+def _exited(guest: Guest) -> int:
+    """The guest's own status; one line says so when it is not 0, as for every failure."""
+    status = guest.exit_status
+    if status:
+        _stderr_line(f"webelf: the guest exited with status {status}")
+    return status
 
 
 def _check(args: argparse.Namespace) -> int:
