@@ -1,44 +1,47 @@
 """Where the bytes of an emitted server go.
 
 Reproduce: python benchmarks/size.py   (from the repository root, after pip install .)
+
+Overhead is the file's size minus the bytes of every response it holds (the pages, and
+the 404, 405, 400 and 431 answers): what the program costs beyond what it says.
 """
 
 from __future__ import annotations
 
-from generator import Page, build_server, default_page, http_response
+from generator import Page, Site, build_server, default_site
 from generator.elf import EHDR_SIZE, PHDR_SIZE, plan
-from generator.server import assemble
+from generator.server import as_site, assemble, response_bytes
 
 
-def breakdown(page: Page) -> dict[str, int]:
-    response = http_response(page)
-    program = build_server(response)
-    asm, _ = assemble(response)
+def breakdown(site: Site) -> dict[str, int]:
+    program = build_server(site)
+    responses = sum(map(len, response_bytes(site)))
+    asm, _ = assemble(site)
     layout = plan(asm.text_size, asm.data_section.size, asm.bss.size)
-    headers = layout.text_offset
     return {
         "file": len(program),
-        "response": len(response),
-        "overhead": len(program) - len(response),
-        "headers": headers,
+        "responses": responses,
+        "overhead": len(program) - responses,
+        "headers": layout.text_offset,
         "code": asm.text_size,
-        "data": asm.data_section.size - len(response),
+        "data": asm.data_section.size - responses,
         "bss (not in file)": asm.bss.size,
     }
 
 
 def main() -> None:
     sites = {
-        "default": default_page(),
-        "empty body": Page.make(b"", "text/plain"),
-        "64 KiB body": Page.make(b"x" * 65536, "application/octet-stream"),
+        "default": default_site(),
+        "empty body": as_site(Page.make(b"", "text/plain")),
+        "64 KiB body": as_site(Page.make(b"x" * 65536, "application/octet-stream")),
     }
-    rows = {name: breakdown(page) for name, page in sites.items()}
+    rows = {name: breakdown(site) for name, site in sites.items()}
     cols = list(next(iter(rows.values())))
     print(f"{'site':<12} " + " ".join(f"{c:>17}" for c in cols))
     for name, row in rows.items():
         print(f"{name:<12} " + " ".join(f"{row[c]:>17}" for c in cols))
-    print(f"\nheaders = ELF header ({EHDR_SIZE}) + 3 program headers ({PHDR_SIZE} each)")
+    print(f"\nheaders = ELF header ({EHDR_SIZE}) + 3 program headers ({PHDR_SIZE} each); "
+          "data = routes, response entries, socket address, error-message names")
     print("reproduce: python benchmarks/size.py")
 
 

@@ -8,9 +8,10 @@ that is the harness's job.
 
 from .errors import AsmError, ConfigError, GeneratorError, SiteError
 from .server import ServerConfig, build_server
-from .site import Page, default_page, http_response
+from .site import Page, Response, Site, default_page, default_site, http_response
 
 __all__ = [
     "AsmError", "ConfigError", "GeneratorError", "SiteError",
-    "Page", "ServerConfig", "build_server", "default_page", "http_response",
+    "Page", "Response", "ServerConfig", "Site", "build_server", "default_page", "default_site",
+    "http_response",
 ]

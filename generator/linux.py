@@ -17,12 +17,20 @@ SYS_bind = 361
 SYS_listen = 363
 SYS_accept4 = 364
 SYS_setsockopt = 366
+SYS_shutdown = 373
 
 # Sockets.
 AF_INET = 2
 SOCK_STREAM = 1
 SOL_SOCKET = 1
 SO_REUSEADDR = 2
+#: SO_RCVTIMEO as i386 has always spelled it (SO_RCVTIMEO_OLD): a struct timeval of two
+#: 32-bit longs, seconds and microseconds (arch/x86 uses asm-generic/socket.h).
+SO_RCVTIMEO = 20
+SHUT_WR = 1
+
+# Errors the program retries rather than gives up on (include/uapi/asm-generic/errno-base.h).
+EINTR = 4
 
 # Signals.
 SIGPIPE = 13

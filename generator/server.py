@@ -7,8 +7,19 @@ system call has a comment with its C spelling.  The program:
 2. socket, setsockopt(SO_REUSEADDR), bind, listen -- if any of them fails it writes
    ``<call>() failed: errno <n>`` to stderr and exits with status 1 (the seed's programs
    went on after a failed bind, and the kernel then gives them a random port on listen);
-3. forever: accept4, read the request, write the whole response (resuming short writes),
-   close.  A failed accept4 is retried and its negative result is never used as an fd.
+3. forever: accept4 (a failure is retried; its negative result is never used as an fd),
+   set an idle timeout on the connection, **read the request** until the end of its head
+   (CRLF CRLF, or bare LF LF) across as many reads as it takes (end of file before it
+   ends gets 400 if anything was sent), route it, write the whole
+   response (resuming short writes and EINTR), shut down the sending side, drain what
+   the client still sends (at most 8 reads, each bounded by the idle timeout) and close.
+   Draining first means the close never turns into a reset that could cost the client
+   the end of its response (RFC 2525 section 2.17; tcp_close in net/ipv4/tcp.c).
+
+Routing, all precomputed at build time (:mod:`generator.site`): ``GET`` and ``HEAD`` of a
+known path (exact match, query ignored) get the page or its head; an unknown path 404;
+another method (capital letters) 405 with ``Allow: GET, HEAD``; a request line that is
+not ``METHOD SP /target SP HTTP/1.x`` 400; a head that does not fit the buffer 431.
 
 Registers that live across system calls (int 0x80 preserves every register but eax,
 arch/x86/entry/entry_32.S): during setup ebx holds the listening socket and ebp the name
@@ -25,11 +36,12 @@ from dataclasses import dataclass
 from . import elf
 from .errors import ConfigError
 from .linux import (
-    AF_INET, SIG_IGN, SIGPIPE, SO_REUSEADDR, SOCK_STREAM, SOL_SOCKET, STDERR_FILENO,
-    SYS_accept4, SYS_bind, SYS_close, SYS_exit, SYS_listen, SYS_read, SYS_setsockopt,
-    SYS_signal, SYS_socket, SYS_write,
+    AF_INET, EINTR, SHUT_WR, SIG_IGN, SIGPIPE, SO_RCVTIMEO, SO_REUSEADDR, SOCK_STREAM,
+    SOL_SOCKET, STDERR_FILENO, SYS_accept4, SYS_bind, SYS_close, SYS_exit, SYS_listen,
+    SYS_read, SYS_setsockopt, SYS_shutdown, SYS_signal, SYS_socket, SYS_write,
 )
-from .x86 import AL, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Assembler, Label, byte
+from .site import BAD_REQUEST, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, NOT_FOUND, Page, Response, Site
+from .x86 import AL, DL, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Assembler, Label, Mem, byte, dword
 
 #: How many bytes of a request are read: enough for any ordinary request's headers.
 DEFAULT_BUFFER_SIZE = 8192
@@ -43,6 +55,7 @@ class ServerConfig:
     bind: str = "0.0.0.0"
     backlog: int = 64
     buffer_size: int = DEFAULT_BUFFER_SIZE
+    idle_timeout: int = 5
 
     def __post_init__(self) -> None:
         if not isinstance(self.port, int) or not 1 <= self.port <= 65535:
@@ -53,8 +66,10 @@ class ServerConfig:
             raise ConfigError(f"bind address {self.bind!r} is not a dotted IPv4 address") from None
         if not 1 <= self.backlog <= 65535:
             raise ConfigError(f"backlog {self.backlog} is outside 1..65535")
-        if not 1 <= self.buffer_size <= 1 << 24:
-            raise ConfigError(f"buffer size {self.buffer_size} is outside 1..16777216")
+        if not 16 <= self.buffer_size <= 1 << 24:
+            raise ConfigError(f"buffer size {self.buffer_size} is outside 16..16777216")
+        if not isinstance(self.idle_timeout, int) or not 1 <= self.idle_timeout <= 86400:
+            raise ConfigError(f"idle timeout {self.idle_timeout} is outside 1..86400 seconds")
 
     def sockaddr_in(self) -> bytes:
         """struct sockaddr_in (include/uapi/linux/in.h): family in host order, port and
@@ -69,28 +84,73 @@ def _pascal(text: str) -> bytes:
     return bytes([len(raw)]) + raw
 
 
-def assemble(response: bytes, config: ServerConfig = ServerConfig()) -> tuple[Assembler, Label]:
+def response_bytes(site: Site) -> list[bytes]:
+    """Every distinct response the program holds, in the order it holds them: the pages'
+    (a page served at two paths is stored once), then 404, 405, 400 and 431."""
+    out: dict[bytes, None] = {}
+    for _, x in site.routes:
+        out[(x if isinstance(x, Response) else Response.of(x)).data] = None
+    for r in (NOT_FOUND, METHOD_NOT_ALLOWED, BAD_REQUEST, HEADERS_TOO_LARGE):
+        out[r.data] = None
+    return list(out)
+
+
+def assemble(site: Site, config: ServerConfig = ServerConfig()) -> tuple[Assembler, Label]:
     """The program as an :class:`Assembler` and its entry label, not yet laid out.
 
     Small constants are loaded with ``push imm8; pop reg`` (3 bytes) rather than
     ``mov reg, imm32`` (5 bytes): the same value, two bytes shorter.
     """
     a = Assembler()
+    bufsize = config.buffer_size
 
     # ------------------------------------------------------------------ data
-    response_ = a.data(response, "response")
+    # Each response's bytes once; an entry is [address][length][head length] (12 bytes).
+    pages = {id(x): x if isinstance(x, Response) else Response.of(x) for _, x in site.routes}
+    blobs = {data: a.data(data, "response") for data in response_bytes(site)}
+
+    def response_data(r: Response) -> Label:
+        return blobs[r.data]
+
+    def entry(r: Response) -> None:
+        a.dd(response_data(r), align=1)   # packed: the lookup steps over fixed sizes
+        a.data(struct.pack("<II", len(r.data), r.head_length))
+
+    routes = a.data(b"", "routes")
+    for path, page in site.routes:
+        raw = path.encode("ascii")
+        if not 1 <= len(raw) <= 255:
+            raise ConfigError(f"path {path!r} must be 1 to 255 bytes long")
+        a.data(bytes([len(raw)]) + raw)
+        entry(pages[id(page)])
+    a.data(b"\0")                                    # the end of the table, then
+    entry(NOT_FOUND)                                 # what an unknown path gets
+    not_allowed_entry = a.data(b"", "entry_405")
+    entry(METHOD_NOT_ALLOWED)
+    bad_request_entry = a.data(b"", "entry_400")
+    entry(BAD_REQUEST)
+    too_large_entry = a.data(b"", "entry_431")
+    entry(HEADERS_TOO_LARGE)
+    http_1 = a.data(b"HTTP/1.", "http_1")
+    idle = a.data(struct.pack("<ii", config.idle_timeout, 0), "idle_timeval")
     sockaddr = a.data(config.sockaddr_in(), "sockaddr")
     name = {call: a.data(_pascal(call), f"name_{call}")
             for call in ("socket", "setsockopt", "bind", "listen")}
     failed = a.data(_pascal("() failed: errno "), "failed")
 
     # ------------------------------------------------------------------ bss
-    request = a.reserve(config.buffer_size, "request")
+    request = a.reserve(bufsize, "request")
     errline = a.reserve(64, "errline")
 
-    start, accept_loop, write_more, close_client, die, digits, emit = (
-        a.label(n) for n in (
-            "_start", "accept_loop", "write_more", "close_client", "die", "digits", "emit"))
+    L = a.label
+    start, accept_loop, die, digits, emit = L("_start"), L("accept_loop"), L("die"), L("digits"), L("emit")
+    read_more, next_lf, head_incomplete, head_complete = L("read_more"), L("next_lf"), L("head_incomplete"), L("head_complete")
+    cut_short = L("cut_short")
+    not_get, other_method, method_letter, target = L("not_get"), L("other_method"), L("method_letter"), L("target")
+    path_char, path_end, skip_query, version, line_ok = L("path_char"), L("path_end"), L("skip_query"), L("version"), L("line_ok")
+    next_route, skip_route, found = L("next_route"), L("skip_route"), L("found")
+    not_allowed, bad_request, respond, write_more, drain, hang_up = (
+        L("not_allowed"), L("bad_request"), L("respond"), L("write_more"), L("drain"), L("hang_up"))
 
     # ------------------------------------------------------------------ setup
     a.bind(start)
@@ -139,8 +199,7 @@ def assemble(response: bytes, config: ServerConfig = ServerConfig()) -> tuple[As
 
     a.mov(EBP, name["listen"])
     a.mov(EAX, SYS_listen)        # listen(ebx, backlog)
-    a.push(config.backlog)
-    a.pop(ECX)
+    a.mov(ECX, config.backlog)
     a.int_(0x80)
     a.test(EAX, EAX)
     a.j("s", die)
@@ -191,7 +250,6 @@ def assemble(response: bytes, config: ServerConfig = ServerConfig()) -> tuple[As
     a.mov(EBX, EAX)
     a.int_(0x80)
 
-
     # ------------------------------------------------------------------ serve forever
     a.bind(accept_loop)
     a.mov(EAX, SYS_accept4)       # accept4(ebp, NULL, NULL, 0)
@@ -204,27 +262,199 @@ def assemble(response: bytes, config: ServerConfig = ServerConfig()) -> tuple[As
     a.j("s", accept_loop)         # no connection (ECONNABORTED, EMFILE...): wait for the next
     a.xchg(EAX, EBX)              # ebx = the client from here to close
 
-    a.push(SYS_read)              # read(ebx, request, sizeof request): the request is read here
-    a.pop(EAX)
-    a.mov(ECX, request)
-    a.mov(EDX, config.buffer_size)
+    a.mov(EAX, SYS_setsockopt)    # setsockopt(ebx, SOL_SOCKET, SO_RCVTIMEO, &idle, 8)
+    a.push(SOL_SOCKET)            #   a client that says nothing is dropped after the
+    a.pop(ECX)                    #   idle timeout, so the next visitor is served
+    a.push(SO_RCVTIMEO)
+    a.pop(EDX)
+    a.mov(ESI, idle)
+    a.push(8)
+    a.pop(EDI)
     a.int_(0x80)
-    a.test(EAX, EAX)
-    a.j("le", close_client)       # end of file before a request, or an error: nothing to answer
 
-    a.mov(ECX, response_)
-    a.mov(EDX, len(response))
-    a.bind(write_more)
-    a.push(SYS_write)             # write(ebx, ecx, edx): the rest of the response
-    a.pop(EAX)
+    a.xor(ESI, ESI)               # esi = bytes of the request read so far
+    a.bind(read_more)
+    a.mov(EAX, SYS_read)          # read(ebx, request + esi, sizeof request - esi):
+    a.lea(ECX, ESI + request)     #   the request is read here, until the end of its head
+    a.mov(EDX, bufsize)
+    a.sub(EDX, ESI)
     a.int_(0x80)
+    a.cmp(EAX, -EINTR)
+    a.j("e", read_more)
     a.test(EAX, EAX)
-    a.j("le", close_client)       # the client is gone (EPIPE, ECONNRESET): drop it
+    a.j("s", hang_up)             # idle timeout (EAGAIN), reset: nobody to answer
+    a.j("z", cut_short)           # end of file before the head ended
+    a.add(ESI, EAX)
+
+    a.mov(EDI, request)           # the head ends at an LF followed by LF, or by CR LF
+    a.mov(ECX, ESI)
+    a.bind(next_lf)
+    a.mov(AL, ord("\n"))
+    a.jecxz(head_incomplete)
+    a.scasb(repne=True)
+    a.j("ne", head_incomplete)
+    a.jecxz(head_incomplete)      # ecx = bytes after this LF
+    a.cmp(byte[EDI], ord("\n"))
+    a.j("e", head_complete)
+    a.cmp(byte[EDI], ord("\r"))
+    a.j("ne", next_lf)
+    a.cmp(ECX, 2)
+    a.j("b", head_incomplete)
+    a.cmp(byte[EDI + 1], ord("\n"))
+    a.j("ne", next_lf)
+    a.jmp(head_complete)
+
+    a.bind(head_incomplete)
+    a.cmp(ESI, bufsize)
+    a.j("b", read_more)
+    a.mov(EDI, too_large_entry)   # the head fills the buffer and has not ended: 431
+    a.xor(EDX, EDX)
+    a.jmp(respond)
+
+    a.bind(cut_short)             # the client stopped sending mid-head: 400 if it sent
+    a.test(ESI, ESI)              #   anything (RFC 9112 section 8), else just close
+    a.j("z", hang_up)
+    a.xor(EDX, EDX)
+    a.jmp(bad_request)
+
+    # ------------------------------------------------------------------ the request line
+    a.bind(head_complete)         # edx: 0 for GET, 4 for HEAD (the entry's field), 1 other
+    a.mov(ESI, request)
+    a.xor(EDX, EDX)
+    a.cmp(dword[ESI], int.from_bytes(b"GET ", "little"))
+    a.j("ne", not_get)
+    a.add(ESI, 4)
+    a.jmp(target)
+    a.bind(not_get)
+    a.cmp(dword[ESI], int.from_bytes(b"HEAD", "little"))
+    a.j("ne", other_method)
+    a.cmp(byte[ESI + 4], ord(" "))
+    a.j("ne", other_method)
+    a.mov(DL, 4)
+    a.add(ESI, 5)
+    a.jmp(target)
+    a.bind(other_method)          # capital letters then a space: a method, just not ours
+    a.inc(EDX)
+    a.lodsb()
+    a.bind(method_letter)
+    a.sub(AL, ord("A"))
+    a.cmp(AL, ord("Z") - ord("A"))
+    a.j("a", bad_request)
+    a.lodsb()
+    a.cmp(AL, ord(" "))
+    a.j("ne", method_letter)
+
+    a.bind(target)                # esi -> the target, which must be a path: /...
+    a.cmp(byte[ESI], ord("/"))
+    a.j("ne", bad_request)
+    a.mov(EDI, ESI)               # edi = the path
+    a.bind(path_char)
+    a.lodsb()
+    a.cmp(AL, ord("?"))
+    a.j("e", path_end)
+    a.cmp(AL, ord(" "))
+    a.j("e", path_end)
+    a.j("b", bad_request)         # a control character: CR, LF, NUL...
+    a.jmp(path_char)
+    a.bind(path_end)
+    a.lea(ECX, ESI + -1)
+    a.sub(ECX, EDI)               # ecx = the path's length, query left out
+    a.cmp(AL, ord(" "))
+    a.j("e", version)
+    a.bind(skip_query)
+    a.lodsb()
+    a.cmp(AL, ord(" "))
+    a.j("e", version)
+    a.j("b", bad_request)
+    a.jmp(skip_query)
+
+    a.bind(version)               # esi -> "HTTP/1.x" and the end of the line
+    a.push(EDI)
+    a.push(ECX)
+    a.mov(EDI, http_1)
+    a.push(7)
+    a.pop(ECX)
+    a.cmpsb(repe=True)
+    a.pop(ECX)
+    a.pop(EDI)
+    a.j("ne", bad_request)
+    a.lodsb()
+    a.sub(AL, ord("0"))
+    a.cmp(AL, 9)
+    a.j("a", bad_request)
+    a.lodsb()
+    a.cmp(AL, ord("\r"))
+    a.j("e", line_ok)
+    a.cmp(AL, ord("\n"))
+    a.j("ne", bad_request)
+    a.bind(line_ok)
+    a.cmp(DL, 1)
+    a.j("e", not_allowed)
+
+    # ------------------------------------------------------------------ routing
+    a.mov(ESI, EDI)               # esi = the path, ecx = its length
+    a.mov(EDI, routes)
+    a.bind(next_route)
+    a.movzx(EAX, byte[EDI])       # a route: its path's length, the path, its entry
+    a.inc(EDI)
+    a.test(EAX, EAX)
+    a.j("z", respond)             # the end of the table: edi is at the 404 entry
+    a.cmp(EAX, ECX)
+    a.j("ne", skip_route)
+    a.push(ECX)
+    a.push(ESI)
+    a.push(EDI)
+    a.cmpsb(repe=True)
+    a.pop(EDI)
+    a.pop(ESI)
+    a.pop(ECX)
+    a.j("e", found)
+    a.bind(skip_route)
+    a.lea(EDI, Mem(EDI, EAX, 1, 12))
+    a.jmp(next_route)
+    a.bind(found)
+    a.add(EDI, EAX)
+    a.jmp(respond)
+
+    a.bind(not_allowed)
+    a.mov(EDI, not_allowed_entry)
+    a.jmp(respond)
+    a.bind(bad_request)
+    a.mov(EDI, bad_request_entry)
+
+    # ------------------------------------------------------------------ the response
+    a.bind(respond)               # edi -> [address][length][head length]; edx 4 for HEAD
+    a.and_(EDX, 4)
+    a.mov(ECX, dword[EDI])
+    a.mov(EDX, dword[Mem(EDI, EDX, 1, 4)])
+    a.bind(write_more)
+    a.mov(EAX, SYS_write)         # write(ebx, ecx, edx): the rest of the response
+    a.int_(0x80)
+    a.cmp(EAX, -EINTR)
+    a.j("e", write_more)
+    a.test(EAX, EAX)
+    a.j("le", hang_up)            # the client is gone (EPIPE, ECONNRESET): drop it
     a.add(ECX, EAX)
     a.sub(EDX, EAX)
     a.j("nz", write_more)         # a short write: send what is left
 
-    a.bind(close_client)
+    a.mov(EAX, SYS_shutdown)      # shutdown(ebx, SHUT_WR): the client reads end of file
+    a.push(SHUT_WR)
+    a.pop(ECX)
+    a.int_(0x80)
+    a.push(8)                     # then drain what it still sends, at most 8 reads
+    a.pop(ESI)
+    a.bind(drain)
+    a.mov(EAX, SYS_read)          # read(ebx, request, sizeof request), thrown away
+    a.mov(ECX, request)
+    a.mov(EDX, bufsize)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("le", hang_up)
+    a.dec(ESI)
+    a.j("nz", drain)
+
+    a.bind(hang_up)
     a.push(SYS_close)             # close(ebx)
     a.pop(EAX)
     a.int_(0x80)
@@ -232,7 +462,19 @@ def assemble(response: bytes, config: ServerConfig = ServerConfig()) -> tuple[As
     return a, start
 
 
-def build_server(response: bytes, config: ServerConfig = ServerConfig()) -> bytes:
-    """The executable's bytes: a static i386 ELF that serves ``response`` to everyone."""
-    a, entry = assemble(response, config)
+def as_site(content: Site | Page | bytes) -> Site:
+    """A site from what the caller has: a Site, one Page (served at ``/``), or the exact
+    bytes of one response (served at ``/`` as they are, lies and all: tests use that)."""
+    if isinstance(content, Site):
+        return content
+    if isinstance(content, Page):
+        return Site.single(content)
+    raw = bytes(content)
+    end = raw.find(b"\r\n\r\n")
+    return Site((("/", Response(raw, end + 4 if end >= 0 else len(raw))),))
+
+
+def build_server(content: Site | Page | bytes, config: ServerConfig = ServerConfig()) -> bytes:
+    """The executable's bytes: a static i386 ELF that serves ``content``."""
+    a, entry = assemble(as_site(content), config)
     return elf.link(a, entry)

@@ -194,7 +194,7 @@ class _Branch:
     """jmp/jcc/call to a label: its size depends on where the label ends up."""
 
     short_op: bytes | None  # rel8 form, None when there is none (call)
-    near_op: bytes  # rel32 form
+    near_op: bytes | None  # rel32 form, None when there is none (jecxz)
     target: Label
     short: bool = True
 
@@ -368,9 +368,9 @@ class Assembler:
         self.data_section.items.append(bytes(blob))
         return lab
 
-    def dd(self, target: Address, name: str | None = None) -> Label:
+    def dd(self, target: Address, name: str | None = None, align: int = 4) -> Label:
         """Append a 32-bit absolute address to data (a pointer table entry)."""
-        self.data_section.align(4)
+        self.data_section.align(align)
         lab = self._bind(self.label(name), self.data_section, self.data_section.size)
         self.data_section.items.append(_DataRef(_ref(target)))
         return lab
@@ -648,6 +648,12 @@ class Assembler:
             raise AsmError("conditional jumps take a label")
         self.text.items.append(_Branch(bytes([0x70 + cc]), bytes([0x0F, 0x80 + cc]), target))
 
+    def jecxz(self, target: Label) -> None:
+        """JECXZ: E3 cb.  There is no rel32 form: the target must be within a short jump."""
+        if not isinstance(target, Label):
+            raise AsmError("jecxz takes a label")
+        self.text.items.append(_Branch(b"\xE3", None, target))
+
     def call(self, target: Label | Reg | Mem) -> None:
         """CALL: E8 cd (rel32), FF /2 (r/m32)."""
         if isinstance(target, Label):
@@ -742,6 +748,9 @@ class Assembler:
                         raise AsmError(f"branch to {item.target.name!r}, which is not code")
                     rel = offsets[item.target.index] - (offsets[i] + item.size)
                     if not _fits8(rel):
+                        if item.near_op is None:
+                            raise AsmError(f"jecxz to {item.target.name!r} is out of reach "
+                                           f"({rel} bytes); it has no near form")
                         item.short = False
                         grew = True
             if not grew:

@@ -12,15 +12,31 @@
 For finer control, :meth:`Guest.connect` returns the client end of a connection
 (:class:`harness.net.Client`: ``send``, ``shutdown_write``, ``close``, ``reset``,
 ``recv_all``) and :meth:`Guest.run` runs the guest until it waits again.
+
+Clients that misbehave, as real ones do, to see that a server survives them::
+
+    client = guest.connect()
+    guest.fragment(client, request, 1)     # one byte at a time, the guest running between
+    guest.stall(5)                         # 5 s of silence on the virtual clock
+    client.shutdown_write()                # half-close: FIN, and keep reading
+    client.reset()                         # RST, at any point: before accept, mid-request,
+                                           # mid-response
+    guest.run()
+
+``stall`` never sleeps: it moves :attr:`Network.now` and resumes the guest, so a read
+waiting under SO_RCVTIMEO gives up with EAGAIN as it would after that long on Linux.  The
+guest's own calls can be made to fail with ``Guest(program, faults=["write=EPIPE@1"])``
+(:mod:`harness.faults` has the syntax).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from .errors import HarnessError
+from .faults import Fault, Faults
 from .machine import DEFAULT_MAX_INSTRUCTIONS, DEFAULT_MAX_SYSCALLS, Machine
 from .net import Client, Network, format_ip
 from .syscalls import Kernel, Stop
@@ -51,9 +67,11 @@ class Guest:
         record: bool = False,
         coverage: bool = False,
         network: Network | None = None,
+        faults: Iterable[Fault | str] | Faults | None = None,
     ) -> None:
         self.network = network if network is not None else Network()
-        self.kernel = Kernel(self.network, strict=strict, strace=strace, record=record)
+        self.kernel = Kernel(self.network, strict=strict, strace=strace, record=record,
+                             faults=faults)
         self.machine = Machine(program, self.kernel, argv=argv, envp=envp,
                                max_instructions=max_instructions,
                                max_syscalls=max_syscalls, trace=trace,
@@ -79,6 +97,45 @@ class Guest:
     def start(self) -> Stop:
         """Run from the entry point until the guest first waits (or exits)."""
         return self.run()
+
+    def stall(self, seconds: float) -> Stop:
+        """Let ``seconds`` pass with nobody sending anything, then run the guest.
+
+        The network's virtual clock moves (:meth:`Network.advance`: pending connections time
+        out too), so a call waiting under SO_RCVTIMEO that has now waited its timeout returns
+        EAGAIN when the guest resumes; nothing really sleeps.  A guest that has exited stays
+        so.
+        """
+        self.network.advance(seconds)
+        return self.run()
+
+    def fragment(self, client: Client, data: bytes,
+                 sizes: int | Sequence[int] = 1) -> Stop | None:
+        """Send ``data`` in pieces, running the guest after each, as a slow or hostile client
+        whose request arrives over many segments (read(2) returns what has arrived, so the
+        guest must read again).  ``sizes`` is one piece length, or the lengths in turn with
+        whatever is left as a last piece.  Stops early if the guest exits or closes the
+        connection; returns where the guest last stopped (None if it never ran).
+        """
+        if isinstance(sizes, int):
+            sizes = [sizes] * len(data)
+        lengths = list(sizes)
+        if any(n < 1 for n in lengths):
+            raise HarnessError("fragment sizes must be at least 1 byte")
+        pieces, at = [], 0
+        for n in lengths:
+            if at < len(data):
+                pieces.append(data[at:at + n])
+                at += n
+        if at < len(data):
+            pieces.append(data[at:])
+        stop = self.last_stop
+        for piece in pieces:
+            if self.exited or client.closed_by_peer:
+                break
+            client.send(piece)
+            stop = self.run()
+        return stop
 
     @property
     def exited(self) -> bool:
@@ -136,26 +193,38 @@ class Guest:
     def request(self, data: bytes, port: int | None = None) -> bytes:
         """Send ``data`` on a new connection and return every byte the guest sends back.
 
-        The guest runs until it has closed the connection.  When it waits to read more
-        than ``data`` holds, the client closes its sending side, as ``nc -N`` does, so the
-        guest reads end of file.  Returns early (with what arrived) if the guest exits or
-        waits for something else.
+        The guest runs until it has closed the connection, as a polite client sees it:
+        when the guest waits to read more than ``data`` holds, the client closes its
+        sending side, as ``nc -N`` does, so the guest reads end of file; when the guest has
+        finished sending (its FIN arrived) and still reads, for instance to drain before
+        closing, the client takes the response and closes.  Returns early, with what
+        arrived, if the guest exits or waits for something else.
         """
         client = self.connect(port)
         client.send(data)
+        response = b""
         for _ in range(_MAX_WAKES):
             if self.exited:
                 break
             stop = self.run()
-            if stop.reason == "exited" or client.closed_by_peer:
+            if stop.reason == "exited" or stop.syscall not in _READS:
                 break
-            if stop.syscall in ("read", "recvfrom", "recv") and not client.fin_sent:
+            if getattr(self.kernel.fds.get(stop.fd), "peer", None) is not client:
+                break  # it waits on another connection: this one is over
+            if client.closed_by_peer:
+                response += client.recv_all()
+                client.close()
+            elif not client.fin_sent:
                 client.shutdown_write()
-                continue
-            break
-        response = client.recv_all()
+            else:
+                break
+        response += client.recv_all()
         client.close()
         return response
+
+
+#: The calls a guest reads a connection with, by the names Stop reports.
+_READS = frozenset({"read", "recvfrom", "recv"})
 
 
 def _ports_text(ports: Sequence[int]) -> str:

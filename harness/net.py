@@ -58,6 +58,10 @@ socket, pick a free odd port from 32768..60999 as ``inet_csk_find_open_port`` pr
 ports; clients use even ones, as ``__inet_hash_connect`` does (measured).  Linux starts each
 scan at a random offset; here the ports are handed out in order, so runs are reproducible.
 
+*Receive timeouts*: SO_RCVTIMEO is stored here (``rcvtimeo``, inherited by accepted
+sockets); the wait it bounds is the syscall layer's, which parks the guest, so the syscall
+layer also ends it with EAGAIN once ``Network.now`` has moved past it (socket(7)).
+
 *File descriptors*: the lowest free one (``alloc_fd``), below RLIMIT_NOFILE (-EMFILE); 0, 1, 2
 are open at start.
 
@@ -1262,7 +1266,9 @@ class Network:
         return client
 
     def advance(self, seconds: float) -> None:
-        """Move the virtual clock: pending connections time out, port holds expire."""
+        """Move the virtual clock: pending connections time out, port holds expire, and a
+        guest call waiting under SO_RCVTIMEO that has waited its timeout returns EAGAIN
+        when the guest next runs (the syscall layer keeps that deadline)."""
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         now = self.now = self.now + seconds

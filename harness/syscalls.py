@@ -31,17 +31,23 @@ not follow gives -EFAULT, as copy_from_user and copy_to_user do.
 A write that fails with EPIPE raises SIGPIPE (unless MSG_NOSIGNAL or SIGPIPE is ignored):
 the process dies of it right after the call returns, as Linux delivers the signal on the
 way back to user mode.
+
+A read, recv or accept that would block on a socket with SO_RCVTIMEO gives up with EAGAIN
+once the network's virtual clock has moved that far past the moment the call first blocked
+(socket(7); :meth:`Kernel._block`).  Faults (:mod:`harness.faults`) are applied by wrapping
+the handlers of the calls they name, so calls no fault names run exactly as without them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from . import linux as L
 from .elf import PROT_EXEC, PROT_READ, PROT_WRITE
 from .errors import UnsupportedSyscall
+from .faults import Fault, Faults
 from .net import WOULD_BLOCK, FdTable, Network, pack_sockaddr_in, parse_sockaddr_in, raises_sigpipe
 
 if TYPE_CHECKING:
@@ -100,6 +106,13 @@ _SIGSET_SIZE = 8
 SIG_DFL, SIG_IGN = 0, 1
 #: Signals whose default action is to do nothing (signal(7)).
 _IGNORED_BY_DEFAULT = {L.SIGCHLD, L.SIGCONT, L.SIGURG, L.SIGWINCH}
+#: The deadline of a wait without SO_RCVTIMEO.
+_NO_DEADLINE = float("inf")
+#: How far short of a deadline the virtual clock may be and still count as there: it is a
+#: float sum, and ten advances of 0.1 s make 0.9999999999999999 s.
+_CLOCK_SLACK = 1e-9
+#: The calls whose EPIPE comes with SIGPIPE, and which of them take send(2)'s flags.
+_SENDS = frozenset({"write", "send", "sendto"})
 
 
 def _descriptor(base: int, limit: int, flags: int) -> bytes:
@@ -122,7 +135,11 @@ def _s32(v: int) -> int:
 
 class Kernel:
     """One process's view of Linux: its fd table on a :class:`Network`, its signal
-    dispositions and heap, and what it has done (exit status, unsupported calls)."""
+    dispositions and heap, and what it has done (exit status, unsupported calls).
+
+    ``faults`` are fault specs (strings or parsed, see :mod:`harness.faults`) that this
+    process's calls suffer; their results are recorded and traced like real ones.
+    """
 
     def __init__(
         self,
@@ -133,6 +150,7 @@ class Kernel:
         record: bool = False,
         fd_limit: int = L.INR_OPEN_CUR,
         stdin: bytes = b"",
+        faults: Iterable[Fault | str] | Faults | None = None,
     ) -> None:
         self.network = network if network is not None else Network()
         self.fds: FdTable = self.network.fdtable(limit=fd_limit, stdin=stdin)
@@ -143,6 +161,10 @@ class Kernel:
         self.unsupported: list[int] = []
         self.blocked: Stop | None = None
         self._blocked_fd = -1
+        #: When the call that last blocked gives up (SO_RCVTIMEO), on the network's clock;
+        #: None once it has returned.  Not None at entry means the call is being run again.
+        self._deadline: float | None = None
+        self._parked_fault: Fault | None = None
         self.exit_status: int | None = None
         self.pending_signal: int | None = None
         self.dispositions: dict[int, int] = {}
@@ -195,6 +217,11 @@ class Kernel:
             L.SOCKETCALL_GETSOCKOPT: self.sys_getsockopt,
             L.SOCKETCALL_ACCEPT4: self.sys_accept4,
         }
+        #: The faults this process runs under (see :mod:`harness.faults`), or None.
+        self.faults: Faults | None = None
+        if faults:
+            self.faults = faults if isinstance(faults, Faults) else Faults(faults)
+            self._install_faults()
 
     def attach(self, mem: GuestMemory, image: Image, cpu: GuestCpu | None = None) -> None:
         """Called by the machine once guest memory exists."""
@@ -237,6 +264,43 @@ class Kernel:
             if ret is EXIT:
                 strace(exit_line(self.exit_status))
         return ret
+
+    def _install_faults(self) -> None:
+        """Put :meth:`_faulted` in front of the handler of every call a fault names, in both
+        tables: the direct numbers and socketcall's, which share names (``socket``, ``bind``)."""
+        names = self.faults.names
+        for table, name_of in ((self._table, L.SYSCALL_NAMES),
+                               (self._socketcalls, L.SOCKETCALL_NAMES)):
+            for number, handler in table.items():
+                name = name_of[number]
+                if name in names:
+                    table[number] = self._faulted(name, handler)
+
+    def _faulted(self, name: str, handler: Callable[..., object]) -> Callable[..., object]:
+        """``handler`` behind the faults for ``name``.  Each call is counted once: a call
+        that blocked and is run again (``_deadline`` set) keeps the fault it drew first.
+        An errno fault returns without running the call, with SIGPIPE for EPIPE where a real
+        EPIPE would raise it; a short fault runs it with the byte count (the third argument
+        of read, write, send, recv, sendto and recvfrom) cut down."""
+        check = self.faults.check
+        sends = name in _SENDS
+        takes_flags = name != "write"
+
+        def call(a: int, b: int, c: int, d: int, e: int, f: int) -> object:
+            if self._deadline is None:
+                fault = self._parked_fault = check(name)
+            else:
+                fault = self._parked_fault
+            if fault is None:
+                return handler(a, b, c, d, e, f)
+            if fault.errno:
+                ret = -fault.errno
+                if sends and raises_sigpipe(ret, d if takes_flags else 0):
+                    self._deliver(L.SIGPIPE)
+                return ret
+            return handler(a, b, min(c, fault.short), d, e, f)
+
+        return call
 
     def _unknown(self, nr: int) -> int:
         self.unsupported.append(nr)
@@ -392,6 +456,7 @@ class Kernel:
         result = self.fds.read(fd, min(count, MAX_RW_COUNT))
         if result is WOULD_BLOCK:
             return self._block(fd)
+        self._deadline = None
         if result.__class__ is int:
             return result
         return self._copy_out(buf, result) or len(result)
@@ -411,8 +476,36 @@ class Kernel:
         return self.fds.close(fd)
 
     def _block(self, fd: int) -> object:
+        """The call would sleep on ``fd``: BLOCK, or -EAGAIN if its receive timeout is over.
+
+        socket(7), SO_RCVTIMEO: "If a blocking receive call times out ... -1 is returned
+        with errno set to EAGAIN or EWOULDBLOCK"; accept(2) waits under the listener's
+        timeout the same way (``inet_csk_accept`` takes ``sock_rcvtimeo``).  Time is the
+        network's virtual clock (:meth:`Network.advance`), counted from the moment this
+        call first blocked; the handler forgets the deadline when the call returns any
+        other way.  No timeout set is no deadline; a timeout of 0 stored for a negative
+        one gives up at once, as Linux's zero ``sk_rcvtimeo`` does.
+        """
+        deadline = self._deadline
+        if deadline is None:
+            timeout = self.fds.get(fd).rcvtimeo  # only a Socket says WOULD_BLOCK
+            if timeout is None:
+                self._deadline = _NO_DEADLINE
+                self._blocked_fd = fd
+                return BLOCK
+            deadline = self._deadline = self.network.now + timeout
+        if self.network.now + _CLOCK_SLACK >= deadline:
+            self._deadline = None
+            return -L.EAGAIN
         self._blocked_fd = fd
         return BLOCK
+
+    @property
+    def timeout_at(self) -> float | None:
+        """When the call the guest is parked in gives up with EAGAIN (its SO_RCVTIMEO), on
+        the network's clock; None if it is not parked or waits without a timeout."""
+        deadline = self._deadline
+        return None if deadline is None or deadline == _NO_DEADLINE else deadline
 
     # ------------------------------------------------------------------ sockets
 
@@ -474,6 +567,7 @@ class Kernel:
         newfd = self.fds.accept4(fd, _s32(flags))
         if newfd is WOULD_BLOCK:
             return self._block(fd)
+        self._deadline = None
         if newfd < 0 or not addr:
             return newfd
         peer = self.fds.get(newfd).remote
@@ -544,9 +638,15 @@ class Kernel:
         sock = self.fds.sock(fd)
         if sock.__class__ is int:
             return sock
-        result = sock.recv(min(length, MAX_RW_COUNT), flags)
+        count = min(length, MAX_RW_COUNT)
+        result = sock.recv(count, flags)
         if result is WOULD_BLOCK:
-            return self._block(fd)
+            ret = self._block(fd)
+            if ret is BLOCK or not sock.rx:
+                return ret
+            # Timed out in MSG_WAITALL with part of the bytes: tcp_recvmsg returns those.
+            result = sock.recv(count, flags & ~L.MSG_WAITALL | L.MSG_DONTWAIT)
+        self._deadline = None
         if result.__class__ is int:
             return result
         if self._copy_out(buf, result):

@@ -10,6 +10,18 @@ from support import FIXTURES, NATIVE, NATIVE_REASON, NativeServers
 pytest_plugins = ["pytester"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens", action="store_true", default=False,
+        help="rewrite fixtures/expected and fixtures/golden from the current code, after "
+             "h11 and the native kernel have agreed with each new response (x86 Linux only)")
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens"))
+
+
 @pytest.fixture
 def servers(tmp_path):
     if not NATIVE:

@@ -26,9 +26,14 @@ LOOPBACK = "127.0.0.1"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 #: Native execution needs a Linux kernel on an x86 CPU (64-bit kernels run i386 ELFs too).
-NATIVE = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "i386", "i686", "AMD64")
-NATIVE_REASON = (f"runs an i386 Linux ELF natively; this host is {sys.platform}/{platform.machine()}, "
-                 "which cannot execute it")
+#: WEBELF_NO_NATIVE=1 switches it off on such a host, to see what a macOS, Windows or ARM
+#: user gets: every emulated check still runs.
+NATIVE_OFF = os.environ.get("WEBELF_NO_NATIVE", "") not in ("", "0")
+NATIVE = (not NATIVE_OFF and sys.platform.startswith("linux")
+          and platform.machine() in ("x86_64", "i386", "i686", "AMD64"))
+NATIVE_REASON = ("native execution is switched off by WEBELF_NO_NATIVE" if NATIVE_OFF else
+                 f"runs an i386 Linux ELF natively; this host is {sys.platform}/"
+                 f"{platform.machine()}, which cannot execute it")
 native = pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)
 
 

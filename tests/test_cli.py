@@ -47,7 +47,8 @@ def test_build_with_a_page_port_and_type(tmp_path):
 def test_help_documents_every_option():
     result = webelf("build", "--help")
     assert result.returncode == 0
-    for option in ("--html FILE", "--port N", "--bind ADDR", "--content-type TYPE", "-o OUT"):
+    for option in ("--html FILE", "--site DIR", "--port N", "--bind ADDR",
+                   "--content-type TYPE", "--idle-timeout S", "-o OUT"):
         assert option in result.stdout
     assert "8080" in result.stdout and "0.0.0.0" in result.stdout
     assert "exit status" in result.stdout
@@ -67,6 +68,9 @@ def test_help_documents_every_option():
     ([], "required: COMMAND"),
     (["launch"], "invalid choice"),
     (["build", "-o", "/nonexistent-dir/site.elf"], "cannot write"),
+    (["build", "--site", "/nonexistent-dir", "-o", "x"], "is not a directory"),
+    (["build", "--site", ".", "--html", "a.html", "-o", "x"], "not allowed with"),
+    (["build", "--idle-timeout", "0", "-o", "x"], "not a positive number"),
 ])
 def test_bad_input_is_one_line_and_status_2(args, fragment, tmp_path):
     result = webelf(*args, cwd=tmp_path)
@@ -99,3 +103,18 @@ def test_the_built_program_serves_what_was_asked(servers, tmp_path):
     expected = Page.make(page.read_bytes())
     served = Served(proc, port, out, http_response(expected), expected)
     assert served.fetch_raw() == served.response
+
+
+def test_build_a_site_from_a_directory(tmp_path):
+    site = tmp_path / "public"
+    site.mkdir()
+    (site / "index.html").write_text("<h1>home</h1>")
+    (site / "about.html").write_text("<h1>about</h1>")
+    out = tmp_path / "site.elf"
+    result = webelf("build", "--site", str(site), "--idle-timeout", "9", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    data = out.read_bytes()
+    for body in (b"<h1>home</h1>", b"<h1>about</h1>"):
+        assert http_response(Page.make(body)) in data
+    assert b"\x06/about" in data and b"\x0b/about.html" in data  # the route table
+    assert (9).to_bytes(4, "little") + bytes(4) in data  # the idle timeout

@@ -430,8 +430,9 @@ def _fetch(port: int, request: bytes) -> bytes:
 @pytest.mark.parametrize("server", list(SERVERS))
 def test_server_serves_as_on_the_kernel(server, request_bytes, native, tmp_path):
     """A server's whole life for one connection: setup calls, accept, reads (with a head
-    that never ends the socketcall server reads end of file: the half-close path), the
-    response, close, and waiting in accept again.  The bytes a client gets must be equal."""
+    that never ends the server reads end of file: the half-close path), the response,
+    the generated server's shutdown and drain, close, and waiting in accept again.  The
+    bytes a client gets must be equal."""
     port = free_port()
     data = SERVERS[server](port)
     run = native(_executable(tmp_path, "server.elf", data))
@@ -450,7 +451,12 @@ def test_server_serves_as_on_the_kernel(server, request_bytes, native, tmp_path)
     emulated_response = guest.request(request_bytes)
 
     assert emulated_response == native_response
-    assert native_response.startswith(b"HTTP/1.1 200 OK\r\n")
+    if server != "socketcall" and request_bytes == PARTIAL_REQUEST:
+        # The generated server routes only a complete head; end of file before it ends
+        # gets 400 (RFC 9112 section 8 allows an answer to an incomplete request).
+        assert native_response.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    else:
+        assert native_response.startswith(b"HTTP/1.1 200 OK\r\n")
     assert guest.calls == trace.calls
     # Both wait in the same accept call (strace's name: accept4, or accept for socketcall)
     # on the listening socket, fd 3.

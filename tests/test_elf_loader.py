@@ -54,6 +54,7 @@ from harness.elf import (
     page_ranges,
 )
 from harness.errors import ElfError, HarnessError
+from support import NATIVE, NATIVE_REASON
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "fixtures" / "programs"
 ELF_FILES = sorted(PROGRAMS.glob("*.elf"))
@@ -762,8 +763,8 @@ def test_initial_stack_rejects_what_execve_would(kwargs, fragment):
 
 
 def _native_stack_dump() -> bytes:
-    if sys.platform != "linux" or platform.machine() not in ("x86_64", "i686", "i386"):
-        pytest.skip("running an i386 ELF natively needs x86 Linux")
+    if not NATIVE:
+        pytest.skip(NATIVE_REASON)
     if shutil.which("setarch") is None or shutil.which("env") is None:
         pytest.skip("setarch (util-linux) is needed to turn address randomisation off")
     result = subprocess.run(

@@ -125,10 +125,16 @@ def test_a_guest_waits_for_data_and_resumes_where_it_stopped():
     stop = guest.run()
     assert (stop.reason, stop.syscall) == ("blocked", "read"), "nothing was sent yet"
     assert client.recv_all() == b""
-    client.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    client.send(b"GET / HTT")
     stop = guest.run()
-    assert stop.syscall == "accept4"
-    assert client.recv_all() == response and client.closed_by_peer
+    assert (stop.reason, stop.syscall) == ("blocked", "read"), "half a head: it waits"
+    assert client.recv_all() == b""
+    client.send(b"P/1.1\r\nHost: x\r\n\r\n")
+    stop = guest.run()
+    assert (stop.syscall, client.closed_by_peer) == ("read", True), "sent, shut down, draining"
+    assert client.recv_all() == response
+    client.close()
+    assert guest.run().syscall == "accept4"
 
 
 def test_many_requests_through_one_guest():

@@ -366,6 +366,25 @@ def test_backward_branch_size(gap, short):
     assert insns[-1].size == (2 if short else 5)
 
 
+@pytest.mark.parametrize("gap", [0, 127, 128])
+def test_jecxz_is_short_only(gap):
+    def build(a):
+        t = a.label("t")
+        a.jecxz(t)
+        for _ in range(gap):
+            a.nop()
+        a.bind(t)
+        return {"t": t}
+
+    if gap > 127:
+        with pytest.raises(AsmError, match="out of reach"):
+            program(build)
+        return
+    insns, where = program(build)
+    assert insns[0].mnemonic == "jecxz" and insns[0].size == 2
+    assert insns[0].operands[0].imm == where["t"]
+
+
 @pytest.mark.parametrize("cond,mnemonic", list(zip(CONDS, CS_CONDS)))
 def test_every_condition(cond, mnemonic):
     def build(a):

@@ -1,16 +1,19 @@
 """The ``webelf`` console script: argument parsing and exit statuses, nothing else.
 
 ``webelf build`` writes a server with :mod:`generator`; ``webelf run``, ``check`` and
-``disasm`` judge any ELF with :mod:`harness`.  Exit statuses:
+``disasm`` judge any ELF with :mod:`harness`; ``webelf capture`` records what real
+clients send, for the request corpus (:mod:`harness.capture`).  Exit statuses:
 
 =====  ============================================================================
 0      build: written.  run: the guest served every request and waits for more.
        check: the response is identical and valid HTTP.  disasm: listed.
+       capture: wrote --count captures, or was stopped with Ctrl-C.
 N      run: the guest exited by itself with status N.
 1      check: the response differs from the expected one, or is not valid HTTP.
        run: the guest listens on no port, so the requests could not be sent.
-2      bad input: unknown options, missing files, a port outside 1..65535, an
-       address that is not dotted IPv4, an unwritable output.
+       capture: cannot listen on the port (taken), or cannot write a capture.
+2      bad input: unknown options, missing files, a port outside 1..65535 (capture:
+       0..65535), an address that is not dotted IPv4, an unwritable output.
 124    run, check: the guest ran out of its instruction budget (a runaway loop).
 125    run, check, disasm: the file is not a static i386 ELF the harness can run.
 128+N  run, check: Linux would have killed the guest with signal N (139: SIGSEGV).
@@ -23,11 +26,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from generator import GeneratorError, Page, ServerConfig, build_server, default_page, http_response
+from generator import (
+    GeneratorError, Page, ServerConfig, Site, build_server, default_page, default_site,
+)
 from harness import (
     DEFAULT_REQUEST, ElfError, Guest, GuestFault, GuestTimeout, HarnessError,
 )
@@ -62,6 +68,26 @@ def _port(text: str) -> int:
     return value
 
 
+def _listen_port(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port {text!r} is not a number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is outside 0..65535")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text.replace("_", ""), 10)
@@ -88,14 +114,21 @@ def _parser() -> _Parser:
     build = sub.add_parser(
         "build", help="write a static ELF that serves a page over HTTP",
         description=(
-            "Write a static 32-bit Linux executable that serves one page over HTTP/1.1. "
-            "Every response is computed here, Content-Length included; the program "
-            "needs nothing but the Linux kernel. Run it with ./OUT and open "
-            "http://localhost:PORT/. If it cannot listen, it prints which call failed "
-            "and the errno, and exits with status 1."),
+            "Write a static 32-bit Linux executable that serves a site over HTTP/1.1: GET "
+            "and HEAD of its pages, 404 for unknown paths, 405 for other methods, 400 "
+            "for what is not HTTP, 431 for a head larger than 8 KiB. Every response is "
+            "computed here, Content-Length included; the program needs nothing but the "
+            "Linux kernel. Run it with ./OUT and open http://localhost:PORT/. If it "
+            "cannot listen, it prints which call failed and the errno, and exits with "
+            "status 1."),
         epilog="exit status: 0 written; 2 bad input (one line on stderr).")
-    build.add_argument("--html", metavar="FILE", type=Path,
-                       help="the page to serve (default: the built-in page)")
+    source = build.add_mutually_exclusive_group()
+    source.add_argument("--html", metavar="FILE", type=Path,
+                        help="one page to serve at / (default: the built-in site)")
+    source.add_argument("--site", metavar="DIR", type=Path,
+                        help="a directory of pages: index.html serves / (and DIR/sub/index.html "
+                             "serves /sub/), about.html serves /about.html and /about, any "
+                             "other file its own name, typed by its suffix")
     build.add_argument("--port", metavar="N", type=_port, default=8080,
                        help="TCP port to listen on, 1..65535 (default: 8080)")
     build.add_argument("--bind", metavar="ADDR", default="0.0.0.0",
@@ -104,6 +137,9 @@ def _parser() -> _Parser:
     build.add_argument("--content-type", metavar="TYPE", default=None,
                        help="Content-Type of the page (default: from the file's suffix, "
                             "text/html for .html; text types get charset=utf-8)")
+    build.add_argument("--idle-timeout", metavar="S", type=_positive, default=5,
+                       help="seconds a client may stay silent before it is dropped, so the "
+                            "next visitor is served (default: 5)")
     build.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
                        help="where to write the executable (mode 0755)")
     build.set_defaults(func=_build)
@@ -161,20 +197,50 @@ def _parser() -> _Parser:
         epilog="exit status: 0 listed; 2 bad usage; 125 not a static i386 ELF.")
     disasm.add_argument("elf", metavar="ELF", type=Path, help="a static i386 Linux executable")
     disasm.set_defaults(func=_disasm)
+
+    capture = sub.add_parser(
+        "capture", help="record the exact bytes real HTTP clients send",
+        description=(
+            "Listen on 127.0.0.1 and write the exact bytes each connection sends to "
+            "DIR/<n>.http (n counts up from 1, skipping files already there): the request "
+            "line and headers, plus a body framed by Content-Length or chunked encoding "
+            "(h11 judges where the request ends). Bytes after the first request, such as "
+            "a pipelined second one, are not recorded. A client that stops sending, or "
+            "sends what is not HTTP, is recorded as far as it got once it has been idle "
+            "for --idle-timeout seconds. Each client is answered with a small page "
+            "(200, Connection: close); a connection that sends nothing is not recorded. "
+            "Prints 'listening on 127.0.0.1:PORT', then one line per capture."),
+        epilog="exit status: 0 wrote --count captures, or stopped by Ctrl-C; 1 cannot "
+               "listen on the port or write a capture; 2 bad usage.")
+    capture.add_argument("--port", metavar="N", type=_listen_port, default=0,
+                         help="TCP port on 127.0.0.1, 0..65535 (default: 0, a free one)")
+    capture.add_argument("--count", metavar="K", type=_positive, default=None,
+                         help="stop after K captures (default: until Ctrl-C)")
+    capture.add_argument("--idle-timeout", metavar="S", type=_seconds, default=2.0,
+                         help="seconds without a byte after which an unfinished request "
+                              "is recorded as it is (default: 2)")
+    capture.add_argument("-o", "--output", metavar="DIR", type=Path, required=True,
+                         help="directory to write the captures to (created if missing)")
+    capture.set_defaults(func=_capture)
     return parser
 
 
 # ---------------------------------------------------------------------- build
 
 def _build(args: argparse.Namespace) -> int:
-    if args.html is None:
-        page = default_page()
+    if args.site is not None:
         if args.content_type:
-            page = Page.make(page.body, args.content_type)
+            raise UsageError("--content-type applies to --html; a site's types come from "
+                             "its file names")
+        site = Site.from_dir(args.site)
+    elif args.html is not None:
+        site = Site.single(Page.from_file(args.html, args.content_type))
+    elif args.content_type:
+        site = Site.single(Page.make(default_page().body, args.content_type))
     else:
-        page = Page.from_file(args.html, args.content_type)
-    program = build_server(http_response(page), ServerConfig(port=args.port, bind=args.bind))
-    _write_executable(args.output, program)
+        site = default_site()
+    config = ServerConfig(port=args.port, bind=args.bind, idle_timeout=args.idle_timeout)
+    _write_executable(args.output, build_server(site, config))
     return EXIT_OK
 
 
@@ -296,6 +362,34 @@ def _disasm(args: argparse.Namespace) -> int:
     from harness.trace import listing
 
     sys.stdout.write(listing(load(_read(args.elf))))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- capture
+
+def _stdout_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from harness.capture import listen, serve
+
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {args.output}: {exc.strerror or exc}") from None
+    if not os.access(args.output, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write to {args.output}")
+    # A shell starts background jobs with SIGINT ignored; `kill -INT` must still end one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with listen(args.port) as listener:
+            _stdout_line("listening on %s:%d" % listener.getsockname())
+            serve(args.output, listener, count=args.count, idle_timeout=args.idle_timeout,
+                  log=_stdout_line)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how an open-ended capture is meant to end
     return EXIT_OK
 
 

@@ -1,0 +1,140 @@
+"""The generated server against real clients on the real kernel (x86 Linux only): the
+traffic that kills the seed's server -- big cookies, resets, silent clients, load, a
+browser that follows a link.
+
+Every server here listens on 127.0.0.1 on a free port and is stopped by the ``servers``
+fixture; the browser runs headless with networking features off, pointed at it alone.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+from generator import ServerConfig, build_server, default_site
+from generator.site import Response
+from support import LOOPBACK, env_without_proxy, free_port, tool, wait_listening
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+def start_site(servers, tmp_path: Path, idle_timeout: int = 5):
+    port = free_port()
+    path = tmp_path / "site.elf"
+    path.write_bytes(build_server(default_site(), ServerConfig(
+        port=port, bind=LOOPBACK, idle_timeout=idle_timeout)))
+    path.chmod(0o755)
+    proc = servers.spawn(path)
+    wait_listening(proc, port)
+    return proc, port
+
+
+def page_response(path: str) -> bytes:
+    site = default_site()
+    page = dict(site.routes)[path]
+    return Response.of(page).data
+
+
+def fetch(port: int, request: bytes, timeout: float = 10.0) -> bytes:
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as s:
+        s.sendall(request)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_curl_with_a_6_kib_cookie_gets_the_whole_page(servers, tmp_path):
+    """The seed's server read 1024 bytes and closed with the rest unread: a reset, and
+    the browser may never show the page.  This one reads the whole head first."""
+    _, port = start_site(servers, tmp_path)
+    cookie = "session=" + "c" * 6144
+    out = subprocess.run(
+        [tool("curl"), "--silent", "--show-error", "--include", "--max-time", "10",
+         "--header", f"Cookie: {cookie}", f"http://{LOOPBACK}:{port}/"],
+        capture_output=True, check=True, env=env_without_proxy())
+    assert out.stdout == page_response("/")
+
+
+def test_a_head_larger_than_the_buffer_gets_431_not_a_reset(servers, tmp_path):
+    _, port = start_site(servers, tmp_path)
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * 9000 + b"\r\n\r\n"
+    response = fetch(port, request)
+    assert response.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+
+
+def test_a_client_that_resets_before_reading_does_not_kill_it(servers, tmp_path):
+    proc, port = start_site(servers, tmp_path)
+    for _ in range(20):
+        s = socket.create_connection((LOOPBACK, port), timeout=5)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # RST at once, before the response could be read
+    time.sleep(0.2)
+    assert proc.poll() is None
+    assert fetch(port, b"GET /about HTTP/1.1\r\nHost: x\r\n\r\n") == page_response("/about")
+
+
+def test_an_idle_client_does_not_block_the_next_visitor(servers, tmp_path):
+    """One client connects and says nothing.  The next is served once the idle timeout
+    (1 s here) has dropped the first, not never."""
+    _, port = start_site(servers, tmp_path, idle_timeout=1)
+    idle = socket.create_connection((LOOPBACK, port), timeout=10)
+    try:
+        started = time.monotonic()
+        response = fetch(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        waited = time.monotonic() - started
+        assert response == page_response("/")
+        assert waited < 1 + 2, f"served after {waited:.1f}s; the idle timeout is 1s"
+        assert idle.recv(1) == b"", "the idle client was dropped without an answer"
+    finally:
+        idle.close()
+
+
+def test_ab_10000_requests_all_2xx(servers, tmp_path):
+    _, port = start_site(servers, tmp_path)
+    out = subprocess.run([tool("ab"), "-q", "-n", "10000", "-c", "4", "-s", "10",
+                          f"http://{LOOPBACK}:{port}/"],
+                         capture_output=True, text=True, timeout=120, env=env_without_proxy())
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"Complete requests:\s+10000\b", out.stdout)
+    assert re.search(r"Failed requests:\s+0\b", out.stdout)
+    assert "Non-2xx responses" not in out.stdout
+    length = len(default_site().routes[0][1].body)
+    assert re.search(rf"Document Length:\s+{length} bytes", out.stdout)
+
+
+def test_headless_chromium_follows_the_link_to_the_second_page(servers, tmp_path):
+    """A real browser loads /, clicks the link, and lands on /about; the screenshot is
+    kept in artifacts/ for a human to look at."""
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, port = start_site(servers, tmp_path)
+    options = webdriver.ChromeOptions()
+    options.binary_location = tool("chromium")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1000,800",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=tool("chromedriver"))
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        driver.set_page_load_timeout(20)
+        driver.get(f"http://{LOOPBACK}:{port}/")
+        assert driver.title == "Elves and machine code"
+        driver.find_element(By.LINK_TEXT, "here is how it does it").click()
+        WebDriverWait(driver, 20).until(lambda d: d.title == "How this page was served")
+        assert driver.current_url == f"http://{LOOPBACK}:{port}/about"
+        assert "matched the path" in driver.find_element(By.TAG_NAME, "body").text
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "chromium-about.png"
+        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 1000
+    finally:
+        driver.quit()
