@@ -7,8 +7,9 @@ system call has a comment with its C spelling.  The program:
 2. socket, setsockopt(SO_REUSEADDR), bind, listen -- if any of them fails it writes
    ``<call>() failed: errno <n>`` to stderr and exits with status 1 (the seed's programs
    went on after a failed bind, and the kernel then gives them a random port on listen);
-3. forever: accept4 (a failure is retried; its negative result is never used as an fd),
-   set an idle timeout on the connection, **read the request** until the end of its head
+3. sets the idle timeout (SO_RCVTIMEO) on the listening socket, for every connection;
+4. forever: accept4 (a failure is retried; its negative result is never used as an fd),
+   **read the request** until the end of its head
    (CRLF CRLF, or bare LF LF) across as many reads as it takes (end of file before it
    ends gets 400 if anything was sent), route it, write the whole
    response (resuming short writes and EINTR), shut down the sending side, drain what
@@ -188,6 +189,16 @@ def assemble(site: Site, config: ServerConfig = ServerConfig()) -> tuple[Assembl
     a.test(EAX, EAX)
     a.j("s", die)
 
+    a.mov(EAX, SYS_setsockopt)    # setsockopt(ebx, SOL_SOCKET, SO_RCVTIMEO, &idle, 8):
+    a.push(SO_RCVTIMEO)           #   every accepted socket inherits it (sk_clone_lock), so
+    a.pop(EDX)                    #   a client that says nothing is dropped after the idle
+    a.mov(ESI, idle)              #   timeout and the next visitor is served; accept4 wakes
+    a.push(8)                     #   up as often, finds nobody, and waits again
+    a.pop(EDI)                    #   (ecx is still SOL_SOCKET)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("s", die)
+
     a.mov(EBP, name["bind"])
     a.mov(EAX, SYS_bind)          # bind(ebx, &sockaddr, sizeof sockaddr)
     a.mov(ECX, sockaddr)
@@ -261,16 +272,6 @@ def assemble(site: Site, config: ServerConfig = ServerConfig()) -> tuple[Assembl
     a.test(EAX, EAX)
     a.j("s", accept_loop)         # no connection (ECONNABORTED, EMFILE...): wait for the next
     a.xchg(EAX, EBX)              # ebx = the client from here to close
-
-    a.mov(EAX, SYS_setsockopt)    # setsockopt(ebx, SOL_SOCKET, SO_RCVTIMEO, &idle, 8)
-    a.push(SOL_SOCKET)            #   a client that says nothing is dropped after the
-    a.pop(ECX)                    #   idle timeout, so the next visitor is served
-    a.push(SO_RCVTIMEO)
-    a.pop(EDX)
-    a.mov(ESI, idle)
-    a.push(8)
-    a.pop(EDI)
-    a.int_(0x80)
 
     a.xor(ESI, ESI)               # esi = bytes of the request read so far
     a.bind(read_more)

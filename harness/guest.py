@@ -37,7 +37,7 @@ from pathlib import Path
 
 from .errors import HarnessError
 from .faults import Fault, Faults
-from .machine import DEFAULT_MAX_INSTRUCTIONS, DEFAULT_MAX_SYSCALLS, Machine
+from .machine import DEFAULT_MAX_SECONDS, DEFAULT_MAX_SYSCALLS, Machine
 from .net import Client, Network, format_ip
 from .syscalls import Kernel, Stop
 
@@ -60,7 +60,8 @@ class Guest:
         argv: Sequence[str] = ("guest",),
         envp: Sequence[str] = (),
         strict: bool = False,
-        max_instructions: int = DEFAULT_MAX_INSTRUCTIONS,
+        max_instructions: int | None = None,
+        max_seconds: float = DEFAULT_MAX_SECONDS,
         max_syscalls: int = DEFAULT_MAX_SYSCALLS,
         strace: Callable[[str], None] | None = None,
         trace: Callable[[str], None] | None = None,
@@ -73,7 +74,7 @@ class Guest:
         self.kernel = Kernel(self.network, strict=strict, strace=strace, record=record,
                              faults=faults)
         self.machine = Machine(program, self.kernel, argv=argv, envp=envp,
-                               max_instructions=max_instructions,
+                               max_instructions=max_instructions, max_seconds=max_seconds,
                                max_syscalls=max_syscalls, trace=trace,
                                coverage=coverage)
         self.last_stop: Stop | None = None
@@ -201,6 +202,7 @@ class Guest:
         arrived, if the guest exits or waits for something else.
         """
         client = self.connect(port)
+        client.close_on_eof = True
         client.send(data)
         response = b""
         for _ in range(_MAX_WAKES):

@@ -339,9 +339,14 @@ class _Endpoint:
     def _send_fin(self) -> None:
         self.fin_sent = True
         self.shut |= SEND_SHUTDOWN
-        self.peer._fin_received()
+        peer = self.peer
+        peer._fin_received()
         if self.done:
             self._finish(active=False)
+        peer._after_fin()
+
+    def _after_fin(self) -> None:
+        """Called once this end has taken the peer's FIN in; a client may answer it."""
 
     def _fin_received(self) -> None:
         self.done = True
@@ -909,7 +914,7 @@ class Client(_Endpoint):
     """
 
     __slots__ = ("local", "remote", "discard_on_reset", "error", "deadline", "_pos", "_early",
-                 "_early_fin", "_closed", "_listener")
+                 "_early_fin", "_closed", "_listener", "close_on_eof")
 
     def __init__(self, network: Network, local: tuple[int, int], remote: tuple[int, int],
                  discard_on_reset: bool) -> None:
@@ -924,6 +929,10 @@ class Client(_Endpoint):
         self._early_fin = False
         self._closed = False
         self._listener: Socket | None = None
+        #: Close as soon as the server's FIN arrives, as curl and browsers do with a
+        #: ``Connection: close`` response: everything that arrived stays in ``received``
+        #: (the client read it into its own memory), so the close is a FIN, never a reset.
+        self.close_on_eof = False
 
     def __repr__(self) -> str:
         return (f"<Client {format_ip(self.local[0])}:{self.local[1]} -> "
@@ -954,6 +963,13 @@ class Client(_Endpoint):
         end = len(self.rx) if count is None else min(len(self.rx), start + count)
         self._pos = end
         return bytes(self.rx[start:end])
+
+    def _after_fin(self) -> None:
+        if self.close_on_eof and not self._closed and self.state is _CONNECTED:
+            self._closed = True
+            self.shut = SHUTDOWN_MASK
+            if not self.fin_sent:
+                self._send_fin()
 
     def recv_all(self) -> bytes:
         """Take every byte not taken yet."""

@@ -76,6 +76,12 @@ def test_run_a_segfault_is_139_with_one_line():
     assert "SIGSEGV" in line and "0x00000000" in line
 
 
+def test_run_a_runaway_guest_is_stopped_by_the_time_budget():
+    result = webelf("run", str(PROGRAMS / "spin.elf"), "--max-seconds", "0.3")
+    assert result.returncode == 124
+    assert "time budget of 0.3 s" in one_line(result.stderr)
+
+
 def test_run_a_runaway_guest_is_124():
     result = webelf("run", str(PROGRAMS / "spin.elf"), "--max-instructions", "100000")
     assert result.returncode == 124
@@ -113,6 +119,7 @@ def test_run_port_must_be_one_the_guest_listens_on(site):
     (["run"], "required"),
     (["run", "/nonexistent.elf"], "cannot read"),
     (["run", "X", "--max-instructions", "0"], "not a positive number"),
+    (["run", "X", "--max-seconds", "-1"], "not a positive number of seconds"),
     (["run", "X", "--port", "70000"], "outside 1..65535"),
     (["check", "X"], "required"),
     (["disasm"], "required"),

@@ -14,7 +14,7 @@ N      run: the guest exited by itself with status N.
        capture: cannot listen on the port (taken), or cannot write a capture.
 2      bad input: unknown options, missing files, a port outside 1..65535 (capture:
        0..65535), an address that is not dotted IPv4, an unwritable output.
-124    run, check: the guest ran out of its instruction budget (a runaway loop).
+124    run, check: the guest ran out of its time or instruction budget (a runaway loop).
 125    run, check, disasm: the file is not a static i386 ELF the harness can run.
 128+N  run, check: Linux would have killed the guest with signal N (139: SIGSEGV).
 =====  ============================================================================
@@ -100,8 +100,8 @@ def _positive(text: str) -> int:
 
 _EXIT_TABLE = (
     "exit status: the guest's own when it exits; 0 when it served every request and "
-    "waits for more; 1 when it listens on no port; 2 bad usage; 124 instruction budget "
-    "used up; 125 not a static i386 ELF; 128+N killed by signal N.")
+    "waits for more; 1 when it listens on no port; 2 bad usage; 124 time or instruction "
+    "budget used up; 125 not a static i386 ELF; 128+N killed by signal N.")
 
 
 def _parser() -> _Parser:
@@ -148,10 +148,12 @@ def _parser() -> _Parser:
         p.add_argument("elf", metavar="ELF", type=Path, help="a static i386 Linux executable")
         p.add_argument("--port", metavar="N", type=_port, default=None,
                        help="the port to send to, when the guest listens on several")
-        p.add_argument("--max-instructions", metavar="N", type=_positive,
-                       default=50_000_000,
-                       help="instructions the guest may run between two waits before it "
-                            "counts as runaway (default: 50,000,000)")
+        p.add_argument("--max-seconds", metavar="S", type=_seconds, default=10.0,
+                       help="wall-clock seconds the guest may run between two waits before "
+                            "it counts as runaway (default: 10)")
+        p.add_argument("--max-instructions", metavar="N", type=_positive, default=None,
+                       help="an exact, reproducible budget instead: instructions between "
+                            "two waits (slower: every instruction is counted)")
 
     run = sub.add_parser(
         "run", help="run an ELF in the emulator and print its HTTP responses",
@@ -273,7 +275,7 @@ def _stderr_line(text: str) -> None:
 
 def _guest(args: argparse.Namespace, *, trace: bool = False) -> Guest:
     return Guest(_read(args.elf), argv=(str(args.elf),),
-                 max_instructions=args.max_instructions,
+                 max_instructions=args.max_instructions, max_seconds=args.max_seconds,
                  trace=_stderr_line if trace else None)
 
 
