@@ -12,6 +12,7 @@ SYS_read = 3
 SYS_write = 4
 SYS_close = 6
 SYS_signal = 48
+SYS_nanosleep = 162
 SYS_socket = 359
 SYS_bind = 361
 SYS_listen = 363

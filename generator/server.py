@@ -8,7 +8,8 @@ system call has a comment with its C spelling.  The program:
    ``<call>() failed: errno <n>`` to stderr and exits with status 1 (the seed's programs
    went on after a failed bind, and the kernel then gives them a random port on listen);
 3. sets the idle timeout (SO_RCVTIMEO) on the listening socket, for every connection;
-4. forever: accept4 (a failure is retried; its negative result is never used as an fd),
+4. forever: accept4 (a failure is retried after 100 ms, so a lasting one such as EMFILE
+   is no busy loop; its negative result is never used as an fd),
    **read the request** until the end of its head
    (CRLF CRLF, or bare LF LF) across as many reads as it takes (end of file before it
    ends gets 400 if anything was sent), route it, write the whole
@@ -20,7 +21,10 @@ system call has a comment with its C spelling.  The program:
 Routing, all precomputed at build time (:mod:`generator.site`): ``GET`` and ``HEAD`` of a
 known path (exact match, query ignored) get the page or its head; an unknown path 404;
 another method (capital letters) 405 with ``Allow: GET, HEAD``; a request line that is
-not ``METHOD SP /target SP HTTP/1.x`` 400; a head that does not fit the buffer 431.
+not ``METHOD SP target SP HTTP/1.x`` 400; a head that does not fit the buffer 431.  The
+target is a path (origin-form) or ``http://authority/path`` (absolute-form, whose
+authority is skipped: this server has one site whatever the Host; an absolute URI with no
+path at all is 400).
 
 Registers that live across system calls (int 0x80 preserves every register but eax,
 arch/x86/entry/entry_32.S): during setup ebx holds the listening socket and ebp the name
@@ -39,13 +43,15 @@ from .errors import ConfigError
 from .linux import (
     AF_INET, EINTR, SHUT_WR, SIG_IGN, SIGPIPE, SO_RCVTIMEO, SO_REUSEADDR, SOCK_STREAM,
     SOL_SOCKET, STDERR_FILENO, SYS_accept4, SYS_bind, SYS_close, SYS_exit, SYS_listen,
-    SYS_read, SYS_setsockopt, SYS_shutdown, SYS_signal, SYS_socket, SYS_write,
+    SYS_nanosleep, SYS_read, SYS_setsockopt, SYS_shutdown, SYS_signal, SYS_socket, SYS_write,
 )
 from .site import BAD_REQUEST, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, NOT_FOUND, Page, Response, Site
 from .x86 import AL, DL, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Assembler, Label, Mem, byte, dword
 
 #: How many bytes of a request are read: enough for any ordinary request's headers.
 DEFAULT_BUFFER_SIZE = 8192
+#: How long to wait after a failed accept4 before trying again: 100 ms.
+ACCEPT_BACKOFF_NS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,9 @@ def assemble(site: Site, config: ServerConfig = ServerConfig()) -> tuple[Assembl
     too_large_entry = a.data(b"", "entry_431")
     entry(HEADERS_TOO_LARGE)
     http_1 = a.data(b"HTTP/1.", "http_1")
+    http_scheme = a.data(b"http://", "http_scheme")
     idle = a.data(struct.pack("<ii", config.idle_timeout, 0), "idle_timeval")
+    backoff = a.data(struct.pack("<ii", 0, ACCEPT_BACKOFF_NS), "backoff_timespec")
     sockaddr = a.data(config.sockaddr_in(), "sockaddr")
     name = {call: a.data(_pascal(call), f"name_{call}")
             for call in ("socket", "setsockopt", "bind", "listen")}
@@ -145,8 +153,10 @@ def assemble(site: Site, config: ServerConfig = ServerConfig()) -> tuple[Assembl
 
     L = a.label
     start, accept_loop, die, digits, emit = L("_start"), L("accept_loop"), L("die"), L("digits"), L("emit")
+    accepted = L("accepted")
     read_more, next_lf, head_incomplete, head_complete = L("read_more"), L("next_lf"), L("head_incomplete"), L("head_complete")
     cut_short = L("cut_short")
+    origin_form, authority, authority_end = L("origin_form"), L("authority"), L("authority_end")
     not_get, other_method, method_letter, target = L("not_get"), L("other_method"), L("method_letter"), L("target")
     path_char, path_end, skip_query, version, line_ok = L("path_char"), L("path_end"), L("skip_query"), L("version"), L("line_ok")
     next_route, skip_route, found = L("next_route"), L("skip_route"), L("found")
@@ -210,7 +220,8 @@ def assemble(site: Site, config: ServerConfig = ServerConfig()) -> tuple[Assembl
 
     a.mov(EBP, name["listen"])
     a.mov(EAX, SYS_listen)        # listen(ebx, backlog)
-    a.mov(ECX, config.backlog)
+    a.push(config.backlog)
+    a.pop(ECX)
     a.int_(0x80)
     a.test(EAX, EAX)
     a.j("s", die)
@@ -270,12 +281,19 @@ def assemble(site: Site, config: ServerConfig = ServerConfig()) -> tuple[Assembl
     a.xor(ESI, ESI)
     a.int_(0x80)
     a.test(EAX, EAX)
-    a.j("s", accept_loop)         # no connection (ECONNABORTED, EMFILE...): wait for the next
+    a.j("ns", accepted)
+    a.mov(EAX, SYS_nanosleep)     # nanosleep(&backoff, NULL): no connection (EMFILE at the
+    a.mov(EBX, backoff)           #   fd limit, ENOMEM, the idle timeout...); a failure that
+    a.xor(ECX, ECX)               #   lasts must not become a busy loop, so wait a little
+    a.int_(0x80)                  #   before trying again
+    a.jmp(accept_loop)
+    a.bind(accepted)
     a.xchg(EAX, EBX)              # ebx = the client from here to close
 
     a.xor(ESI, ESI)               # esi = bytes of the request read so far
     a.bind(read_more)
-    a.mov(EAX, SYS_read)          # read(ebx, request + esi, sizeof request - esi):
+    a.push(SYS_read)              # read(ebx, request + esi, sizeof request - esi):
+    a.pop(EAX)
     a.lea(ECX, ESI + request)     #   the request is read here, until the end of its head
     a.mov(EDX, bufsize)
     a.sub(EDX, ESI)
@@ -345,9 +363,24 @@ def assemble(site: Site, config: ServerConfig = ServerConfig()) -> tuple[Assembl
     a.cmp(AL, ord(" "))
     a.j("ne", method_letter)
 
-    a.bind(target)                # esi -> the target, which must be a path: /...
+    a.bind(target)                # esi -> the target: a path, /..., or http://host/...
     a.cmp(byte[ESI], ord("/"))
+    a.j("e", origin_form)
+    a.mov(EDI, http_scheme)       # absolute-form, which a server must accept
+    a.push(len(b"http://"))       #   (RFC 9112 section 3.2.2): skip the authority
+    a.pop(ECX)
+    a.cmpsb(repe=True)
     a.j("ne", bad_request)
+    a.bind(authority)             # up to the path's "/"; a space or a control byte
+    a.lodsb()                     #   first (no path at all) is a bad request here
+    a.cmp(AL, ord("/"))
+    a.j("e", authority_end)
+    a.cmp(AL, ord(" "))
+    a.j("a", authority)
+    a.jmp(bad_request)
+    a.bind(authority_end)
+    a.dec(ESI)                    # esi -> the path's "/"
+    a.bind(origin_form)
     a.mov(EDI, ESI)               # edi = the path
     a.bind(path_char)
     a.lodsb()
@@ -429,7 +462,8 @@ def assemble(site: Site, config: ServerConfig = ServerConfig()) -> tuple[Assembl
     a.mov(ECX, dword[EDI])
     a.mov(EDX, dword[Mem(EDI, EDX, 1, 4)])
     a.bind(write_more)
-    a.mov(EAX, SYS_write)         # write(ebx, ecx, edx): the rest of the response
+    a.push(SYS_write)             # write(ebx, ecx, edx): the rest of the response
+    a.pop(EAX)
     a.int_(0x80)
     a.cmp(EAX, -EINTR)
     a.j("e", write_more)
@@ -446,7 +480,8 @@ def assemble(site: Site, config: ServerConfig = ServerConfig()) -> tuple[Assembl
     a.push(8)                     # then drain what it still sends, at most 8 reads
     a.pop(ESI)
     a.bind(drain)
-    a.mov(EAX, SYS_read)          # read(ebx, request, sizeof request), thrown away
+    a.push(SYS_read)              # read(ebx, request, sizeof request), thrown away
+    a.pop(EAX)
     a.mov(ECX, request)
     a.mov(EDX, bufsize)
     a.int_(0x80)

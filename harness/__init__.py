@@ -6,20 +6,21 @@ ours, so it trusts no syscall number, layout or constant of the generator's.
 The public surface is small; everything else is in the modules named below, one concept
 each: :mod:`.elf` (loading), :mod:`.machine` (the CPU), :mod:`.syscalls` (the system
 call table), :mod:`.net` (the fake network), :mod:`.trace` (strace lines, listings),
-:mod:`.http` (h11 validation, byte diffs), :mod:`.linux` (Linux's numbers).
+:mod:`.coverage` (which instructions ran), :mod:`.http` (h11 validation, byte diffs),
+:mod:`.linux` (Linux's numbers).
 """
 
 from .errors import ElfError, GuestFault, GuestTimeout, HarnessError, NetError, UnsupportedSyscall
 
 __all__ = [
-    "DEFAULT_REQUEST", "Client", "ElfError", "Guest", "GuestFault", "GuestTimeout",
-    "HarnessError", "NetError", "Network", "Stop", "UnsupportedSyscall",
+    "DEFAULT_REQUEST", "Client", "Coverage", "CoverageMap", "ElfError", "Guest", "GuestFault",
+    "GuestTimeout", "HarnessError", "NetError", "Network", "Stop", "UnsupportedSyscall",
 ]
 
-#: Names whose modules import unicorn: loaded on first use, so that ``harness.elf`` or
-#: ``harness.net`` alone stay importable without the emulator (PEP 562).
+#: Names whose modules import unicorn, or trace.py's tables: loaded on first use, so that
+#: ``harness.elf`` or ``harness.net`` alone stay importable without the emulator (PEP 562).
 _LAZY = {"DEFAULT_REQUEST": "guest", "Guest": "guest", "Client": "net", "Network": "net",
-         "Stop": "syscalls"}
+         "Stop": "syscalls", "Coverage": "coverage", "CoverageMap": "coverage"}
 
 
 def __getattr__(name: str):

@@ -58,7 +58,7 @@ INJECTABLE = frozenset({
     "read", "write", "close", "brk", "signal", "set_thread_area", "rt_sigaction",
     "rt_sigprocmask", "socket", "bind", "connect", "listen", "accept", "accept4",
     "getsockopt", "setsockopt", "getsockname", "getpeername", "send", "sendto", "recv",
-    "recvfrom", "shutdown",
+    "recvfrom", "shutdown", "nanosleep",
 })
 #: The calls that move a byte count and may be made short.
 SHORTABLE = frozenset({"read", "recv", "recvfrom", "write", "send", "sendto"})

@@ -209,6 +209,11 @@ class Guest:
             if self.exited:
                 break
             stop = self.run()
+            if stop.syscall == "nanosleep":
+                # Nothing else happens in this world until the guest wakes: let the
+                # virtual clock jump there, as a discrete-event simulation would.
+                self.network.advance(max(0.0, self.kernel.timeout_at - self.network.now))
+                continue
             if stop.reason == "exited" or stop.syscall not in _READS:
                 break
             if getattr(self.kernel.fds.get(stop.fd), "peer", None) is not client:

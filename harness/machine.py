@@ -8,9 +8,10 @@ return value out.  It knows nothing of sockets.  The hot path is one ``int 0x80`
 3. the kernel's handler runs and returns a value, or :data:`~harness.syscalls.BLOCK`;
 4. one ``uc_reg_write`` call stores eax.
 
-No per-instruction hook is installed unless a trace or coverage was asked for, and
-guest memory is host memory we own (``uc_mem_map_ptr`` over anonymous mmaps), so the
-kernel reads and writes it as Python buffers, not through unicorn calls.
+No per-instruction hook is installed unless a trace was asked for, no per-block hook
+unless coverage was (one set add per block, from a ctypes callback), and guest memory
+is host memory we own (``uc_mem_map_ptr`` over anonymous mmaps), so the kernel reads and
+writes it as Python buffers, not through unicorn calls.
 
 Blocking: when a handler says the call would block (accept4 on an empty queue, read with
 no data), the guest is *parked*: eip is set back to the ``int 0x80`` (2 bytes, CD 80) and
@@ -63,6 +64,9 @@ _unpack7 = struct.Struct("<7I").unpack_from
 
 #: void (*)(uc_engine *uc, uint32_t intno, void *user_data): unicorn's interrupt hook.
 _INTR_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
+#: void (*)(uc_engine *uc, uint64_t address, uint32_t size, void *user_data): the block hook.
+_BLOCK_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
+                                ctypes.c_void_p)
 
 PAGE = elfmod.PAGE_SIZE
 #: The stack mapping: RLIMIT_STACK's default, 8 MiB, ending at STACK_TOP.
@@ -305,23 +309,31 @@ class Machine:
         self._bad_access: tuple[int, int] | None = None
         self.exit_status: int | None = None
         self.killed_by: int | None = None
-        self.instructions_run = 0  # counted only when tracing or coverage is on
-        self.covered: set[int] | None = set() if coverage else None
+        self.instructions_run = 0  # counted only when tracing
+        #: With ``coverage``, the (address, size) of every basic block that started to run:
+        #: what :mod:`harness.coverage` turns into instructions.
+        self.covered: set[tuple[int, int]] | None = set() if coverage else None
         self._trace = trace
-        # The interrupt hook is registered with the C library directly: the binding's
-        # wrapper costs more per system call than the hook's own work.
+        # The interrupt and block hooks are registered with the C library directly: the
+        # binding's wrapper costs more per call than the hook's own work.
         self._intr_callback = _INTR_CFUNC(self._on_interrupt)
-        handle = ctypes.c_size_t()
-        status = _uclib.uc_hook_add(self._uch, ctypes.byref(handle), UC_HOOK_INTR,
-                                    ctypes.cast(self._intr_callback, ctypes.c_void_p), None,
-                                    ctypes.c_uint64(1), ctypes.c_uint64(0))
-        if status != 0:
-            raise HarnessError(f"unicorn refused the interrupt hook: {UcError(status)}")
+        self._add_hook(UC_HOOK_INTR, self._intr_callback, "interrupt")
         uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)
         if trace is not None:
             uc.hook_add(UC_HOOK_CODE, self._on_insn)
-        if coverage:
-            uc.hook_add(UC_HOOK_BLOCK, self._on_block)
+        if self.covered is not None:
+            add = self.covered.add
+            self._block_callback = _BLOCK_CFUNC(lambda _uch, address, size, _user:
+                                                add((address, size)))
+            self._add_hook(UC_HOOK_BLOCK, self._block_callback, "block")
+
+    def _add_hook(self, kind: int, callback: ctypes._CFuncPtr, what: str) -> None:
+        handle = ctypes.c_size_t()
+        status = _uclib.uc_hook_add(self._uch, ctypes.byref(handle), kind,
+                                    ctypes.cast(callback, ctypes.c_void_p), None,
+                                    ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if status != 0:
+            raise HarnessError(f"unicorn refused the {what} hook: {UcError(status)}")
 
     # ------------------------------------------------------------------ running
 
@@ -472,10 +484,6 @@ class Machine:
         if self._trace is not None:
             from .trace import trace_insn
             self._trace(trace_insn(address, self.mem.fetch(address, size)))
-
-    def _on_block(self, uc: Uc, address: int, size: int, _user: object) -> None:
-        assert self.covered is not None
-        self.covered.add((address, size))
 
     # ------------------------------------------------------------------ the CPU, for the kernel
 

@@ -967,9 +967,7 @@ class Client(_Endpoint):
     def _after_fin(self) -> None:
         if self.close_on_eof and not self._closed and self.state is _CONNECTED:
             self._closed = True
-            self.shut = SHUTDOWN_MASK
-            if not self.fin_sent:
-                self._send_fin()
+            self._close_cleanly()
 
     def recv_all(self) -> bytes:
         """Take every byte not taken yet."""
@@ -1013,9 +1011,12 @@ class Client(_Endpoint):
             if self._unread():
                 self._abort()
             else:
-                self.shut = SHUTDOWN_MASK
-                if not self.fin_sent:
-                    self._send_fin()
+                self._close_cleanly()
+
+    def _close_cleanly(self) -> None:
+        self.shut = SHUTDOWN_MASK
+        if not self.fin_sent:
+            self._send_fin()
 
     def reset(self) -> None:
         """Abortive close (SO_LINGER with a zero timeout, then close): RST to the guest."""

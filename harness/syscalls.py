@@ -15,6 +15,7 @@ exit, exit_group       1, 252  closes every fd (sockets send FIN, or RST with un
 read, write, close     3, 4, 6 fds 0-2 are stdin (empty) and the collected stdout/stderr
 brk                    45      grows the heap in whole pages; shrinking keeps the pages
 set_thread_area        243     a TLS descriptor in GDT entries 12-14, as C libraries need
+nanosleep              162     parks the guest until the virtual clock has moved on
 signal                 48      dispositions only; a handler is recorded, never run
 socketcall             102     the multiplexer of old binaries, args copied like net/socket.c
 rt_sigaction           174     as signal, through struct kernel_sigaction (20 bytes on i386)
@@ -184,6 +185,7 @@ class Kernel:
             L.SYS_brk: self.sys_brk,
             L.SYS_signal: self.sys_signal,
             L.SYS_set_thread_area: self.sys_set_thread_area,
+            L.SYS_nanosleep: self.sys_nanosleep,
             L.SYS_rt_sigaction: self.sys_rt_sigaction,
             L.SYS_rt_sigprocmask: self.sys_rt_sigprocmask,
             L.SYS_socketcall: self.sys_socketcall,
@@ -285,6 +287,7 @@ class Kernel:
         check = self.faults.check
         sends = name in _SENDS
         takes_flags = name != "write"
+        frees_fd = name == "close"
 
         def call(a: int, b: int, c: int, d: int, e: int, f: int) -> object:
             if self._deadline is None:
@@ -297,6 +300,8 @@ class Kernel:
                 ret = -fault.errno
                 if sends and raises_sigpipe(ret, d if takes_flags else 0):
                     self._deliver(L.SIGPIPE)
+                if frees_fd and fault.errno != L.EBADF:
+                    handler(a, b, c, d, e, f)  # close(2): the fd is gone even on error
                 return ret
             return handler(a, b, min(c, fault.short), d, e, f)
 
@@ -449,6 +454,25 @@ class Kernel:
         self._tls_used.add(entry)
         self.cpu.set_gdt_entry(entry, _descriptor(base, limit, flags))
         return 0
+
+    def sys_nanosleep(self, req: int, rem: int, *_: int) -> object:
+        """nanosleep(2) on the network's virtual clock: the guest is parked until
+        :meth:`Network.advance` has moved the clock past the interval, so a test decides
+        when a sleeping guest wakes, and no test waits for real."""
+        deadline = self._deadline
+        if deadline is None:
+            raw = self._copy_in(req, 8)
+            if raw.__class__ is int:
+                return raw
+            sec, nsec = int.from_bytes(raw[:4], "little", signed=True), int.from_bytes(raw[4:], "little", signed=True)
+            if sec < 0 or not 0 <= nsec <= 999_999_999:
+                return -L.EINVAL
+            deadline = self._deadline = self.network.now + sec + nsec / 1e9
+        if self.network.now + _CLOCK_SLACK >= deadline:
+            self._deadline = None
+            return 0
+        self._blocked_fd = -1
+        return BLOCK
 
     # ------------------------------------------------------------------ files
 

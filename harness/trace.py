@@ -41,7 +41,7 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import linux as L
 
@@ -633,6 +633,22 @@ def _enter_brk(p: Pending, mem: _Memory) -> bool:
     return True
 
 
+def _timespec(mem: _Memory, address: int) -> str:
+    """print_timespec32: ``{tv_sec=0, tv_nsec=100000000}``, NULL, or the address."""
+    if not address & _U32:
+        return "NULL"
+    data = mem.fetch(address, 8)
+    if data is None:
+        return _addr(address)
+    sec, nsec = struct.unpack("<ii", data)
+    return f"{{tv_sec={sec}, tv_nsec={nsec}}}"
+
+
+def _enter_nanosleep(p: Pending, mem: _Memory) -> bool:
+    p.text += f"{_timespec(mem, p.args[0])}, {_addr(p.args[1])}"
+    return True
+
+
 def _enter_signal(p: Pending, mem: _Memory) -> bool:
     p.text += f"{_signal(p.args[0])}, {_sa_handler(p.args[1])}"
     return False
@@ -810,6 +826,7 @@ _DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     "exit": (_enter_int, None, _NONE),
     "exit_group": (_enter_int, None, _NONE),
     "brk": (_enter_brk, None, _HEX),
+    "nanosleep": (_enter_nanosleep, None, _UDECIMAL),
     "signal": (_enter_signal, _exit_signal, _HEX),
     "rt_sigaction": (_enter_rt_sigaction, _exit_rt_sigaction, _UDECIMAL),
     "rt_sigprocmask": (_enter_rt_sigprocmask, _exit_rt_sigprocmask, _UDECIMAL),
@@ -1012,7 +1029,21 @@ def trace_insn(address: int, code: bytes) -> str:
     return _line(address, bytes(code[: decoded[0]]), decoded[1])
 
 
-def _disassemble(data: bytes, address: int) -> Iterator[str]:
+class ListingLine(NamedTuple):
+    """One line of :func:`listing`, kept structured so that coverage can count the same
+    instructions the listing shows: an instruction (``decoded``), a ``.byte`` the sweep
+    could not decode, or a comment or blank line (``address`` None, ``text`` the line)."""
+
+    address: int | None
+    code: bytes
+    text: str
+    decoded: bool = False
+
+    def __str__(self) -> str:
+        return self.text if self.address is None else _line(self.address, self.code, self.text)
+
+
+def _disassemble(data: bytes, address: int) -> Iterator[ListingLine]:
     """Linear sweep: each undecodable byte becomes ``.byte 0x..`` and decoding resumes at
     the next byte, so the output depends on nothing but the bytes."""
     cs = _capstone()
@@ -1020,10 +1051,11 @@ def _disassemble(data: bytes, address: int) -> Iterator[str]:
     pos = 0
     while pos < len(data):
         for insn_address, size, mnemonic, op_str in cs.disasm_lite(view[pos:], address + pos):
-            yield _line(insn_address, data[pos : pos + size], f"{mnemonic} {op_str}".rstrip())
+            yield ListingLine(insn_address, data[pos : pos + size],
+                              f"{mnemonic} {op_str}".rstrip(), True)
             pos += size
         if pos < len(data):
-            yield _line(address + pos, data[pos : pos + 1], f".byte {data[pos]:#04x}")
+            yield ListingLine(address + pos, data[pos : pos + 1], f".byte {data[pos]:#04x}")
             pos += 1
 
 
@@ -1042,15 +1074,24 @@ def listing(image: Image) -> str:
     them.  An instruction that would run past the entry point or a header range is cut into
     ``.byte`` lines.
     """
+    return "\n".join(map(str, listing_lines(image)))
+
+
+def listing_lines(image: Image) -> list[ListingLine]:
+    """:func:`listing`, line by line, before formatting."""
     from .elf import EHDR_SIZE, ELFMAG, PF_R, PF_W, PF_X
 
-    out: list[str] = []
+    out: list[ListingLine] = []
+
+    def comment(text: str) -> None:
+        out.append(ListingLine(None, b"", text))
+
     for seg in image.segments:
         if not seg.executable:
             continue
         start, data = seg.vaddr, seg.data
         rwx = "".join(c if seg.flags & bit else "-" for c, bit in zip("rwx", (PF_R, PF_W, PF_X)))
-        out.append(f"; segment {seg.index}: 0x{start:08x}-0x{start + len(data):08x} {rwx}")
+        comment(f"; segment {seg.index}: 0x{start:08x}-0x{start + len(data):08x} {rwx}")
         skips: list[tuple[int, int, str]] = []
         if seg.offset == 0 and data.startswith(ELFMAG) and len(data) >= EHDR_SIZE:
             skips.append((start, start + EHDR_SIZE, "ELF header"))
@@ -1063,12 +1104,12 @@ def listing(image: Image) -> str:
         for begin, end in zip(cuts, cuts[1:]):
             skip = next((s for s in skips if s[0] == begin), None)
             if skip is not None:
-                out.append(f"; 0x{begin:08x}-0x{skip[1]:08x}: {skip[2]}, not code")
+                comment(f"; 0x{begin:08x}-0x{skip[1]:08x}: {skip[2]}, not code")
                 continue
             if any(s[0] < begin < s[1] for s in skips):
                 continue
             if begin == image.entry:
-                out.append("; entry point")
+                comment("; entry point")
             out.extend(_disassemble(data[begin - start : end - start], begin))
-        out.append("")
-    return "\n".join(out)
+        comment("")
+    return out

@@ -345,7 +345,7 @@ REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 def test_the_generated_server_survives_and_answers_the_next_request(site, spec):
     program, response = site
     guest = Guest(program, faults=[spec], record=True)
-    assert guest.start().syscall == "accept4"
+    assert guest.start().syscall in ("accept4", "nanosleep")  # EMFILE@1: backing off
     first = guest.request(REQUEST)
     assert not guest.exited
     assert guest.request(REQUEST) == response

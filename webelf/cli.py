@@ -58,24 +58,21 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port {text!r} is not a number") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port {value} is outside 1..65535")
-    return value
+def _ports_from(lowest: int):
+    """An argparse type for a TCP port from ``lowest`` (0 means "pick a free one") up."""
+    def port(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"port {text!r} is not a number") from None
+        if not lowest <= value <= 65535:
+            raise argparse.ArgumentTypeError(f"port {value} is outside {lowest}..65535")
+        return value
+    return port
 
 
-def _listen_port(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port {text!r} is not a number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port {value} is outside 0..65535")
-    return value
+_port = _ports_from(1)
+_listen_port = _ports_from(0)
 
 
 def _seconds(text: str) -> float:
@@ -86,6 +83,17 @@ def _seconds(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
     return value
+
+
+def _fault(text: str):
+    """One ``--inject`` spec, parsed now so that a bad one is a usage error (exit 2, one
+    line) before the guest runs; the syntax is harness.faults'."""
+    from harness.faults import FaultSpecError, parse_fault
+
+    try:
+        return parse_fault(text)
+    except FaultSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> int:
@@ -175,6 +183,17 @@ def _parser() -> _Parser:
                      help="print each system call to stderr, in strace's format")
     run.add_argument("--trace", action="store_true",
                      help="print each instruction to stderr as it runs")
+    run.add_argument("--coverage", action="store_true",
+                     help="after the responses, print to stderr how many of the ELF's "
+                          "instructions ran (of those webelf disasm lists) and list the "
+                          "ones that never did")
+    run.add_argument("--inject", metavar="SPEC", type=_fault, action="append", default=[],
+                     help="make a system call fail or move fewer bytes; repeatable. SPEC "
+                          "is NAME=ACTION@WHEN: NAME a call as strace names it (accept4, "
+                          "read, write...), ACTION an errno name (EPIPE) or short:N (read, "
+                          "write, send, recv: at most N bytes), WHEN the Nth call counted "
+                          "from 1, N-M, N- or * (every call). Examples: write=EPIPE@1, "
+                          "accept4=EMFILE@2, read=short:1@*")
     run.set_defaults(func=_run)
 
     check = sub.add_parser(
@@ -276,7 +295,9 @@ def _stderr_line(text: str) -> None:
 def _guest(args: argparse.Namespace, *, trace: bool = False) -> Guest:
     return Guest(_read(args.elf), argv=(str(args.elf),),
                  max_instructions=args.max_instructions, max_seconds=args.max_seconds,
-                 trace=_stderr_line if trace else None)
+                 trace=_stderr_line if trace else None,
+                 faults=getattr(args, "inject", None),
+                 coverage=getattr(args, "coverage", False))
 
 
 class _GuestOutput:
@@ -328,6 +349,10 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         output.flush()
+        if args.coverage:  # also when the guest faulted: what ran before it died
+            from harness.coverage import Coverage
+
+            _stderr_line(Coverage.of(guest).report())
 
 
 def _exited(guest: Guest) -> int:
