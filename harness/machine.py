@@ -14,10 +14,16 @@ is host memory we own (``uc_mem_map_ptr`` over anonymous mmaps), so the kernel r
 writes it as Python buffers, not through unicorn calls.
 
 Blocking: when a handler says the call would block (accept4 on an empty queue, read with
-no data), the guest is *parked*: eip is set back to the ``int 0x80`` (2 bytes, CD 80) and
-emulation stops.  :meth:`Machine.run` returns; when the caller has changed the world (a
-client connected or sent), the next ``run()`` executes the same system call again, with
-the same registers, exactly as Linux restarts a call that slept.
+no data, nanosleep), the guest is *parked*: eip stays on the ``int 0x80`` (2 bytes, CD 80),
+the call's registers are kept, and emulation stops.  :meth:`Machine.run` returns; when the
+caller has changed the world (a client connected or sent, the clock moved), the next
+``run()`` first runs the same handler again with the same arguments, as Linux re-checks
+the condition a task slept on, and only resumes the guest past the ``int 0x80`` once the
+call has completed.
+
+Budgets: a run that neither waits nor exits is stopped after ``max_seconds`` of wall
+clock (one watchdog thread for every machine), after ``max_syscalls`` calls, or after
+``max_instructions`` if that exact budget was asked for.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from .errors import GuestFault, GuestTimeout, HarnessError
 from .linux import (
     FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIGFPE, SIGILL, SIGSEGV, SIGTRAP,
 )
-from .syscalls import BLOCK, EXIT, BadAddress, Kernel, Stop
+from .syscalls import BLOCK, BadAddress, Kernel, Stop
 from .trace import insn_text
 
 try:  # the C library behind the binding: the hot path calls it without the wrapper

@@ -11,7 +11,7 @@ from elftools.elf.elffile import ELFFile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator import ServerConfig, build_server, default_page, http_response
+from generator import build_server, default_page, http_response
 from generator.elf import link
 from generator.x86 import EAX, EBX, Assembler
 from support import native, tool

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from generator import build_server, default_site
 from generator.site import BAD_REQUEST, HEADERS_TOO_LARGE, Response
-from harness import DEFAULT_REQUEST, Guest, GuestTimeout
+from harness import DEFAULT_REQUEST, Guest
 from harness import linux as L
 from harness.net import Client
 
