@@ -1002,13 +1002,20 @@ class Client(_Endpoint):
 
     def close(self) -> None:
         """close(2): FIN, or RST if bytes that arrived were not taken with recv."""
+        self._end(abortive=False)
+
+    def reset(self) -> None:
+        """Abortive close (SO_LINGER with a zero timeout, then close): RST to the guest."""
+        self._end(abortive=True)
+
+    def _end(self, abortive: bool) -> None:
         if self._closed:
             return
         self._closed = True
         if self.state is _CONNECTING:
             self._withdraw()
         elif self.state is _CONNECTED:
-            if self._unread():
+            if abortive or self._unread():
                 self._abort()
             else:
                 self._close_cleanly()
@@ -1017,16 +1024,6 @@ class Client(_Endpoint):
         self.shut = SHUTDOWN_MASK
         if not self.fin_sent:
             self._send_fin()
-
-    def reset(self) -> None:
-        """Abortive close (SO_LINGER with a zero timeout, then close): RST to the guest."""
-        if self._closed:
-            return
-        self._closed = True
-        if self.state is _CONNECTING:
-            self._withdraw()
-        elif self.state is _CONNECTED:
-            self._abort()
 
     def _check_open(self, what: str) -> None:
         if self._closed:

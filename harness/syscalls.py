@@ -340,15 +340,21 @@ class Kernel:
         except BadAddress:
             return -L.EFAULT
 
+    def _user_length(self, address: int) -> int:
+        """A socklen_t passed by pointer: its value, -EFAULT, or -EINVAL if negative
+        (move_addr_to_user and sock_getsockopt both refuse a negative length)."""
+        raw = self._copy_in(address, 4)
+        if raw.__class__ is int:
+            return raw
+        length = _s32(int.from_bytes(raw, "little"))
+        return length if length >= 0 else -L.EINVAL
+
     def _addr_out(self, sockaddr: bytes, addr: int, addrlen_ptr: int) -> int:
         """move_addr_to_user: read the buffer's length, copy what fits, store the full
         length; -EINVAL for a negative length, -EFAULT for a bad pointer."""
-        raw = self._copy_in(addrlen_ptr, 4)
-        if raw.__class__ is int:
-            return raw
-        room = _s32(int.from_bytes(raw, "little"))
+        room = self._user_length(addrlen_ptr)
         if room < 0:
-            return -L.EINVAL
+            return room
         if room and self._copy_out(addr, sockaddr[:room]):
             return -L.EFAULT
         return self._copy_out(addrlen_ptr, len(sockaddr).to_bytes(4, "little"))
@@ -617,12 +623,9 @@ class Kernel:
         sock = self.fds.sock(fd)
         if sock.__class__ is int:
             return sock
-        raw = self._copy_in(optlen_ptr, 4)
-        if raw.__class__ is int:
-            return raw
-        optlen = _s32(int.from_bytes(raw, "little"))
+        optlen = self._user_length(optlen_ptr)
         if optlen < 0:
-            return -L.EINVAL
+            return optlen
         value = sock.getsockopt(_s32(level), _s32(name), optlen)
         if value.__class__ is int:
             return value
