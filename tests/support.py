@@ -179,3 +179,14 @@ def socketcall_server(port: int) -> bytes:
     assert data.count(SOCKETCALL_SOCKADDR) == 1, "the sockaddr_in is not where it was"
     return data.replace(SOCKETCALL_SOCKADDR, SOCKETCALL_SOCKADDR[:2] + port.to_bytes(2, "big")
                         + SOCKETCALL_SOCKADDR[4:])
+
+
+def request_manifest() -> list[dict]:
+    """The ``[[request]]`` tables of fixtures/requests/index.toml (tomllib on Python 3.11
+    and later, the tomli backport before)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    text = (FIXTURES / "requests" / "index.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)["request"]

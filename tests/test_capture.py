@@ -16,15 +16,14 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 
 import pytest
 
 from harness.capture import MAX_REQUEST, RESPONSE, Recorder, RequestFramer, frame
-from support import FIXTURES, LOOPBACK, parse_response
+from support import FIXTURES, LOOPBACK, parse_response, request_manifest
 
 REQUESTS = FIXTURES / "requests"
-MANIFEST = tomllib.loads((REQUESTS / "index.toml").read_text(encoding="utf-8"))["request"]
+MANIFEST = request_manifest()
 GET = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n"
 TIMEOUT = 20
 

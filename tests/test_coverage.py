@@ -30,12 +30,8 @@ from generator.x86 import EAX, EBX, Assembler
 from harness import Coverage, CoverageMap, Guest, NetError
 from harness.elf import load
 from harness.trace import listing
-from support import FIXTURES
+from support import FIXTURES, request_manifest
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 REQUESTS = FIXTURES / "requests"
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -78,7 +74,7 @@ def scenario(fn: Callable[[], list[Guest]]) -> Callable[[], list[Guest]]:
 
 
 def _corpus() -> list[tuple[str, bytes, str]]:
-    manifest = tomllib.loads((REQUESTS / "index.toml").read_text())["request"]
+    manifest = request_manifest()
     return [(e["name"], (REQUESTS / f"{e['name']}.http").read_bytes(), e["send"])
             for e in manifest]
 

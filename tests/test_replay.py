@@ -19,7 +19,6 @@ from __future__ import annotations
 import difflib
 import re
 import socket
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,12 +30,10 @@ from harness import Guest, NetError
 from harness.elf import load
 from harness.http import check_response, diff_bytes
 from harness.trace import listing
-from support import FIXTURES, LOOPBACK, NATIVE, NATIVE_REASON, free_port, wait_listening
+from support import (
+    FIXTURES, LOOPBACK, NATIVE, NATIVE_REASON, free_port, request_manifest, wait_listening,
+)
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 REQUESTS = FIXTURES / "requests"
 EXPECTED = FIXTURES / "expected"
@@ -53,7 +50,7 @@ class Request:
 
 
 def _requests() -> list[Request]:
-    manifest = tomllib.loads((REQUESTS / "index.toml").read_text())
+    manifest = {"request": request_manifest()}
     return [Request(e["name"], (REQUESTS / f"{e['name']}.http").read_bytes(), e["send"])
             for e in manifest["request"]]
 
@@ -305,7 +302,7 @@ def test_golden_listing(site: str, update_goldens):
 # ---------------------------------------------------------------------- the suite itself
 
 def test_corpus_has_real_and_synthetic_requests():
-    manifest = tomllib.loads((REQUESTS / "index.toml").read_text())["request"]
+    manifest = request_manifest()
     assert sum(e["kind"] == "real" for e in manifest) >= 10
     assert sum(e["kind"] == "synthetic" for e in manifest) >= 8
 
