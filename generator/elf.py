@@ -53,10 +53,6 @@ _PHDR = struct.Struct("<IIIIIIII")
 _NUM_PHDRS = 3
 
 
-def _page_up(x: int) -> int:
-    return (x + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
-
-
 @dataclass(frozen=True)
 class Layout:
     """Where each part lands, in the file and in memory."""

@@ -56,7 +56,7 @@ from .linux import (
     FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIGFPE, SIGILL, SIGSEGV, SIGTRAP,
 )
 from .syscalls import BLOCK, BadAddress, Kernel, Stop
-from .trace import insn_text
+from .trace import insn_text, trace_insn
 
 try:  # the C library behind the binding: the hot path calls it without the wrapper
     from unicorn.unicorn_py3.unicorn import uclib as _uclib
@@ -178,12 +178,6 @@ class Memory:
                     break
             else:
                 raise BadAddress(at)
-
-    def read_u32(self, address: int) -> int:
-        return int.from_bytes(self.read(address, 4), "little")
-
-    def write_u32(self, address: int, value: int) -> None:
-        self.write(address, (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
     def readable(self, address: int, size: int = 1) -> bool:
         try:
@@ -315,7 +309,6 @@ class Machine:
         self._bad_access: tuple[int, int] | None = None
         self.exit_status: int | None = None
         self.killed_by: int | None = None
-        self.instructions_run = 0  # counted only when tracing
         #: With ``coverage``, the (address, size) of every basic block that started to run:
         #: what :mod:`harness.coverage` turns into instructions.
         self.covered: set[tuple[int, int]] | None = set() if coverage else None
@@ -486,10 +479,7 @@ class Machine:
         return False
 
     def _on_insn(self, uc: Uc, address: int, size: int, _user: object) -> None:
-        self.instructions_run += 1
-        if self._trace is not None:
-            from .trace import trace_insn
-            self._trace(trace_insn(address, self.mem.fetch(address, size)))
+        self._trace(trace_insn(address, self.mem.fetch(address, size)))
 
     # ------------------------------------------------------------------ the CPU, for the kernel
 
@@ -503,10 +493,7 @@ class Machine:
             self.uc.reg_write(UC_X86_REG_GDTR, (0, self._gdt, PAGE - 1, 0))
         self.uc.mem_write(self._gdt + 8 * index, descriptor)
 
-    # ------------------------------------------------------------------ inspection
-
-    def reg(self, reg_id: int) -> int:
-        return self.uc.reg_read(reg_id)
+    # ------------------------------------------------------------------ the end
 
     def close(self) -> None:
         """Release the emulator and guest memory (also done when garbage-collected)."""
