@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import Page, ServerConfig, build_server, default_page, http_response
+from generator import Page, ServerConfig, Site, build_server, default_site, http_response
 from harness import Guest, NetError
 from harness.elf import load
 from harness.http import check_response, diff_bytes
@@ -55,10 +55,12 @@ def _requests() -> list[Request]:
             for e in manifest["request"]]
 
 
-def _sites() -> dict[str, Page]:
-    sites = {"default": default_page()}
-    for d in sorted(p for p in SITES_DIR.iterdir() if (p / "index.html").is_file()):
-        sites[d.name] = Page.from_file(d / "index.html")
+def _sites() -> dict[str, Site]:
+    """The built-in site, and each directory of fixtures/sites as ``webelf build --site``
+    reads it."""
+    sites = {"default": default_site()}
+    for d in sorted(p for p in SITES_DIR.iterdir() if p.is_dir()):
+        sites[d.name] = Site.from_dir(d)
     return sites
 
 
@@ -69,7 +71,7 @@ CASES = [pytest.param(r, s, id=f"{r.name}-{s}") for s in SITES for r in REQUEST_
 
 @lru_cache(maxsize=None)
 def program(site: str, port: int = 8080, bind: str = "0.0.0.0") -> bytes:
-    return build_server(http_response(SITES[site]), ServerConfig(port=port, bind=bind))
+    return build_server(SITES[site], ServerConfig(port=port, bind=bind))
 
 
 # ---------------------------------------------------------------------- replaying
@@ -339,7 +341,8 @@ def test_a_changed_page_fails_the_byte_and_length_checks():
     """Edit a page without regenerating its expected responses: both checks object."""
     site, req = "utf8", next(r for r in REQUEST_LIST if r.name == "curl")
     expected = expected_path(site, req).read_bytes()
-    edited = http_response(Page.make(SITES[site].body + b"<!-- one more line -->\n", "text/html"))
+    page = dict(SITES[site].routes)["/"]
+    edited = http_response(Page.make(page.body + b"<!-- one more line -->\n", "text/html"))
     assert diff_bytes(expected, edited) is not None
     declared = int(check_response(edited).header("content-length"))
     assert declared != len(check_response(expected).body)
