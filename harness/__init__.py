@@ -4,7 +4,7 @@ Nothing here imports ``generator/``: the harness must be able to judge any ELF, 
 ours, so it trusts no syscall number, layout or constant of the generator's.
 
 The public surface is small; everything else is in the modules named below, one concept
-each: :mod:`.elf` (loading), :mod:`.machine` (the CPU), :mod:`.syscalls` (the system
+each: :mod:`.elf` (loading), :mod:`.machine` (the CPU), :mod:`.kernel` (the system
 call table), :mod:`.net` (the fake network), :mod:`.trace` (strace lines, listings),
 :mod:`.coverage` (which instructions ran), :mod:`.http` (h11 validation, byte diffs),
 :mod:`.linux` (Linux's numbers).
@@ -20,7 +20,7 @@ __all__ = [
 #: Names whose modules import unicorn, or trace.py's tables: loaded on first use, so that
 #: ``harness.elf`` or ``harness.net`` alone stay importable without the emulator (PEP 562).
 _LAZY = {"DEFAULT_REQUEST": "guest", "Guest": "guest", "Client": "net", "Network": "net",
-         "Stop": "syscalls", "Coverage": "coverage", "CoverageMap": "coverage"}
+         "Stop": "kernel", "Coverage": "coverage", "CoverageMap": "coverage"}
 
 
 def __getattr__(name: str):

@@ -37,7 +37,7 @@ WHEN
     guest is resumed before it returns.
 
 Several specs may name the same call; for each call the first one that matches applies.
-This module only parses and counts; :class:`harness.syscalls.Kernel` applies the faults
+This module only parses and counts; :class:`harness.kernel.Kernel` applies the faults
 (``Guest(program, faults=["write=EPIPE@1"])``).  Invalid specs raise :class:`FaultSpecError`,
 whose message is one line naming what is wrong.
 """
@@ -46,20 +46,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from . import linux as L
 from .errors import HarnessError
 
-__all__ = ["INJECTABLE", "SHORTABLE", "Fault", "FaultSpecError", "Faults", "parse_fault"]
+__all__ = ["INJECTABLE", "SHORTABLE", "Fault", "FaultSpecError", "Faults", "parse_fault"]  # noqa: F822 - INJECTABLE: module __getattr__
 
-#: The calls the harness models (:mod:`harness.syscalls`) that return, by strace name: what
-#: a fault may name.  tests/test_faults.py checks that this agrees with the Kernel's table.
-INJECTABLE = frozenset({
-    "read", "write", "close", "brk", "signal", "set_thread_area", "rt_sigaction",
-    "rt_sigprocmask", "socket", "bind", "connect", "listen", "accept", "accept4",
-    "getsockopt", "setsockopt", "getsockname", "getpeername", "send", "sendto", "recv",
-    "recvfrom", "shutdown", "nanosleep",
-})
+#: Modelled calls a fault may not name: they never return to the guest as a call does
+#: (exit, exit_group, the sigreturns) or stand for another call (socketcall).
+_NOT_INJECTABLE = frozenset({"exit", "exit_group", "socketcall", "sigreturn", "rt_sigreturn"})
+
+
+@cache
+def _injectable() -> frozenset[str]:
+    """The calls the harness models (the i386 table and socketcall's) that return, by
+    strace name: what a fault may name.  Imported late: the kernel imports this module."""
+    from .kernel.i386 import SOCKETCALLS, TABLE
+
+    names = {entry.name for entry in TABLE} | {L.SOCKETCALL_NAMES[c] for c in SOCKETCALLS}
+    return frozenset(names - _NOT_INJECTABLE)
+
+
+def __getattr__(name: str):
+    if name == "INJECTABLE":  # PEP 562: computed from the table on first use
+        return _injectable()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: The calls that move a byte count and may be made short.
 SHORTABLE = frozenset({"read", "recv", "recvfrom", "write", "send", "sendto"})
 
@@ -117,7 +131,7 @@ def parse_fault(text: str) -> Fault:
     def bad(why: str) -> FaultSpecError:
         return FaultSpecError(f"bad fault spec {spec!r}: {why}")
 
-    if name not in INJECTABLE:
+    if name not in _injectable():
         if name in ("exit", "exit_group"):
             raise bad(f"{name} never returns, so it cannot fail")
         if name in _KNOWN_CALLS:

@@ -39,7 +39,7 @@ from .errors import HarnessError
 from .faults import Fault, Faults
 from .machine import DEFAULT_MAX_SECONDS, DEFAULT_MAX_SYSCALLS, Machine
 from .net import Client, Network, format_ip
-from .syscalls import Kernel, Stop
+from .kernel import Kernel, Stop
 
 #: What ``webelf run`` sends when no request file is given: what curl sends for ``/``.
 DEFAULT_REQUEST = (b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: webelf\r\n"

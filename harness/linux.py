@@ -1429,3 +1429,15 @@ KERNEL_ERRNO_NAMES: dict[int, str] = {
 
 GDT_ENTRY_TLS_MIN = 12
 GDT_ENTRY_TLS_ENTRIES = 3
+
+# The flat user segments of a 32-bit task on a 64-bit kernel (arch/x86/include/asm/segment.h,
+# CONFIG_X86_64): GDT_ENTRY_DEFAULT_USER32_CS is 4 and GDT_ENTRY_DEFAULT_USER_DS 5, so the
+# selectors a compat process runs with are __USER32_CS = 0x23 and __USER_DS = 0x2b.
+GDT_ENTRY_DEFAULT_USER32_CS = 4
+GDT_ENTRY_DEFAULT_USER_DS = 5
+GDT_ENTRIES = 16
+USER32_CS = GDT_ENTRY_DEFAULT_USER32_CS * 8 + 3
+USER_DS = GDT_ENTRY_DEFAULT_USER_DS * 8 + 3
+
+# include/uapi/linux/limits.h: the longest path getname() copies, NUL included.
+PATH_MAX = 4096

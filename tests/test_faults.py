@@ -21,7 +21,7 @@ from generator.x86 import EAX, EBP, EBX, ECX, EDI, EDX, ESI, Assembler, dword
 from harness import Guest, GuestFault, HarnessError
 from harness import linux as L
 from harness.faults import INJECTABLE, SHORTABLE, Fault, Faults, FaultSpecError, parse_fault
-from harness.syscalls import Kernel
+from harness.kernel import Kernel
 from support import FIXTURES, LOOPBACK, NATIVE, NATIVE_REASON, free_port
 
 _ARGS = (EBX, ECX, EDX, ESI, EDI, EBP)
@@ -147,8 +147,8 @@ def test_bad_specs_say_what_is_wrong_in_one_line(text, words):
 
 def test_injectable_names_are_the_calls_the_kernel_models():
     kernel = Kernel()
-    direct = {L.SYSCALL_NAMES[nr] for nr in kernel._table}
-    via_socketcall = {L.SOCKETCALL_NAMES[call] for call in kernel._socketcalls}
+    direct = {L.SYSCALL_NAMES[nr] for nr in kernel.table}
+    via_socketcall = {L.SOCKETCALL_NAMES[call] for call in kernel.socketcalls}
     assert INJECTABLE == (direct | via_socketcall) - {"exit", "exit_group", "socketcall"}
     assert SHORTABLE <= INJECTABLE
 

@@ -1,0 +1,68 @@
+"""What every handler module shares: the two results that are not values, the stop reason,
+the bad-pointer exception, and the small integer helpers of the i386 ABI.
+
+A handler returns what Linux leaves in eax (a value, or ``-errno``) or one of two markers:
+:data:`BLOCK` (the call would sleep; the machine parks the guest and runs the same call again
+once the world has changed, as the kernel re-checks the condition a task slept on) and
+:data:`EXIT` (the process is gone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import linux as L
+
+
+class BadAddress(Exception):
+    """A guest pointer the kernel cannot follow; handlers turn it into -EFAULT."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why the guest stopped running: ``"blocked"`` in ``syscall`` on ``fd``, or
+    ``"exited"`` with ``status``."""
+
+    reason: str
+    status: int | None = None
+    syscall: str | None = None
+    fd: int | None = None
+
+
+class _Marker:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+BLOCK = _Marker("BLOCK")
+EXIT = _Marker("EXIT")
+
+#: The deadline of a wait without SO_RCVTIMEO.
+NO_DEADLINE = float("inf")
+#: How far short of a deadline the virtual clock may be and still count as there: it is a
+#: float sum, and ten advances of 0.1 s make 0.9999999999999999 s.
+CLOCK_SLACK = 1e-9
+SIG_DFL, SIG_IGN = 0, 1
+#: Signals whose default action is to do nothing (signal(7)).
+IGNORED_BY_DEFAULT = frozenset({L.SIGCHLD, L.SIGCONT, L.SIGURG, L.SIGWINCH})
+
+#: read(2) and write(2) move at most this much at once (include/linux/fs.h).
+MAX_RW_COUNT = 0x7FFFF000
+
+
+def s32(v: int) -> int:
+    """A register's 32 bits read as the C ``int`` the kernel declares the argument as."""
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def u32(data: bytes, offset: int = 0) -> int:
+    return int.from_bytes(data[offset:offset + 4], "little")
+
+
+def p32(value: int) -> bytes:
+    return (value & 0xFFFFFFFF).to_bytes(4, "little")

@@ -1,0 +1,283 @@
+"""One process's view of Linux: the state its system calls act on, and the dispatch.
+
+The handlers live by subsystem in the ``sys_*`` modules beside this one, as plain functions
+``sys_NAME(kernel, a, b, c, d, e, f)`` named as Linux names them; the architecture's table
+(:mod:`.i386`) maps each number to one of them.  A :class:`Kernel` binds the table's
+functions to itself once, so the hot path is one dict lookup and one bound call, as fast as
+a method.
+
+This module also holds what many handlers share: copying to and from guest memory with
+Linux's EFAULT rules, sleeping under a receive timeout on the virtual clock, and raising a
+signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import MethodType
+from typing import TYPE_CHECKING, Protocol
+
+from .. import linux as L
+from ..errors import UnsupportedSyscall
+from ..faults import Fault, Faults
+from ..net import FdTable, Network, raises_sigpipe
+from . import i386
+from .abi import (
+    BLOCK, CLOCK_SLACK, EXIT, IGNORED_BY_DEFAULT, NO_DEADLINE, SIG_DFL, SIG_IGN, BadAddress, Stop,
+    s32,
+)
+
+if TYPE_CHECKING:
+    from ..elf import Image
+
+
+class GuestMemory(Protocol):
+    """What the kernel needs of guest memory (the machine provides it)."""
+
+    def read(self, address: int, size: int) -> bytes: ...
+    def write(self, address: int, data: bytes) -> None: ...
+    def map(self, start: int, size: int, prot: int, data: bytes = b"") -> None: ...
+
+
+class GuestCpu(Protocol):
+    """What the kernel needs of the CPU: a descriptor in the GDT (set_thread_area)."""
+
+    def set_gdt_entry(self, index: int, descriptor: bytes) -> None: ...
+
+
+#: The calls whose EPIPE comes with SIGPIPE, and which of them take send(2)'s flags.
+_SENDS = frozenset({"write", "send", "sendto", "writev"})
+
+
+class Kernel:
+    """One process's view of Linux: its fd table on a :class:`Network`, its signal
+    dispositions and memory layout, and what it has done (exit status, unsupported calls).
+
+    ``faults`` are fault specs (strings or parsed, see :mod:`harness.faults`) that this
+    process's calls suffer; their results are recorded and traced like real ones.
+    """
+
+    def __init__(
+        self,
+        network: Network | None = None,
+        *,
+        strict: bool = False,
+        strace: Callable[[str], None] | None = None,
+        record: bool = False,
+        fd_limit: int = L.INR_OPEN_CUR,
+        stdin: bytes = b"",
+        faults: Iterable[Fault | str] | Faults | None = None,
+    ) -> None:
+        self.network = network if network is not None else Network()
+        self.fds: FdTable = self.network.fdtable(limit=fd_limit, stdin=stdin)
+        self.strict = strict
+        self.strace = strace
+        #: (name, return value) of every completed call, when ``record`` was asked for.
+        self.calls: list[tuple[str, int]] | None = [] if record else None
+        self.unsupported: list[int] = []
+        self.blocked: Stop | None = None
+        self.blocked_fd = -1
+        #: When the call that last blocked gives up (SO_RCVTIMEO), on the network's clock;
+        #: None once it has returned.  Not None at entry means the call is being run again.
+        self.deadline: float | None = None
+        self._parked_fault: Fault | None = None
+        self.exit_status: int | None = None
+        self.pending_signal: int | None = None
+        self.dispositions: dict[int, int] = {}
+        self.sigmask = 0
+        self.mem: GuestMemory | None = None
+        self.cpu: GuestCpu | None = None
+        self.tls_used: set[int] = set()
+        self.brk_start = self.brk_end = self.mapped_brk = 0
+        self.read_implies_exec = False
+        #: number -> bound handler, and socketcall's call number -> bound handler.
+        self.table: dict[int, Callable[..., object]] = {
+            entry.number: MethodType(entry.handler, self) for entry in i386.TABLE}
+        self.socketcalls: dict[int, Callable[..., object]] = {
+            call: MethodType(handler, self) for call, handler in i386.SOCKETCALLS.items()}
+        #: The faults this process runs under (see :mod:`harness.faults`), or None.
+        self.faults: Faults | None = None
+        if faults:
+            self.faults = faults if isinstance(faults, Faults) else Faults(faults)
+            self._install_faults()
+
+    def attach(self, mem: GuestMemory, image: Image, cpu: GuestCpu | None = None) -> None:
+        """Called by the machine once guest memory exists."""
+        self.mem = mem
+        self.cpu = cpu
+        self.brk_start = self.brk_end = self.mapped_brk = image.brk
+        self.read_implies_exec = image.read_implies_exec
+
+    # ------------------------------------------------------------------ dispatch
+
+    def syscall(self, nr: int, a: int, b: int, c: int, d: int, e: int, f: int) -> object:
+        if self.strace is not None:
+            return self._traced(nr, a, b, c, d, e, f)
+        handler = self.table.get(nr)
+        if handler is None:
+            ret: object = self.unknown(nr)
+        else:
+            ret = handler(a, b, c, d, e, f)
+        if ret is BLOCK:
+            self.blocked = Stop("blocked", syscall=self.name_of(nr, a), fd=self.blocked_fd)
+            return ret
+        if self.calls is not None:
+            self.calls.append((self.name_of(nr, a), ret if ret is not EXIT else None))
+        return ret
+
+    def _traced(self, nr: int, a: int, b: int, c: int, d: int, e: int, f: int) -> object:
+        """The same call with an strace line: arguments decoded before the call (the kernel
+        may overwrite them, as set_thread_area does), results after, as strace does."""
+        from ..trace import exit_line, syscall_enter, syscall_exit
+
+        assert self.strace is not None
+        pending = syscall_enter(nr, (a, b, c, d, e, f), self.peek)
+        strace, self.strace = self.strace, None
+        try:
+            ret = self.syscall(nr, a, b, c, d, e, f)
+        finally:
+            self.strace = strace
+        if ret is not BLOCK:
+            strace(syscall_exit(pending, None if ret is EXIT else ret, self.peek))
+            if ret is EXIT:
+                strace(exit_line(self.exit_status))
+        return ret
+
+    def _install_faults(self) -> None:
+        """Put :meth:`_faulted` in front of the handler of every call a fault names, in both
+        tables: the direct numbers and socketcall's, which share names (``socket``, ``bind``)."""
+        names = self.faults.names
+        for table, name_of in ((self.table, L.SYSCALL_NAMES),
+                               (self.socketcalls, L.SOCKETCALL_NAMES)):
+            for number, handler in table.items():
+                name = name_of[number]
+                if name in names:
+                    table[number] = self._faulted(name, handler)
+
+    def _faulted(self, name: str, handler: Callable[..., object]) -> Callable[..., object]:
+        """``handler`` behind the faults for ``name``.  Each call is counted once: a call
+        that blocked and is run again (``deadline`` set) keeps the fault it drew first.
+        An errno fault returns without running the call, with SIGPIPE for EPIPE where a real
+        EPIPE would raise it; a short fault runs it with the byte count (the third argument
+        of read, write, send, recv, sendto and recvfrom) cut down."""
+        check = self.faults.check
+        sends = name in _SENDS
+        takes_flags = name not in ("write", "writev")
+        frees_fd = name == "close"
+
+        def call(a: int, b: int, c: int, d: int, e: int, f: int) -> object:
+            if self.deadline is None:
+                fault = self._parked_fault = check(name)
+            else:
+                fault = self._parked_fault
+            if fault is None:
+                return handler(a, b, c, d, e, f)
+            if fault.errno:
+                ret = -fault.errno
+                if sends and raises_sigpipe(ret, d if takes_flags else 0):
+                    self.deliver(L.SIGPIPE)
+                if frees_fd and fault.errno != L.EBADF:
+                    handler(a, b, c, d, e, f)  # close(2): the fd is gone even on error
+                return ret
+            return handler(a, b, min(c, fault.short), d, e, f)
+
+        return call
+
+    def unknown(self, nr: int) -> int:
+        """A call the harness does not model: -ENOSYS, recorded (strict mode raises)."""
+        self.unsupported.append(nr)
+        if self.strict:
+            raise UnsupportedSyscall(nr)
+        return -L.ENOSYS
+
+    @staticmethod
+    def name_of(nr: int, a: int) -> str:
+        if nr == L.SYS_socketcall:
+            return L.SOCKETCALL_NAMES.get(a, "socketcall")
+        return L.SYSCALL_NAMES.get(nr, f"syscall_{nr}")
+
+    def peek(self, address: int, size: int) -> bytes | None:
+        try:
+            return self.mem.read(address, size)
+        except BadAddress:
+            return None
+
+    # ------------------------------------------------------------------ guest memory
+
+    def copy_in(self, address: int, size: int) -> bytes | int:
+        """copy_from_user: the bytes, or -EFAULT."""
+        try:
+            return self.mem.read(address, size)
+        except BadAddress:
+            return -L.EFAULT
+
+    def copy_out(self, address: int, data: bytes) -> int:
+        """copy_to_user: 0, or -EFAULT."""
+        try:
+            self.mem.write(address, data)
+            return 0
+        except BadAddress:
+            return -L.EFAULT
+
+    def copy_string(self, address: int, limit: int = L.PATH_MAX) -> bytes | int:
+        """strncpy_from_user: a NUL-terminated string without its NUL; -EFAULT, or
+        -ENAMETOOLONG when no NUL comes within ``limit`` bytes (getname_flags)."""
+        out = bytearray()
+        while len(out) < limit:
+            chunk = self.peek(address + len(out), 1)
+            if chunk is None:
+                return -L.EFAULT
+            if chunk == b"\0":
+                return bytes(out)
+            out += chunk
+        return -L.ENAMETOOLONG
+
+    def user_length(self, address: int) -> int:
+        """A socklen_t passed by pointer: its value, -EFAULT, or -EINVAL if negative
+        (move_addr_to_user and sock_getsockopt both refuse a negative length)."""
+        raw = self.copy_in(address, 4)
+        if raw.__class__ is int:
+            return raw
+        length = s32(int.from_bytes(raw, "little"))
+        return length if length >= 0 else -L.EINVAL
+
+    # ------------------------------------------------------------------ signals and sleeping
+
+    def deliver(self, signal: int) -> None:
+        """A signal raised by a call: fatal unless ignored (handlers are not run here)."""
+        action = self.dispositions.get(signal, SIG_DFL)
+        if action == SIG_IGN or (action == SIG_DFL and signal in IGNORED_BY_DEFAULT):
+            return
+        self.pending_signal = signal
+
+    def block(self, fd: int) -> object:
+        """The call would sleep on ``fd``: BLOCK, or -EAGAIN if its receive timeout is over.
+
+        socket(7), SO_RCVTIMEO: "If a blocking receive call times out ... -1 is returned
+        with errno set to EAGAIN or EWOULDBLOCK"; accept(2) waits under the listener's
+        timeout the same way (``inet_csk_accept`` takes ``sock_rcvtimeo``).  Time is the
+        network's virtual clock (:meth:`Network.advance`), counted from the moment this
+        call first blocked; the handler forgets the deadline when the call returns any
+        other way.  No timeout set is no deadline; a timeout of 0 stored for a negative
+        one gives up at once, as Linux's zero ``sk_rcvtimeo`` does.
+        """
+        deadline = self.deadline
+        if deadline is None:
+            timeout = self.fds.get(fd).rcvtimeo  # only a Socket says WOULD_BLOCK
+            if timeout is None:
+                self.deadline = NO_DEADLINE
+                self.blocked_fd = fd
+                return BLOCK
+            deadline = self.deadline = self.network.now + timeout
+        if self.network.now + CLOCK_SLACK >= deadline:
+            self.deadline = None
+            return -L.EAGAIN
+        self.blocked_fd = fd
+        return BLOCK
+
+    @property
+    def timeout_at(self) -> float | None:
+        """When the call the guest is parked in gives up with EAGAIN (its SO_RCVTIMEO), on
+        the network's clock; None if it is not parked or waits without a timeout."""
+        deadline = self.deadline
+        return None if deadline is None or deadline == NO_DEADLINE else deadline
