@@ -1441,3 +1441,12 @@ USER_DS = GDT_ENTRY_DEFAULT_USER_DS * 8 + 3
 
 # include/uapi/linux/limits.h: the longest path getname() copies, NUL included.
 PATH_MAX = 4096
+
+# --- memory: mmap, mprotect, mremap (added with the memory calls) -----------------------------
+
+
+# --- signals: sigaction flags, frames (added with signal delivery) ----------------------------
+
+
+# --- process, identity, time and files (added with those calls) -------------------------------
+

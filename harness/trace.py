@@ -819,6 +819,15 @@ def _enter_socketcall(p: Pending, mem: _Memory) -> bool:
     return True
 
 
+# --- decoders of the memory calls (mmap2, munmap, mprotect, mremap, ...) ---------------------
+
+
+# --- decoders of the signal calls (kill, tgkill, sigreturn, ...) -----------------------------
+
+
+# --- decoders of the process, identity, time and file calls (uname, writev, fstat64, ...) ---
+
+
 _DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     "read": (_enter_read, _exit_read, _UDECIMAL),
     "write": (_enter_write, None, _UDECIMAL),
@@ -847,6 +856,12 @@ _DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     "setsockopt": (_enter_setsockopt, None, _UDECIMAL),
     "getsockopt": (_enter_getsockopt, _exit_getsockopt, _UDECIMAL),
     "socketcall": (_enter_socketcall, None, _UDECIMAL),
+    # memory calls
+
+    # signal calls
+
+    # process, identity, time and file calls
+
 }
 
 

@@ -64,6 +64,12 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L.SYS_sendto, sys_socket.sys_sendto, FULL, "EPIPE raises SIGPIPE"),
     Syscall(L.SYS_recvfrom, sys_socket.sys_recvfrom, FULL, "SO_RCVTIMEO on the virtual clock"),
     Syscall(L.SYS_shutdown, sys_socket.sys_shutdown, FULL),
+    # memory
+
+    # signals
+
+    # process, identity, time and files
+
 )
 
 #: socketcall(2)'s calls, each the same handler as its direct call.
