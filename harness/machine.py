@@ -40,18 +40,19 @@ from unicorn import (
     UC_ARCH_X86, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED, UC_ERR_FETCH_UNMAPPED,
     UC_ERR_INSN_INVALID, UC_ERR_READ_PROT, UC_ERR_READ_UNALIGNED, UC_ERR_READ_UNMAPPED,
     UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNALIGNED, UC_ERR_WRITE_UNMAPPED, UC_HOOK_BLOCK,
-    UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_32, Uc, UcError,
+    UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_32, Uc, UcError,
 )
 from unicorn.x86_const import (
-    UC_X86_REG_EAX, UC_X86_REG_EBP, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDI,
-    UC_X86_REG_EDX, UC_X86_REG_EFLAGS, UC_X86_REG_EIP, UC_X86_REG_ESI, UC_X86_REG_ESP,
-    UC_X86_REG_GDTR,
+    UC_X86_INS_IN, UC_X86_INS_OUT, UC_X86_INS_SYSENTER, UC_X86_REG_EAX, UC_X86_REG_EBP,
+    UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDI, UC_X86_REG_EDX, UC_X86_REG_EIP, UC_X86_REG_ESI,
+    UC_X86_REG_FS, UC_X86_REG_GS,
 )
 
+from . import cpu as cpumod
 from . import elf as elfmod
 from .errors import GuestFault, GuestTimeout, HarnessError
 from .linux import (
-    FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIGFPE, SIGILL, SIGSEGV, SIGTRAP,
+    SEGV_ACCERR, SEGV_MAPERR, SIGSEGV,
 )
 from .kernel import BLOCK, Kernel, Stop
 from .memory import Memory
@@ -89,14 +90,6 @@ _NEVER = 0xFFFFFFFF
 _ARG_REGS = (UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDX,
              UC_X86_REG_ESI, UC_X86_REG_EDI, UC_X86_REG_EBP)
 _INT80 = b"\xcd\x80"
-
-#: Which signal Linux sends for each CPU exception an ``int``-less program can raise
-#: (arch/x86/kernel/traps.c): #DE divide error -> SIGFPE, #BP -> SIGTRAP, #OF, #BR and a
-#: software ``int n`` through a gate with DPL 0 (#GP) -> SIGSEGV, #UD -> SIGILL.
-_EXCEPTION_SIGNALS = {0: SIGFPE, 3: SIGTRAP, 4: SIGSEGV, 5: SIGSEGV, 6: SIGILL}
-
-#: si_code for each: what strace shows in the ``--- SIG... {si_code=...} ---`` line.
-_EXCEPTION_CODES = {0: FPE_INTDIV, 6: ILL_ILLOPN}
 
 _UNMAPPED = {UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED, UC_ERR_FETCH_UNMAPPED,
              UC_ERR_READ_UNALIGNED, UC_ERR_WRITE_UNALIGNED, UC_ERR_FETCH_UNALIGNED}
@@ -189,13 +182,13 @@ class Machine:
             image, elfmod.STACK_TOP, list(argv), list(envp),
             random16 if random16 is not None else os.urandom(16), argv[0] if argv else "")
         self.mem.write(esp, stack)
-        uc.reg_write(UC_X86_REG_ESP, esp)
-        uc.reg_write(UC_X86_REG_EFLAGS, 0x202)  # IF set, as every user process runs
-        # Every other general register starts at 0 (ELF_PLAT_INIT, arch/x86/include/asm/elf.h).
+        # Ring 3 with Linux's segments, esp at argc; every other general register starts at
+        # 0 (ELF_PLAT_INIT, arch/x86/include/asm/elf.h).
+        self.cpu = cpumod.Cpu(uc)
+        self.cpu.enter_user_mode(image.entry, esp)
         self.eip = image.entry
-        self.kernel.attach(self.mem, image, self)
+        self.kernel.attach(self.mem, image, self.cpu)
         self._syscall = self.kernel.syscall
-        self._gdt: int | None = None
 
         self._vals = (ctypes.c_uint32 * 7)()
         self._ids = (ctypes.c_int * 7)(*_ARG_REGS)
@@ -221,6 +214,11 @@ class Machine:
         self._intr_callback = _INTR_CFUNC(self._on_interrupt)
         self._add_hook(UC_HOOK_INTR, self._intr_callback, "interrupt")
         uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)
+        # Instructions unicorn runs that fault at CPL 3 on the real CPU (harness/cpu.py).
+        self._fault_context: object | None = None
+        uc.hook_add(UC_HOOK_INSN, self._on_io_in, None, 1, 0, UC_X86_INS_IN)
+        uc.hook_add(UC_HOOK_INSN, self._on_privileged, None, 1, 0, UC_X86_INS_OUT)
+        uc.hook_add(UC_HOOK_INSN, self._on_privileged, None, 1, 0, UC_X86_INS_SYSENTER)
         if trace is not None:
             uc.hook_add(UC_HOOK_CODE, self._on_insn)
         if self.covered is not None:
@@ -274,8 +272,17 @@ class Machine:
             finally:
                 self._running = False
             _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
+            if status in _UNMAPPED and self._reads_gdt(self._eip.value):
+                # A segment load met the descriptor table, which is unmapped while the guest
+                # runs (harness/cpu.py): run that one instruction with the table there.
+                self._bad_access = None
+                status = self.cpu.load_segment(self._eip.value)
+                _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
             if self._error is not None:
                 error, self._error = self._error, None
+                if self._fault_context is not None:
+                    self.uc.context_restore(self._fault_context)
+                    self._fault_context = None
                 if isinstance(error, GuestFault):
                     self._die(error)
                 raise error
@@ -284,8 +291,6 @@ class Machine:
             if self._stop is not None:
                 return self._stop
             eip = self.eip = self._eip.value
-            if self.mem.fetch(eip - 1, 1) == b"\xf4":  # hlt: privileged, #GP in user mode
-                raise self._die(GuestFault(SIGSEGV, None, eip - 1, "hlt", SI_KERNEL))
             if time.monotonic() >= self._deadline:
                 budget = f"time budget of {self.max_seconds:g} s"
             elif self.max_instructions:
@@ -294,16 +299,32 @@ class Machine:
                 continue  # the watchdog's stop was meant for an earlier run: go on
             raise GuestTimeout(eip, insn_text(self.mem.fetch(eip), eip), budget)
 
+    def _reads_gdt(self, eip: int) -> bool:
+        bad = self._bad_access
+        return (bad is not None and cpumod.GDT_BASE <= bad[1] < cpumod.GDT_BASE + PAGE
+                and cpumod.reads_descriptor(self.mem.fetch(eip)))
+
     def _fault_from(self, status: int, eip: int) -> GuestFault:
+        code = self.mem.fetch(eip)
         if status == UC_ERR_INSN_INVALID:
-            signal, address, code = SIGILL, eip, ILL_ILLOPN
-        elif status in _UNMAPPED or status in _PROTECTED:
+            signal, si_code, address, at = cpumod.invalid_opcode(code, eip)
+            return GuestFault(signal, address, at, insn_text(self.mem.fetch(at), at), si_code)
+        if status not in _UNMAPPED and status not in _PROTECTED:
+            raise HarnessError(f"unicorn stopped: {UcError(status)} at eip 0x{eip:08x}")
+        if cpumod.is_io(code) or self._null_segment(code):
+            # #GP before any memory access, natively: I/O at CPL 3, or a null fs/gs used.
+            signal, si_code, address, _ = cpumod.exception(cpumod.X86_TRAP_GP, b"", eip)
+        else:
             signal = SIGSEGV
             address = self._bad_access[1] if self._bad_access else None
-            code = SEGV_ACCERR if status in _PROTECTED else SEGV_MAPERR
-        else:
-            raise HarnessError(f"unicorn stopped: {UcError(status)} at eip 0x{eip:08x}")
-        return GuestFault(signal, address, eip, insn_text(self.mem.fetch(eip), eip), code)
+            si_code = SEGV_ACCERR if status in _PROTECTED else SEGV_MAPERR
+        return GuestFault(signal, address, eip, insn_text(code, eip), si_code)
+
+    def _null_segment(self, code: bytes) -> bool:
+        prefix = cpumod.segment_override(code)
+        if prefix is None:
+            return False
+        return self.uc.reg_read(UC_X86_REG_FS if prefix == 0x64 else UC_X86_REG_GS) & 0xFFFC == 0
 
     def _die(self, fault: GuestFault) -> GuestFault:
         """The process is gone: record the signal, and show it as strace would."""
@@ -320,6 +341,9 @@ class Machine:
 
     def _on_interrupt(self, _uch: int, intno: int, _user: int) -> None:
         uch = self._uch
+        if self._error is not None:  # the rest of a block after a fault (_on_privileged)
+            _uclib.uc_emu_stop(uch)
+            return
         try:
             if intno != 0x80:
                 self._cpu_exception(intno)
@@ -368,13 +392,32 @@ class Machine:
         """A trap or fault other than a system call: the signal Linux delivers for it."""
         _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
         eip = self._eip.value
-        code = self.mem.fetch(eip - 2, 2)
-        if intno in (3, 4) or (len(code) == 2 and code[0] == 0xCD and code[1] == intno):
-            eip -= 1 if intno in (3, 4) and self.mem.fetch(eip - 1, 1) in (b"\xcc", b"\xce") else 2
-        signal = _EXCEPTION_SIGNALS.get(intno, SIGSEGV)
-        code = _EXCEPTION_CODES.get(intno, SI_KERNEL)
-        address = eip if code != SI_KERNEL else 0
-        raise GuestFault(signal, address, eip, insn_text(self.mem.fetch(eip), eip), code)
+        signal, code, address, at = cpumod.exception(intno, self.mem.fetch(eip - 2, 2), eip)
+        raise GuestFault(signal, address, at, insn_text(self.mem.fetch(at), at), code)
+
+    def _on_io_in(self, uc: Uc, port: int, size: int, _user: object) -> int:
+        self._on_privileged(uc)
+        return 0
+
+    def _on_privileged(self, uc: Uc, *_: object) -> None:
+        """in, out, or sysenter, which unicorn runs at CPL 3 but the real CPU refuses: in and
+        out are #GP without I/O permission (Linux grants none unless ioperm or iopl is
+        called; unicorn checks none); sysenter is #UD in compatibility mode on AMD CPUs, and
+        on Intel CPUs returns through the vDSO, which the harness does not map.  unicorn calls
+        this hook in the middle of the instruction and cannot abandon it, so the CPU state
+        is saved here and restored when the run stops (memory written by the rest of the
+        translation block is not undone), and no system call runs in between."""
+        if self._error is not None:
+            return
+        eip = uc.reg_read(UC_X86_REG_EIP)
+        code = self.mem.fetch(eip)
+        if code[:2] == b"\x0f\x34":
+            signal, si_code, address, at = cpumod.exception(cpumod.X86_TRAP_UD, b"", eip)
+        else:
+            signal, si_code, address, at = cpumod.exception(cpumod.X86_TRAP_GP, b"", eip)
+        self._fault_context = uc.context_save()
+        self._error = GuestFault(signal, address, at, insn_text(code, at), si_code)
+        uc.emu_stop()
 
     def _on_bad_access(self, uc: Uc, access: int, address: int, size: int, value: int,
                        _user: object) -> bool:
@@ -383,18 +426,6 @@ class Machine:
 
     def _on_insn(self, uc: Uc, address: int, size: int, _user: object) -> None:
         self._trace(trace_insn(address, self.mem.fetch(address, size)))
-
-    # ------------------------------------------------------------------ the CPU, for the kernel
-
-    def set_gdt_entry(self, index: int, descriptor: bytes) -> None:
-        """Write a GDT descriptor, creating the table on first use.  It lives in the page
-        above TASK_SIZE, where Linux keeps no user mapping either; unicorn reads it when the
-        guest loads a segment register (``mov gs, ax`` after set_thread_area)."""
-        if self._gdt is None:
-            self._gdt = elfmod.TASK_SIZE
-            self.uc.mem_map(self._gdt, PAGE, elfmod.PROT_READ)
-            self.uc.reg_write(UC_X86_REG_GDTR, (0, self._gdt, PAGE - 1, 0))
-        self.uc.mem_write(self._gdt + 8 * index, descriptor)
 
     # ------------------------------------------------------------------ the end
 
