@@ -82,7 +82,3 @@ def markdown() -> str:
     for entry in sorted(TABLE, key=lambda e: e.number):
         rows.append(f"| {entry.number} | `{entry.name}` | {entry.support} | {entry.note} |")
     return "\n".join(rows)
-
-
-if __name__ == "__main__":
-    print(markdown())
