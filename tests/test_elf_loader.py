@@ -60,6 +60,7 @@ ELF_FILES = sorted(PROGRAMS.glob("*.elf"))
 NAMES = [p.stem for p in ELF_FILES]
 EXPECTED_NAMES = {
     "hello", "exit42", "segfault", "spin", "socketcall_server", "stackdump", "hello_c",
+    "echo_args", "unmodelled",
 }
 
 PAGE = 4096
