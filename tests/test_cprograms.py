@@ -12,18 +12,16 @@ fail; the server listens on 127.0.0.1, on a port the kernel just called free.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
 
 import pytest
 
 from cprograms import LIBCS, build
 from harness import Guest, GuestFault
-from harness.linux import SYSCALL_NAMES
+from rundiff import TIMEOUT, natives, run_in_harness, unmodelled  # noqa: F401 - a fixture
 from support import LOOPBACK, NATIVE, NATIVE_REASON, free_port
 
 pytestmark = [pytest.mark.native, pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)]
@@ -33,80 +31,6 @@ ENV = {"A": "1", "B": "two"}
 STDIN = b"some input\n\x00\xff binary too\n" * 37
 REQUEST = b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: webelf-cprograms\r\n\r\n"
 CONNECTIONS = 2
-TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a user observes of a finished process."""
-
-    stdout: bytes
-    stderr: bytes
-    #: ("exited", status) or ("killed", signal number)
-    end: tuple[str, int]
-
-
-class Natives:
-    """Starts native processes in their own sessions; kills every one of them at the end."""
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, path, argv, env, **kwargs) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, executable=str(path), env=env, start_new_session=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
-        self.procs.append(proc)
-        return proc
-
-    def run(self, path, argv, env, stdin: bytes) -> Outcome:
-        proc = self.start(path, argv, env, stdin=subprocess.PIPE)
-        stdout, stderr = proc.communicate(stdin, timeout=TIMEOUT)
-        return Outcome(stdout, stderr, _native_end(proc.returncode))
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            proc.wait(timeout=10)
-            for pipe in (proc.stdin, proc.stdout, proc.stderr):
-                if pipe:
-                    pipe.close()
-
-
-@pytest.fixture
-def natives():
-    n = Natives()
-    try:
-        yield n
-    finally:
-        n.stop_all()
-
-
-def _native_end(returncode: int) -> tuple[str, int]:
-    return ("killed", -returncode) if returncode < 0 else ("exited", returncode)
-
-
-def unmodelled(guest: Guest) -> str:
-    """The calls the harness answered with ENOSYS, by name, for a failure message."""
-    names = [SYSCALL_NAMES.get(nr, f"syscall {nr}") for nr in guest.kernel.unsupported]
-    return ", ".join(dict.fromkeys(names)) or "none"
-
-
-def run_in_harness(program: bytes, argv, env, stdin: bytes) -> tuple[Outcome, Guest, str]:
-    """The outcome, the guest, and a line on how it ended (for failure messages)."""
-    guest = Guest(program, argv=argv, env=env, stdin=stdin)
-    try:
-        stop = guest.start()
-    except GuestFault as fault:
-        return (Outcome(guest.stdout, guest.stderr, ("killed", fault.signal)), guest,
-                f"killed by {fault}")
-    assert stop.reason == "exited", (f"the guest waits in {stop.syscall} instead of exiting "
-                                     f"(unmodelled calls: {unmodelled(guest)})")
-    return (Outcome(guest.stdout, guest.stderr, ("exited", guest.exit_status)), guest,
-            f"exited with {guest.exit_status}")
 
 
 @pytest.mark.parametrize("libc", LIBCS)
@@ -160,7 +84,11 @@ def test_server_answers_as_on_linux(natives, tmp_path, libc):
     assert native[0].startswith(b"HTTP/1.1 200 OK\r\n") and native[0] == native[1]
 
     guest = Guest(data, argv=argv, env=ENV)
-    stop = guest.start()
+    try:
+        stop = guest.start()
+    except GuestFault as fault:
+        pytest.fail(f"server with {libc}: the harness's guest was killed by {fault}; "
+                    f"unmodelled calls: {unmodelled(guest)}")
     context = f"server with {libc}; unmodelled calls: {unmodelled(guest)}"
     assert guest.waiting_in_accept, f"{context}; it stopped: {stop}, stderr {guest.stderr!r}"
     assert guest.listening() == [(LOOPBACK, port)], context
