@@ -8,7 +8,8 @@ under ``CI=true``, see :func:`support.missing`).
 
 The compile commands (each makes a static ELF32 i386 executable that Linux runs natively):
 
-glibc     ``gcc -m32 -static -O2 -fno-pie -no-pie``  (gcc-multilib)
+glibc     ``gcc -m32 -static -O2 -fno-pie -no-pie``  (gcc-12-multilib; the gcc-multilib
+          metapackage would do, but on Debian 12 it conflicts with musl-dev:i386)
 musl      ``gcc -m32 -specs=/usr/lib/i386-linux-musl/musl-gcc.specs -static -O2 -fno-pie
           -no-pie -Wl,-m,elf_i386``  (musl-dev:i386).  The specs file is what Debian's
           i386 ``musl-gcc`` wrapper uses; its link spec replaces gcc's, dropping the
@@ -85,11 +86,11 @@ _PROBE_SOURCE = "#include <stdio.h>\n#include <sys/socket.h>\nint main(void){ret
 def _toolchain(libc: str) -> Toolchain:
     if libc == "glibc":
         if shutil.which("gcc") is None:
-            raise ToolchainMissing("gcc", "apt-get install gcc-multilib")
+            raise ToolchainMissing("gcc", "apt-get install gcc-12-multilib")
         command = ["gcc", "-m32", "-O2"]
         try:
-            _probe(command + _FLAGS, "gcc -m32 (i386 glibc)", "apt-get install gcc-multilib",
-                   _PROBE_SOURCE)
+            _probe(command + _FLAGS, "gcc -m32 (i386 glibc)",
+                   "apt-get install gcc-12-multilib", _PROBE_SOURCE)
         except ToolchainMissing:
             if not AMD64_ASM.is_dir():
                 raise
@@ -99,12 +100,12 @@ def _toolchain(libc: str) -> Toolchain:
                 (shim / "asm").symlink_to(AMD64_ASM)
             command += ["-idirafter", str(shim)]
             _probe(command + _FLAGS, "gcc -m32 (i386 glibc)",
-                   "apt-get install gcc-multilib linux-libc-dev:i386", _PROBE_SOURCE)
+                   "apt-get install gcc-12-multilib linux-libc-dev:i386", _PROBE_SOURCE)
         return Toolchain(libc, tuple(command))
     if libc == "musl":
         remedy = "apt-get install musl-dev:i386 musl-tools:i386"
         if shutil.which("gcc") is None:
-            raise ToolchainMissing("gcc", "apt-get install gcc-multilib")
+            raise ToolchainMissing("gcc", "apt-get install gcc-12-multilib")
         if not MUSL_SPECS.is_file():
             raise ToolchainMissing(f"musl-gcc for i386 ({MUSL_SPECS})", remedy)
         command = ["gcc", "-m32", f"-specs={MUSL_SPECS}", "-O2", "-Wl,-m,elf_i386"]

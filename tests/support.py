@@ -150,7 +150,7 @@ def header(response, name: str) -> bytes | None:
 
 #: The Debian package of each command-line tool the tests use, for the missing-tool message.
 PACKAGES = {"ab": "apache2-utils", "chromedriver": "chromium-driver", "readelf": "binutils",
-            "ld": "binutils", "objdump": "binutils", "gcc": "gcc-multilib"}
+            "ld": "binutils", "objdump": "binutils", "gcc": "gcc-12-multilib"}
 
 #: ``CI=true`` (set by CI services, and by ``.ci/run``): a missing tool is then an
 #: installation error and fails the test; anywhere else the test skips and says what to install.

@@ -225,7 +225,7 @@ def _rebuild(name: str, out: Path) -> Path:
         )
         if probe.returncode:
             missing(f"gcc -m32 (cannot link, so cannot rebuild {name}.c)",
-                    "apt-get install gcc-multilib")
+                    "apt-get install gcc-12-multilib")
     result = subprocess.run([sh, str(PROGRAMS / "build.sh"), str(out), name],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
