@@ -32,7 +32,7 @@ guest's own calls can be made to fail with ``Guest(program, faults=["write=EPIPE
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from .errors import HarnessError
@@ -59,6 +59,8 @@ class Guest:
         *,
         argv: Sequence[str] = ("guest",),
         envp: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        stdin: bytes = b"",
         strict: bool = False,
         max_instructions: int | None = None,
         max_seconds: float = DEFAULT_MAX_SECONDS,
@@ -70,9 +72,13 @@ class Guest:
         network: Network | None = None,
         faults: Iterable[Fault | str] | Faults | None = None,
     ) -> None:
+        if env is not None:
+            if envp:
+                raise HarnessError("give the environment as env or as envp, not both")
+            envp = environ_strings(env)
         self.network = network if network is not None else Network()
         self.kernel = Kernel(self.network, strict=strict, strace=strace, record=record,
-                             faults=faults)
+                             stdin=bytes(stdin), faults=faults)
         self.machine = Machine(program, self.kernel, argv=argv, envp=envp,
                                max_instructions=max_instructions, max_seconds=max_seconds,
                                max_syscalls=max_syscalls, trace=trace,
@@ -81,6 +87,9 @@ class Guest:
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> Guest:
+        """Load the ELF at ``path``; ``argv`` defaults to ``[path]``.  The other keywords are
+        the constructor's: ``env={"A": "1"}`` (or ``envp=["A=1"]``), ``stdin=b"..."`` (what
+        fd 0 reads before end of file), ``strace``, ``faults``..."""
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
@@ -228,6 +237,18 @@ class Guest:
         response += client.recv_all()
         client.close()
         return response
+
+
+def environ_strings(env: Mapping[str, str]) -> list[str]:
+    """``{"A": "1"}`` as the ``NAME=VALUE`` strings execve(2) passes, in the mapping's order;
+    a NAME that is empty or holds ``=`` (or a NUL anywhere) is refused, as no process could
+    receive it."""
+    strings = []
+    for name, value in env.items():
+        if not name or "=" in name or "\0" in name or "\0" in value:
+            raise HarnessError(f"not an environment variable: {name!r}={value!r}")
+        strings.append(f"{name}={value}")
+    return strings
 
 
 #: The calls a guest reads a connection with, by the names Stop reports.

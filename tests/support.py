@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import h11
 import pytest
@@ -147,14 +148,31 @@ def header(response, name: str) -> bytes | None:
     return None
 
 
-def tool(name: str) -> str:
-    """Path of a command-line tool the test needs; on a Linux x86 host its absence is an
-    installation error (``.ci/run`` installs it), so it fails rather than skips there."""
+#: The Debian package of each command-line tool the tests use, for the missing-tool message.
+PACKAGES = {"ab": "apache2-utils", "chromedriver": "chromium-driver", "readelf": "binutils",
+            "ld": "binutils", "objdump": "binutils", "gcc": "gcc-12-multilib"}
+
+#: ``CI=true`` (set by CI services, and by ``.ci/run``): a missing tool is then an
+#: installation error and fails the test; anywhere else the test skips and says what to install.
+CI = os.environ.get("CI") == "true"
+
+
+def missing(what: str, remedy: str) -> NoReturn:
+    """The one rule for a test whose tool or input is absent: skip, naming ``what`` is missing
+    and ``remedy`` (the package to install, or the ``.ci/run`` step that provides it); fail
+    instead when ``CI=true``, where the setup is meant to provide everything."""
+    message = f"{what} missing: {remedy}"
+    if CI:
+        pytest.fail(f"{message} (CI=true: a missing tool is an error)")
+    pytest.skip(message)
+
+
+def tool(name: str, package: str | None = None) -> str:
+    """Path of a command-line tool the test needs; if absent, :func:`missing` skips (or
+    fails under ``CI=true``) naming the Debian package that provides it."""
     path = shutil.which(name)
     if path is None:
-        if NATIVE:
-            pytest.fail(f"{name} is not installed (.ci/run installs it with apt-get)")
-        pytest.skip(f"{name} is not installed on this host")
+        missing(name, f"apt-get install {package or PACKAGES.get(name, name)}")
     return path
 
 

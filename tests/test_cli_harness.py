@@ -17,9 +17,11 @@ PROGRAMS = FIXTURES / "programs"
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
-def webelf(*args: str, cwd=None, timeout: float = 60) -> subprocess.CompletedProcess:
+def webelf(*args: str, cwd=None, timeout: float = 60, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    """``webelf ARGS`` with ``stdin`` on a pipe (the guest's fd 0 reads it), never the
+    runner's own stdin."""
     return subprocess.run([sys.executable, "-m", "webelf", *args], capture_output=True,
-                          cwd=cwd, timeout=timeout)
+                          cwd=cwd, timeout=timeout, input=stdin)
 
 
 @pytest.fixture
@@ -56,11 +58,83 @@ def test_run_replays_request_files_into_a_directory(site, tmp_path):
         assert (out / f"{name}.http").read_bytes() == http_response(default_page())
 
 
-def test_run_shows_the_guests_own_output_on_stderr():
+def test_run_passes_the_guests_stdout_to_stdout():
     result = webelf("run", str(PROGRAMS / "hello.elf"))
     assert result.returncode == 0
+    assert result.stdout == b"hello, world\n"
+    assert result.stderr == b""
+
+
+ECHO_ARGS = PROGRAMS / "echo_args.elf"  # prints argv and envp one per line, then stdin
+
+
+def test_run_passes_args_after_the_elf_as_given():
+    result = webelf("run", str(ECHO_ARGS), "one", "two words", "")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{ECHO_ARGS}\none\ntwo words\n\n".encode()
+    assert result.stderr == b"done\n"
+
+
+def test_run_options_end_at_the_first_arg_or_at_double_dash():
+    # --strace before the first ARG is webelf's; every word after it is the guest's.
+    result = webelf("run", str(ECHO_ARGS), "--strace", "x", "--strace", "-n", "--env", "A=1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{ECHO_ARGS}\nx\n--strace\n-n\n--env\nA=1\n".encode()
+    assert b"write(1, " in result.stderr  # the strace lines, on stderr
+    result = webelf("run", "--env", "A=1", str(ECHO_ARGS), "--", "--request", "-")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{ECHO_ARGS}\n--request\n-\nA=1\n".encode()
+
+
+def test_run_gives_an_empty_environment_but_for_env_options(monkeypatch):
+    monkeypatch.setenv("WEBELF_LEAK", "should not reach the guest")
+    assert webelf("run", str(ECHO_ARGS)).stdout == f"{ECHO_ARGS}\n".encode()
+    result = webelf("run", str(ECHO_ARGS), "--env", "A=1", "--env", "EMPTY=",
+                    "--env", "EQ=a=b", "arg")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{ECHO_ARGS}\narg\nA=1\nEMPTY=\nEQ=a=b\n".encode()
+
+
+def test_run_pipes_its_stdin_to_the_guest():
+    data = bytes(range(256)) * 300  # 76,800 bytes: many reads of the guest's 4 KiB buffer
+    result = webelf("run", str(ECHO_ARGS), stdin=data)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{ECHO_ARGS}\n".encode() + data
+    assert result.stderr == b"done\n"
+
+
+def test_run_reads_stdin_from_a_file(tmp_path):
+    source = tmp_path / "input.bin"
+    source.write_bytes(b"from a file\n")
+    with source.open("rb") as f:
+        result = subprocess.run([sys.executable, "-m", "webelf", "run", str(ECHO_ARGS)],
+                                stdin=f, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{ECHO_ARGS}\nfrom a file\n".encode()
+
+
+@pytest.mark.parametrize("env", ["NOEQUALS", "=value"])
+def test_run_env_must_be_name_equals_value(env):
+    result = webelf("run", str(ECHO_ARGS), "--env", env)
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "--env" in line and "NAME=VALUE" in line
     assert result.stdout == b""
-    assert result.stderr == b"hello, world\n"
+
+
+def test_run_names_unmodelled_calls_once_when_the_guest_fails():
+    """unmodelled.elf calls statx twice and mprotect once, then exits 1."""
+    result = webelf("run", str(PROGRAMS / "unmodelled.elf"))
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        "webelf: the guest exited with status 1",
+        "webelf: unmodelled system calls: statx x2, mprotect",
+    ]
+
+
+def test_run_names_no_unmodelled_calls_for_a_guest_that_made_none():
+    result = webelf("run", str(PROGRAMS / "exit42.elf"))
+    assert b"unmodelled" not in result.stderr
 
 
 def test_run_exits_with_the_guests_status():

@@ -429,9 +429,11 @@ def test_the_cli_prints_the_report_after_the_responses(tmp_path):
     request = tmp_path / "get.http"
     request.write_bytes(GET)
     plain = subprocess.run([sys.executable, "-m", "webelf", "run", str(elf),
-                            "--request", str(request)], capture_output=True)
+                            "--request", str(request)], capture_output=True,
+                           stdin=subprocess.DEVNULL)
     covered = subprocess.run([sys.executable, "-m", "webelf", "run", str(elf),
-                              "--request", str(request), "--coverage"], capture_output=True)
+                              "--request", str(request), "--coverage"], capture_output=True,
+                             stdin=subprocess.DEVNULL)
     assert covered.returncode == plain.returncode == 0
     assert covered.stdout == plain.stdout
     head, *missing = covered.stderr.decode().splitlines()
@@ -448,7 +450,7 @@ def test_the_cli_keeps_the_exit_status(program, status, covered, tmp_path):
     because the block it ends began to run."""
     result = subprocess.run([sys.executable, "-m", "webelf", "run",
                              str(FIXTURES / "programs" / f"{program}.elf"), "--coverage"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert result.returncode == status
     assert f"coverage: {covered} instructions" in result.stderr
 

@@ -32,7 +32,6 @@ import os
 import platform
 import re
 import resource
-import shutil
 import signal
 import socket
 import struct
@@ -370,9 +369,7 @@ def test_stackdump_writes_the_same_arguments(native, tmp_path):
     Linux ends it.  The auxiliary vectors legitimately differ (vDSO, hardware caps, random
     bytes; test_elf_loader compares those), so the lengths do: compare the call names, that
     each write wrote everything, the exit status, and argv/envp as the program sees them."""
-    setarch = shutil.which("setarch")
-    if setarch is None:
-        pytest.fail("setarch (util-linux) is needed to turn address randomisation off")
+    setarch = tool("setarch", "util-linux")  # turns address randomisation off
     data = (PROGRAMS / "stackdump.elf").read_bytes()
     path = _executable(tmp_path, "stackdump.elf", data)
     run = native(path, "one", "two", prefix=(setarch, "-R"), env={})

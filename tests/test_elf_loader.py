@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 import struct
 import subprocess
 import sys
@@ -54,13 +53,14 @@ from harness.elf import (
     page_ranges,
 )
 from harness.errors import ElfError, HarnessError
-from support import NATIVE, NATIVE_REASON, tool
+from support import NATIVE, NATIVE_REASON, missing, tool
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "fixtures" / "programs"
 ELF_FILES = sorted(PROGRAMS.glob("*.elf"))
 NAMES = [p.stem for p in ELF_FILES]
 EXPECTED_NAMES = {
     "hello", "exit42", "segfault", "spin", "socketcall_server", "stackdump", "hello_c",
+    "echo_args", "unmodelled",
 }
 
 PAGE = 4096
@@ -212,11 +212,8 @@ def test_socketcall_server_data_page_shows_the_file_around_its_segment():
 
 
 def _rebuild(name: str, out: Path) -> Path:
-    sh = shutil.which("sh")
-    if sh is None:
-        pytest.skip("no POSIX sh to run fixtures/programs/build.sh")
-    # On x86 Linux these tools are part of the setup (.ci/run installs them): missing there,
-    # they fail the test; elsewhere the test says which one the host lacks and skips.
+    sh = tool("sh", "dash")  # runs fixtures/programs/build.sh
+    # A missing tool skips, naming its package; under CI=true (.ci/run) it fails.
     if (PROGRAMS / f"{name}.asm").exists():
         for program in ("nasm", "ld"):
             tool(program)
@@ -227,10 +224,8 @@ def _rebuild(name: str, out: Path) -> Path:
             input=b"void _start(void){for(;;);}", capture_output=True,
         )
         if probe.returncode:
-            message = f"gcc -m32 cannot link (gcc-multilib missing?): cannot rebuild {name}.c"
-            if NATIVE:
-                pytest.fail(message + " (.ci/run installs gcc-multilib)")
-            pytest.skip(message)
+            missing(f"gcc -m32 (cannot link, so cannot rebuild {name}.c)",
+                    "apt-get install gcc-12-multilib")
     result = subprocess.run([sh, str(PROGRAMS / "build.sh"), str(out), name],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -768,8 +763,8 @@ def test_initial_stack_rejects_what_execve_would(kwargs, fragment):
 def _native_stack_dump() -> bytes:
     if not NATIVE:
         pytest.skip(NATIVE_REASON)
-    if shutil.which("setarch") is None or shutil.which("env") is None:
-        pytest.skip("setarch (util-linux) is needed to turn address randomisation off")
+    tool("setarch", "util-linux")  # turns address randomisation off
+    tool("env", "coreutils")
     result = subprocess.run(
         ["setarch", "-R", "env", "-i", "A=1", "B=xyz", "./stackdump.elf", "one", "two"],
         cwd=PROGRAMS, capture_output=True,

@@ -24,7 +24,7 @@ ABOUT = b"GET /about HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 def webelf(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "webelf", *args], capture_output=True,
-                          timeout=timeout)
+                          stdin=subprocess.DEVNULL, timeout=timeout)
 
 
 def page(path: str) -> bytes:

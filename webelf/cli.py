@@ -106,6 +106,19 @@ def _positive(text: str) -> int:
     return value
 
 
+def _env_pair(text: str) -> tuple[str, str]:
+    """One ``--env NAME=VALUE``: NAME non-empty and without ``=``; VALUE may be empty."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} holds a NUL byte")
+    return name, value
+
+
+#: The most of webelf's own stdin that ``webelf run`` reads and hands to the guest's fd 0.
+STDIN_LIMIT = 64 << 20
+
 _EXIT_TABLE = (
     "exit status: the guest's own when it exits; 0 when it served every request and "
     "waits for more; 1 when it listens on no port; 2 bad usage; 124 time or instruction "
@@ -165,15 +178,27 @@ def _parser() -> _Parser:
 
     run = sub.add_parser(
         "run", help="run an ELF in the emulator and print its HTTP responses",
+        usage="webelf run ELF [options] [--] [ARG...]",
         description=(
             "Run a static i386 Linux ELF in the emulator, with a fake network instead of "
-            "sockets: no root, no ports, any OS. Each request is sent on its own "
-            "connection to the port the guest listens on, the next one after the guest "
+            "sockets: no root, no ports, any OS. The guest's argv is ELF as given, then the "
+            "ARGs: webelf's options end at the first ARG (or at --), so every word from "
+            "there on is the guest's. Its environment is empty but for --env; its fd 0 reads "
+            "webelf's stdin when that is a pipe or a file (read whole at the start, at most "
+            "64 MiB; a terminal gives end of file), its fd 1 and fd 2 write to webelf's "
+            "stdout and stderr. If it listens, each request is sent on its own "
+            "connection to the port it listens on, the next one after the guest "
             "closed the previous; a guest that waits to read more than the request holds "
-            "reads end of file. The responses go to stdout, the guest's own stdout and "
-            "stderr to stderr."),
+            "reads end of file. The responses go to stdout. When the guest fails (a status "
+            "other than 0, or a signal) after calls the harness does not model, one line "
+            "on stderr names them."),
         epilog=_EXIT_TABLE)
     guest_options(run)
+    run.add_argument("args", metavar="ARG", nargs="*",
+                     help="the guest's arguments, after argv[0] (ELF as given)")
+    run.add_argument("--env", metavar="NAME=VALUE", type=_env_pair, action="append",
+                     default=[], help="a variable of the guest's environment; repeatable "
+                                      "(default: an empty environment)")
     run.add_argument("--request", metavar="FILE", type=Path, action="append", default=[],
                      help="a file holding the exact bytes of one request; repeat for more "
                           "(default: one GET / request)")
@@ -195,6 +220,7 @@ def _parser() -> _Parser:
                           "from 1, N-M, N- or * (every call). Examples: write=EPIPE@1, "
                           "accept4=EMFILE@2, read=short:1@*")
     run.set_defaults(func=_run)
+    parser.run_command = run  # for _split_guest_args
 
     check = sub.add_parser(
         "check", help="compare an ELF's response with an expected one",
@@ -292,27 +318,49 @@ def _stderr_line(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
-def _guest(args: argparse.Namespace, *, trace: bool = False) -> Guest:
-    return Guest(_read(args.elf), argv=(str(args.elf),),
+def _guest(args: argparse.Namespace, *, trace: bool = False, stdin: bytes = b"") -> Guest:
+    return Guest(_read(args.elf), argv=(str(args.elf), *getattr(args, "args", ())),
+                 env=dict(getattr(args, "env", ())), stdin=stdin,
                  max_instructions=args.max_instructions, max_seconds=args.max_seconds,
                  trace=_stderr_line if trace else None,
                  faults=getattr(args, "inject", None),
                  coverage=getattr(args, "coverage", False))
 
 
+def _own_stdin() -> bytes:
+    """What the guest's fd 0 reads: all of webelf's stdin if it is a pipe or a file (at most
+    STDIN_LIMIT bytes), nothing if it is a terminal or closed."""
+    stream = sys.stdin
+    if stream is None:
+        return b""
+    try:
+        if stream.isatty():
+            return b""
+        data = stream.buffer.read(STDIN_LIMIT + 1)
+    except (OSError, ValueError):  # fd 0 closed or unreadable: the guest reads end of file
+        return b""
+    if len(data) > STDIN_LIMIT:
+        raise UsageError(f"stdin holds more than {STDIN_LIMIT >> 20} MiB, the most "
+                         "webelf run hands to the guest")
+    return data
+
+
 class _GuestOutput:
-    """Copies what the guest wrote to its fd 1 and fd 2 onto our stderr, as it appears."""
+    """Copies what the guest wrote to its fd 1 and fd 2 onto our stdout and stderr, as it
+    appears (stdout first: a response written after it follows it on stdout)."""
 
     def __init__(self, guest: Guest) -> None:
         self.guest = guest
         self.sent = [0, 0]
 
     def flush(self) -> None:
-        for i, data in enumerate((self.guest.stdout, self.guest.stderr)):
+        for i, (data, stream) in enumerate(((self.guest.stdout, sys.stdout),
+                                            (self.guest.stderr, sys.stderr))):
             if len(data) > self.sent[i]:
-                sys.stderr.buffer.write(data[self.sent[i]:])
+                stream.flush()
+                stream.buffer.write(data[self.sent[i]:])
+                stream.buffer.flush()
                 self.sent[i] = len(data)
-        sys.stderr.flush()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -322,7 +370,7 @@ def _run(args: argparse.Namespace) -> int:
             args.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create {args.out}: {exc.strerror or exc}") from None
-    guest = _guest(args, trace=args.trace)
+    guest = _guest(args, trace=args.trace, stdin=_own_stdin())
     output = _GuestOutput(guest)
     if args.strace:  # the guest's own output first, so the two interleave as they happened
         guest.kernel.strace = lambda line: (output.flush(), _stderr_line(line))
@@ -347,6 +395,11 @@ def _run(args: argparse.Namespace) -> int:
             if guest.exited:
                 return _exited(guest)
         return EXIT_OK
+    except GuestFault as exc:
+        output.flush()
+        _stderr_line(f"webelf: guest killed by {exc}")
+        _unmodelled(guest)
+        return EXIT_SIGNAL_BASE + exc.signal
     finally:
         output.flush()
         if args.coverage:  # also when the guest faulted: what ran before it died
@@ -360,7 +413,22 @@ def _exited(guest: Guest) -> int:
     status = guest.exit_status
     if status:
         _stderr_line(f"webelf: the guest exited with status {status}")
+        _unmodelled(guest)
     return status
+
+
+def _unmodelled(guest: Guest) -> None:
+    """A guest that failed after calls the harness answered with ENOSYS may have failed
+    because of them: one line names them, in first-seen order, ``xN`` when made N > 1 times."""
+    from harness.linux import SYSCALL_NAMES
+
+    counts: dict[str, int] = {}
+    for number in guest.kernel.unsupported:
+        name = SYSCALL_NAMES.get(number, f"syscall {number}")
+        counts[name] = counts.get(name, 0) + 1
+    if counts:
+        _stderr_line("webelf: unmodelled system calls: " + ", ".join(
+            name if n == 1 else f"{name} x{n}" for name, n in counts.items()))
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -422,9 +490,49 @@ def _capture(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- main
 
+def _split_guest_args(parser: argparse.ArgumentParser,
+                      argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``run``'s words as (webelf's, the guest's ARGs): options end at the first ARG after
+    ELF, or at ``--``; every word from there on is the guest's, dashes or not.  None for
+    the ARGs when the command is not ``run`` (argparse then sees every word)."""
+    if not argv or argv[0] != "run":
+        return argv, None
+    takes_value = {option: action.nargs != 0 for action in parser.run_command._actions  # noqa: SLF001
+                   for option in action.option_strings}
+    ours, positionals, i = ["run"], 0, 1
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            if positionals == 0 and i + 1 < len(argv):  # `webelf run -- ELF ARG...`
+                ours.append(argv[i + 1])
+                i += 1
+            return ours, argv[i + 1:]
+        if word.startswith("-") and word != "-":
+            ours.append(word)
+            name = word.partition("=")[0]
+            matches = [o for o in takes_value if o == name] or [
+                o for o in takes_value if o.startswith("--") and o.startswith(name)]
+            if "=" not in word and len(matches) == 1 and takes_value[matches[0]] \
+                    and i + 1 < len(argv):
+                ours.append(argv[i + 1])  # the option's value, whatever it looks like
+                i += 1
+        elif positionals == 0:
+            ours.append(word)
+            positionals = 1
+        else:
+            return ours, argv[i:]
+        i += 1
+    return ours, []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        words, guest_args = _split_guest_args(
+            parser, list(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(words)
+        if guest_args is not None:
+            args.args = guest_args
         return args.func(args)
     except (UsageError, GeneratorError) as exc:
         _stderr_line(f"webelf: error: {exc}")
