@@ -185,9 +185,11 @@ class Machine:
         if image.stack_executable:
             stack_prot |= elfmod.PROT_EXEC
         self.mem.map(elfmod.STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot)
+        random16 = random16 if random16 is not None else os.urandom(16)
+        self.kernel.random_seed = random16  # getrandom's stream is keyed by AT_RANDOM
         esp, stack = elfmod.build_initial_stack(
-            image, elfmod.STACK_TOP, list(argv), list(envp),
-            random16 if random16 is not None else os.urandom(16), argv[0] if argv else "")
+            image, elfmod.STACK_TOP, list(argv), list(envp), random16, argv[0] if argv else "",
+            uid=self.kernel.uid, gid=self.kernel.gid)
         self.mem.write(esp, stack)
         uc.reg_write(UC_X86_REG_ESP, esp)
         uc.reg_write(UC_X86_REG_EFLAGS, 0x202)  # IF set, as every user process runs
