@@ -21,7 +21,10 @@ separately when those must match too.
 What is decoded as strace decodes it: read, write, close, exit, exit_group, brk, signal,
 rt_sigaction, rt_sigprocmask, set_thread_area, socket, bind, connect, listen, accept,
 accept4, getsockname, getpeername, send, sendto, recv, recvfrom, shutdown, setsockopt,
-getsockopt, and socketcall (102), which strace shows as the call it stands for
+getsockopt, the start-up and stdio calls (writev, readv, ioctl, fcntl, fcntl64, fstat64,
+stat64, lstat64, fstatat64, statx, getcwd, readlink, readlinkat, uname, getresuid(32),
+getresgid(32), getgroups(32), getrlimit, ugetrlimit, setrlimit, prlimit64, getrandom,
+set_robust_list, clock_gettime(64), clock_getres(_time64), gettimeofday, time), and socketcall (102), which strace shows as the call it stands for
 (src/syscall.c ``decode_socket_subcall``).  Other known syscalls are printed as
 ``strace -e raw=NAME`` prints them (hex arguments, strace's argument count); numbers with no
 syscall as strace's ``syscall_0x1f3(...)`` stub with six arguments.  Known gaps, each printed
@@ -1044,13 +1047,17 @@ def _mode(mode: int) -> str:
     """print_symbolic_mode_t: ``S_IFIFO|0600``."""
     ifmt = _MODETYPES.get(mode & L.S_IFMT) if mode & L.S_IFMT else ""
     if ifmt is None:
-        return f"{mode:#05o}" if mode else "000"
+        return _o03(mode)
     text = ifmt + ("|" if ifmt else "")
     for bit, name in ((L.S_ISUID, "S_ISUID|"), (L.S_ISGID, "S_ISGID|"), (L.S_ISVTX, "S_ISVTX|")):
         if mode & bit:
             text += name
-    perm = mode & ~(L.S_IFMT | L.S_ISUID | L.S_ISGID | L.S_ISVTX)
-    return text + (f"{perm:#05o}" if perm else "000")
+    return text + _o03(mode & ~(L.S_IFMT | L.S_ISUID | L.S_ISGID | L.S_ISVTX))
+
+
+def _o03(value: int) -> str:
+    """C's ``%#03o``: a leading 0 (none for zero), at least three digits."""
+    return (f"0{value:o}" if value else "0").rjust(3, "0")
 
 
 def _stat64(mem: _Memory, address: int) -> str:

@@ -83,7 +83,7 @@ def import_iovec(k: Kernel, iov: int, count: int) -> list[tuple[int, int]] | int
 
 def _gather(k: Kernel, vecs: list[tuple[int, int]]) -> bytes | int:
     """copy_from_iter: the bytes up to the first that cannot be read; -EFAULT if none
-    could (the write then moves what was gathered, as pipe_write and tcp_sendmsg do)."""
+    could.  tcp_sendmsg sends what was gathered; pipe_write only its whole pages."""
     parts = []
     for base, length in vecs:
         if not length:
@@ -120,6 +120,11 @@ def sys_writev(k: Kernel, fd: int, iov: int, count: int, *_: int) -> int:
     data = _gather(k, vecs)
     if data.__class__ is int:
         return data
+    if f.__class__ is StdStream and len(data) < sum(length for _base, length in vecs):
+        # pipe_write copies a page at a time and keeps only whole pages before a fault
+        data = data[:len(data) // _PAGE * _PAGE]
+        if not data:
+            return -L.EFAULT
     ret = f.write(data)
     if raises_sigpipe(ret):
         k.deliver(L.SIGPIPE)
