@@ -95,7 +95,9 @@ class Guest:
         except OSError as exc:
             raise HarnessError(f"cannot read {path}: {exc.strerror or exc}") from None
         kwargs.setdefault("argv", (str(path),))
-        return cls(data, **kwargs)
+        guest = cls(data, **kwargs)
+        guest.kernel.exe_path = os.path.abspath(path)  # what /proc/self/exe names
+        return guest
 
     # ------------------------------------------------------------------ running
 

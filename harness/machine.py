@@ -178,9 +178,11 @@ class Machine:
         if image.stack_executable:
             stack_prot |= elfmod.PROT_EXEC
         self.mem.map(elfmod.STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot)
+        random16 = random16 if random16 is not None else os.urandom(16)
+        self.kernel.random_seed = random16  # getrandom's stream is keyed by AT_RANDOM
         esp, stack = elfmod.build_initial_stack(
-            image, elfmod.STACK_TOP, list(argv), list(envp),
-            random16 if random16 is not None else os.urandom(16), argv[0] if argv else "")
+            image, elfmod.STACK_TOP, list(argv), list(envp), random16, argv[0] if argv else "",
+            uid=self.kernel.uid, gid=self.kernel.gid)
         self.mem.write(esp, stack)
         # Ring 3 with Linux's segments, esp at argc; every other general register starts at
         # 0 (ELF_PLAT_INIT, arch/x86/include/asm/elf.h).

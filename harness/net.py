@@ -1130,6 +1130,35 @@ class FdTable:
     def is_cloexec(self, fd: int) -> bool:
         return fd in self._cloexec
 
+    def set_cloexec(self, fd: int, on: bool) -> None:
+        """FD_CLOEXEC of an open ``fd`` (fcntl F_SETFD, ioctl FIOCLEX/FIONCLEX)."""
+        if on:
+            self._cloexec.add(fd)
+        else:
+            self._cloexec.discard(fd)
+
+    def dup(self, fd: int, lowest: int = 0, cloexec: bool = False) -> int:
+        """fcntl(F_DUPFD): the same open file at the lowest free fd >= ``lowest``;
+        -EBADF, -EINVAL when ``lowest`` is at or past the limit, -EMFILE when none is free
+        below it (``f_dupfd``, fs/file.c).  Closing one fd leaves the file open for the other."""
+        f = self.get(fd)
+        if f is None:
+            return -EBADF
+        if lowest >= self.limit:
+            return -EINVAL
+        files = self._files
+        new = lowest
+        while new < len(files) and files[new] is not None:
+            new += 1
+        if new >= self.limit:
+            return -EMFILE
+        if new >= len(files):
+            files.extend([None] * (new + 1 - len(files)))
+        files[new] = f
+        if cloexec:
+            self._cloexec.add(new)
+        return new
+
     def _lowest_free(self) -> int:
         """``alloc_fd(0, rlimit(RLIMIT_NOFILE))``: the lowest free fd, or -EMFILE."""
         files = self._files
@@ -1162,7 +1191,8 @@ class FdTable:
                 files[fd] = None
                 if self._cloexec:
                     self._cloexec.discard(fd)
-                f.close()
+                if f not in files:  # the last fd of the open file (dup shares it): fput
+                    f.close()
                 return 0
         return -EBADF
 

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 from .. import linux as L
 from . import sys_file, sys_mm, sys_process, sys_signal, sys_socket, sys_time, sys_tls
+from . import (
+    sys_identity, sys_random, sys_rlimit, sys_stat, sys_thread, sys_utsname,
+)
 
 #: Support levels, as gVisor's compatibility docs name them.
 FULL = "full"  # Linux's semantics and errnos for every argument the harness can be given
@@ -69,6 +72,61 @@ TABLE: tuple[Syscall, ...] = (
     # signals
 
     # process, identity, time and files
+    Syscall(L.SYS_readv, sys_file.sys_readv, FULL,
+            "one read of the total, scattered; UIO_MAXIOV; blocks as read does"),
+    Syscall(L.SYS_writev, sys_file.sys_writev, FULL,
+            "one write of the gathered bytes; EPIPE raises SIGPIPE"),
+    Syscall(L.SYS_ioctl, sys_file.sys_ioctl, FULL,
+            "FIONREAD, FIONBIO, FIOASYNC, FIOCLEX, FIONCLEX; terminal requests ENOTTY "
+            "(no fd is a terminal)"),
+    Syscall(L.SYS_fcntl, sys_file.sys_fcntl, PARTIAL, "as fcntl64"),
+    Syscall(L.SYS_fcntl64, sys_file.sys_fcntl64, PARTIAL,
+            "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL, F_GETOWN/F_SETOWN, "
+            "F_GETSIG, F_GETPIPE_SZ; locks, leases, seals EINVAL"),
+    Syscall(L.SYS_fstat64, sys_stat.sys_fstat64, FULL,
+            "the standard streams are pipes, sockets on sockfs; fixed devices and inodes"),
+    Syscall(L.SYS_stat64, sys_stat.sys_stat64, PARTIAL, "no file tree: ENOENT"),
+    Syscall(L.SYS_lstat64, sys_stat.sys_lstat64, PARTIAL, "no file tree: ENOENT"),
+    Syscall(L.SYS_fstatat64, sys_stat.sys_fstatat64, PARTIAL,
+            "AT_EMPTY_PATH on an fd; paths ENOENT"),
+    Syscall(L.SYS_statx, sys_stat.sys_statx, PARTIAL, "AT_EMPTY_PATH on an fd; paths ENOENT"),
+    Syscall(L.SYS_getcwd, sys_stat.sys_getcwd, FULL, "the virtual cwd \"/\""),
+    Syscall(L.SYS_readlink, sys_stat.sys_readlink, PARTIAL,
+            "/proc/self/exe only (the program's path); other paths ENOENT"),
+    Syscall(L.SYS_readlinkat, sys_stat.sys_readlinkat, PARTIAL, "as readlink"),
+    Syscall(L.SYS_uname, sys_utsname.sys_uname, FULL,
+            "fixed: Linux, webelf, 6.1.0-webelf, x86_64"),
+    Syscall(L.SYS_getuid, sys_identity.sys_getuid, FULL, "16-bit"),
+    Syscall(L.SYS_getgid, sys_identity.sys_getgid, FULL, "16-bit"),
+    Syscall(L.SYS_geteuid, sys_identity.sys_getuid, FULL, "16-bit"),
+    Syscall(L.SYS_getegid, sys_identity.sys_getgid, FULL, "16-bit"),
+    Syscall(L.SYS_getgroups, sys_identity.sys_getgroups, FULL, "no supplementary groups"),
+    Syscall(L.SYS_getresuid, sys_identity.sys_getresuid, FULL, "16-bit"),
+    Syscall(L.SYS_getresgid, sys_identity.sys_getresgid, FULL, "16-bit"),
+    Syscall(L.SYS_getuid32, sys_identity.sys_getuid32, FULL,
+            "0 on a privileged network (the default), else 1000"),
+    Syscall(L.SYS_getgid32, sys_identity.sys_getgid32, FULL, "as getuid32"),
+    Syscall(L.SYS_geteuid32, sys_identity.sys_getuid32, FULL, "as getuid32"),
+    Syscall(L.SYS_getegid32, sys_identity.sys_getgid32, FULL, "as getuid32"),
+    Syscall(L.SYS_getgroups32, sys_identity.sys_getgroups32, FULL, "no supplementary groups"),
+    Syscall(L.SYS_getresuid32, sys_identity.sys_getresuid32, FULL),
+    Syscall(L.SYS_getresgid32, sys_identity.sys_getresgid32, FULL),
+    Syscall(L.SYS_setrlimit, sys_rlimit.sys_setrlimit, FULL, "RLIMIT_NOFILE moves the fd limit"),
+    Syscall(L.SYS_getrlimit, sys_rlimit.sys_getrlimit, FULL, "clamped at 0x7fffffff"),
+    Syscall(L.SYS_ugetrlimit, sys_rlimit.sys_ugetrlimit, FULL, "a fresh Debian process's limits"),
+    Syscall(L.SYS_prlimit64, sys_rlimit.sys_prlimit64, FULL, "this process only (ESRCH)"),
+    Syscall(L.SYS_getrandom, sys_random.sys_getrandom, FULL,
+            "deterministic: a stream keyed by the AT_RANDOM bytes"),
+    Syscall(L.SYS_set_tid_address, sys_thread.sys_set_tid_address, FULL),
+    Syscall(L.SYS_set_robust_list, sys_thread.sys_set_robust_list, FULL),
+    Syscall(L.SYS_rseq, sys_thread.sys_rseq, PARTIAL,
+            "ENOSYS, as before Linux 4.18; C libraries then run without it"),
+    Syscall(L.SYS_time, sys_time.sys_time, FULL, "virtual clock from 2024-01-01T00:00:00Z"),
+    Syscall(L.SYS_gettimeofday, sys_time.sys_gettimeofday, FULL, "virtual clock"),
+    Syscall(L.SYS_clock_gettime, sys_time.sys_clock_gettime, FULL, "virtual clock"),
+    Syscall(L.SYS_clock_getres, sys_time.sys_clock_getres, FULL),
+    Syscall(L.SYS_clock_gettime64, sys_time.sys_clock_gettime64, FULL, "virtual clock"),
+    Syscall(L.SYS_clock_getres_time64, sys_time.sys_clock_getres_time64, FULL),
 
 )
 

@@ -90,6 +90,27 @@ class Kernel:
         self.tls_used: set[int] = set()
         self.brk_start = self.brk_end = self.mapped_brk = 0
         self.read_implies_exec = False
+        # Identity, files and start-up state of the process, identity, time and file calls
+        # (sys_identity, sys_stat, sys_rlimit, sys_random, sys_thread):
+        #: Who the guest is (real, effective, saved): root on a privileged network, as the
+        #: auxiliary vector's AT_UID says, else an ordinary user.
+        self.uid = self.gid = 0 if self.network.privileged else 1000
+        #: The working directory getcwd reports and relative paths start from.
+        self.cwd = "/"
+        #: The target of /proc/self/exe (Guest.load sets the program's absolute path).
+        self.exe_path = "/guest"
+        #: Resource limits, resource -> [soft, hard] (64-bit), made on first use.
+        self.rlimits: dict[int, list[int]] | None = None
+        #: F_SETFL flags of the standard streams (by fd 0-2) and extra ones of sockets.
+        self.std_flags: dict[int, int] = {}
+        self.sock_flags: dict[int, int] = {}
+        #: sockfs inode numbers handed out by fstat, socket -> inode.
+        self.sock_inodes: dict[object, int] = {}
+        #: The AT_RANDOM bytes (the machine hands them over) seeding getrandom's stream.
+        self.random_seed: bytes | None = None
+        self.random = None
+        self.clear_child_tid = 0
+        self.robust_list = 0
         #: number -> bound handler, and socketcall's call number -> bound handler.
         self.table: dict[int, Callable[..., object]] = {
             entry.number: MethodType(entry.handler, self) for entry in i386.TABLE}
