@@ -101,7 +101,7 @@ class Kernel:
         self.siginfo: dict[int, SigInfo] = {}
         self.pending_signal: int | None = None
         self.altstack_sp = self.altstack_size = 0
-        self.altstack_flags = L.SS_DISABLE
+        self.altstack_flags = 0  # as a new process inherits it: never set
         self.fault_arch = (0, 0, 0)
         self.mem: GuestMemory | None = None
         self.cpu: GuestCpu | None = None

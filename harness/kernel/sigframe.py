@@ -302,9 +302,8 @@ def setup_frame(k: Kernel, sig: int, action: SigAction, info: SigInfo,
     sc = _sigcontext(state, oldmask, fpstate, *k.fault_arch)
     if rt:
         restorer = action.restorer if action.flags & L.SA_RESTORER else frame + RT_RETCODE
-        stack = struct.pack("<III", k.altstack_sp,
-                            sas_ss_flags(k, state["esp"]) | (k.altstack_flags & L.SS_FLAG_BITS),
-                            k.altstack_size)
+        # unsafe_compat_save_altstack: the flags as stored, not sas_ss_flags(sp).
+        stack = struct.pack("<III", k.altstack_sp, k.altstack_flags, k.altstack_size)
         data = (struct.pack("<IiII", restorer, sig, frame + RT_INFO, frame + RT_UC)
                 + info.pack() + struct.pack("<II", 0, 0) + stack + sc
                 + struct.pack("<Q", oldmask) + RT_RETCODE_BYTES)
