@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import linux as L
+from ..errors import HarnessError
 from .abi import SIG_DFL, SIG_IGN, IGNORED_BY_DEFAULT
 
 if TYPE_CHECKING:
@@ -156,8 +157,14 @@ class Terminate:
     info: SigInfo
 
 
-class StoppedByJobControl(Exception):
-    """A stop signal's default action: the harness models no job control."""
+class StoppedByJobControl(HarnessError):
+    """A stop signal's default action: the process would wait for a SIGCONT nobody can
+    send; the harness models no job control and says so in one line."""
+
+    def __str__(self) -> str:
+        sig = self.args[0]
+        return (f"the guest was stopped by {L.SIGNAL_NAMES.get(sig, sig)}; "
+                "job control is not modelled")
 
 
 def _fxsave_reset() -> bytes:
