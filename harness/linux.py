@@ -1449,6 +1449,42 @@ PATH_MAX = 4096
 
 # --- signals: sigaction flags, frames (added with signal delivery) ----------------------------
 
+# sigaltstack(2) (include/uapi/linux/signal.h, arch/x86/include/uapi/asm/signal.h): ss_flags,
+# and the smallest stack a 32-bit task may install (COMPAT_MINSIGSTKSZ, asm/signal.h).
+SS_ONSTACK = 1
+SS_DISABLE = 2
+SS_AUTODISARM = 1 << 31
+SS_FLAG_BITS = SS_AUTODISARM
+MINSIGSTKSZ = 2048
+
+# The eflags bits a signal handler's frame may change on sigreturn (FIX_EFLAGS in
+# arch/x86/kernel/signal_32.c) and those handle_signal clears for the handler
+# (arch/x86/kernel/signal.c); arch/x86/include/uapi/asm/processor-flags.h.
+X86_EFLAGS_CF = 0x00000001
+X86_EFLAGS_PF = 0x00000004
+X86_EFLAGS_AF = 0x00000010
+X86_EFLAGS_ZF = 0x00000040
+X86_EFLAGS_SF = 0x00000080
+X86_EFLAGS_TF = 0x00000100
+X86_EFLAGS_DF = 0x00000400
+X86_EFLAGS_OF = 0x00000800
+X86_EFLAGS_RF = 0x00010000
+X86_EFLAGS_AC = 0x00040000
+FIX_EFLAGS = (X86_EFLAGS_AC | X86_EFLAGS_OF | X86_EFLAGS_DF | X86_EFLAGS_TF | X86_EFLAGS_SF
+              | X86_EFLAGS_ZF | X86_EFLAGS_AF | X86_EFLAGS_PF | X86_EFLAGS_CF | X86_EFLAGS_RF)
+
+# ucontext uc_flags (arch/x86/include/uapi/asm/ucontext.h): set by ia32_setup_rt_frame only
+# when the CPU has XSAVE.
+UC_FP_XSTATE = 0x1
+
+# The signals whose default action dumps core (sig_kernel_coredump, include/linux/signal.h)
+# and those that stop the process (sig_kernel_stop); synchronous ones are dequeued first
+# (SYNCHRONOUS_MASK, kernel/signal.c).
+SIG_COREDUMP = frozenset({SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGFPE, SIGSEGV, SIGBUS, SIGSYS,
+                          SIGXCPU, SIGXFSZ})
+SIG_STOP = frozenset({SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU})
+SIG_SYNCHRONOUS = frozenset({SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS})
+
 
 # --- process, identity, time and files (added with those calls) -------------------------------
 

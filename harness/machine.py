@@ -40,21 +40,24 @@ from unicorn import (
     UC_ARCH_X86, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED, UC_ERR_FETCH_UNMAPPED,
     UC_ERR_INSN_INVALID, UC_ERR_READ_PROT, UC_ERR_READ_UNALIGNED, UC_ERR_READ_UNMAPPED,
     UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNALIGNED, UC_ERR_WRITE_UNMAPPED, UC_HOOK_BLOCK,
-    UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MODE_32, Uc, UcError,
+    UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MEM_FETCH_PROT,
+    UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED, UC_MODE_32, Uc, UcError,
 )
 from unicorn.x86_const import (
-    UC_X86_INS_IN, UC_X86_INS_OUT, UC_X86_INS_SYSENTER, UC_X86_REG_EAX, UC_X86_REG_EBP,
-    UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDI, UC_X86_REG_EDX, UC_X86_REG_EIP, UC_X86_REG_ESI,
-    UC_X86_REG_FS, UC_X86_REG_GS,
+    UC_X86_INS_IN, UC_X86_INS_OUT, UC_X86_INS_SYSENTER, UC_X86_REG_CS, UC_X86_REG_DS,
+    UC_X86_REG_EAX, UC_X86_REG_EBP, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDI,
+    UC_X86_REG_EDX, UC_X86_REG_EFLAGS, UC_X86_REG_EIP, UC_X86_REG_ES, UC_X86_REG_ESI,
+    UC_X86_REG_ESP, UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_SS,
 )
 
 from . import cpu as cpumod
 from . import elf as elfmod
 from .errors import GuestFault, GuestTimeout, HarnessError
 from .linux import (
-    SEGV_ACCERR, SEGV_MAPERR, SIGSEGV,
+    SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIGSEGV,
 )
 from .kernel import BLOCK, Kernel, Stop
+from .kernel.sigframe import REGISTERS, SigInfo, fault_arch, force
 from .memory import Memory
 from .trace import insn_text, trace_insn
 
@@ -90,6 +93,14 @@ _NEVER = 0xFFFFFFFF
 _ARG_REGS = (UC_X86_REG_EAX, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDX,
              UC_X86_REG_ESI, UC_X86_REG_EDI, UC_X86_REG_EBP)
 _INT80 = b"\xcd\x80"
+#: unicorn's id of each register a signal frame saves, in sigframe.REGISTERS order.
+_STATE_REGS = {"gs": UC_X86_REG_GS, "fs": UC_X86_REG_FS, "es": UC_X86_REG_ES,
+               "ds": UC_X86_REG_DS, "edi": UC_X86_REG_EDI, "esi": UC_X86_REG_ESI,
+               "ebp": UC_X86_REG_EBP, "esp": UC_X86_REG_ESP, "ebx": UC_X86_REG_EBX,
+               "edx": UC_X86_REG_EDX, "ecx": UC_X86_REG_ECX, "eax": UC_X86_REG_EAX,
+               "eip": UC_X86_REG_EIP, "cs": UC_X86_REG_CS, "eflags": UC_X86_REG_EFLAGS,
+               "ss": UC_X86_REG_SS}
+_SEGMENTS = frozenset({"gs", "fs", "es", "ds", "cs", "ss"})
 
 _UNMAPPED = {UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED, UC_ERR_FETCH_UNMAPPED,
              UC_ERR_READ_UNALIGNED, UC_ERR_WRITE_UNALIGNED, UC_ERR_FETCH_UNALIGNED}
@@ -189,7 +200,7 @@ class Machine:
         self.cpu = cpumod.Cpu(uc)
         self.cpu.enter_user_mode(image.entry, esp)
         self.eip = image.entry
-        self.kernel.attach(self.mem, image, self.cpu)
+        self.kernel.attach(self.mem, image, self)
         self._syscall = self.kernel.syscall
 
         self._vals = (ctypes.c_uint32 * 7)()
@@ -260,12 +271,9 @@ class Machine:
             # while the call would still block.
             args, self._parked = self._parked, None
             ret = self._syscall(*args)
-            try:
-                if self._settle(args, ret, self.eip + len(_INT80)):
-                    return self._stop
-            except GuestFault as fault:
-                raise self._die(fault) from None
             self.eip += len(_INT80)
+            if self._settle(args, ret, self.eip):  # may move eip to a signal handler
+                return self._stop
         while True:
             self._running = True
             try:
@@ -285,11 +293,13 @@ class Machine:
                 if self._fault_context is not None:
                     self.uc.context_restore(self._fault_context)
                     self._fault_context = None
-                if isinstance(error, GuestFault):
-                    self._die(error)
+                if isinstance(error, GuestFault) and self.killed_by is None:
+                    self._fault(error)  # a CPU exception: its handler, or death
+                    continue
                 raise error
             if status != 0:
-                raise self._die(self._fault_from(status, self._eip.value))
+                self._fault(self._fault_from(status, self._eip.value))
+                continue
             if self._stop is not None:
                 return self._stop
             eip = self.eip = self._eip.value
@@ -329,15 +339,85 @@ class Machine:
         return self.uc.reg_read(UC_X86_REG_FS if prefix == 0x64 else UC_X86_REG_GS) & 0xFFFC == 0
 
     def _die(self, fault: GuestFault) -> GuestFault:
-        """The process is gone: record the signal, and show it as strace would."""
+        """The process is gone: record the signal, and show it as strace would (the
+        ``---`` line was shown when the kernel dequeued the signal).  No core is dumped,
+        as under RLIMIT_CORE 0, so strace prints no ``(core dumped)``."""
         self.killed_by = fault.signal
         strace = self.kernel.strace
         if strace is not None:
-            from .trace import killed_line, signal_line
+            from .trace import killed_line
 
-            strace(signal_line(fault.signal, fault.code, fault.address))
             strace(killed_line(fault.signal))
         return fault
+
+    # ------------------------------------------------------------------ signals
+
+    def _fault(self, fault: GuestFault) -> None:
+        """A CPU exception: force its signal on the process (force_sig_fault) and deliver
+        it.  Returns when a handler is to run (``self.eip`` is its first instruction; when
+        it returns, the faulting instruction runs again, as on Linux); raises the fault when
+        the process dies of it."""
+        kernel = self.kernel
+        info = SigInfo(fault.signal, fault.code, addr=fault.address)
+        access = self._bad_access[0] if self._bad_access else None
+        self._bad_access = None
+        kernel.fault_arch = fault_arch(
+            info, write=access in (UC_MEM_WRITE_UNMAPPED, UC_MEM_WRITE_PROT),
+            fetch=access in (UC_MEM_FETCH_UNMAPPED, UC_MEM_FETCH_PROT))
+        force(kernel, info)
+        eip = fault.eip
+        code = self.mem.fetch(eip, 2)
+        if code[:1] in (b"\xcc", b"\xce", b"\xf1"):  # int3, into, icebp: traps, resumed after
+            eip += 1
+        elif len(code) == 2 and code[0] == 0xCD and code[1] in (3, 4):
+            eip += 2
+        self._signals(eip, fault)
+
+    def _signals(self, eip: int, fault: GuestFault | None = None, at: int | None = None) -> None:
+        """Deliver the pending signals with the guest about to resume at ``eip``: the
+        registers go to the kernel, which builds handler frames or says the process dies
+        (then the GuestFault is raised: ``fault``, or one at ``at`` for a sent signal)."""
+        state = self.cpu_state()
+        state["eip"] = eip
+        outcome = self.kernel.handle_signals(state)
+        if outcome is not None:
+            info = outcome.info
+            if fault is None or fault.signal != info.signo:
+                where = at if at is not None else eip if fault is None else fault.eip
+                fault = GuestFault(info.signo, info.addr, where,
+                                   insn_text(self.mem.fetch(where), where), info.code)
+            raise self._die(fault)
+        self.set_cpu_state(state)
+        self.eip = state["eip"]
+
+    def set_gdt_entry(self, index: int, descriptor: bytes) -> None:
+        """set_thread_area's descriptor, into the task's GDT (harness/cpu.py)."""
+        self.cpu.set_gdt_entry(index, descriptor)
+
+    def cpu_state(self) -> dict[str, int]:
+        """Every register a signal frame saves, by its sigcontext name (cold path: only when
+        a signal is delivered or a handler returns)."""
+        read = self.uc.reg_read
+        return {name: read(_STATE_REGS[name]) for name in REGISTERS}
+
+    def set_cpu_state(self, state: dict[str, int]) -> None:
+        """Write back what :meth:`cpu_state` returned, changed; a segment register is only
+        loaded when its selector changes.  A selector the CPU refuses is the #GP Linux's
+        iret would take: the process gets SIGSEGV."""
+        uc = self.uc
+        for name in REGISTERS:
+            value = state[name]
+            if name in _SEGMENTS:
+                # Only the selector counts: the RPL is the CPU's privilege level, which
+                # Linux forces to 3 on sigreturn and the machine's CPU set-up decides.
+                if uc.reg_read(_STATE_REGS[name]) | 3 == value | 3:
+                    continue
+                try:
+                    uc.reg_write(_STATE_REGS[name], value)
+                except UcError:
+                    force(self.kernel, SigInfo(SIGSEGV, SI_KERNEL))
+                continue
+            uc.reg_write(_STATE_REGS[name], value & 0xFFFFFFFF)
 
     # ------------------------------------------------------------------ hooks
 
@@ -375,10 +455,8 @@ class Machine:
         if ret.__class__ is int:
             self._ret.value = ret & 0xFFFFFFFF
             _reg_write(self._uch, UC_X86_REG_EAX, self._ret_ref)
-            signal = self.kernel.pending_signal
-            if signal is not None:  # SIGPIPE, sent as by kill: SI_USER
-                eip = eip_after - len(_INT80)
-                raise GuestFault(signal, None, eip, insn_text(self.mem.fetch(eip), eip), 0)
+            if self.kernel.pending_signal is not None:  # kill, tgkill, SIGPIPE, an unblock
+                self._signals(eip_after, at=eip_after - len(_INT80))
             return False
         if ret is BLOCK:
             self.eip = eip_after - len(_INT80)

@@ -827,6 +827,115 @@ def _enter_socketcall(p: Pending, mem: _Memory) -> bool:
 
 # --- decoders of the signal calls (kill, tgkill, sigreturn, ...) -----------------------------
 
+_SIGALTSTACK_FLAGS = _flag_table("SS_ONSTACK SS_DISABLE SS_AUTODISARM")
+#: Where strace finds the mask a sigreturn restores, from esp at the call (src/linux/i386/
+#: arch_sigreturn.c: sigcontext's oldmask, then extramask after the 624-byte fpstate;
+#: src/rt_sigreturn.c: the rt frame's uc_sigmask, 4 + 128 + 20 + 88 + 8 bytes above esp).
+_SC_OLDMASK = 80
+_SC_EXTRAMASK = 88 + 624
+_RT_SIGMASK = 3 * 4 + 128 + 20 + 88
+
+
+def _enter_none(p: Pending, mem: _Memory) -> bool:
+    """getpid(), gettid(), getppid(): no arguments."""
+    return True
+
+
+def _enter_kill(p: Pending, mem: _Memory) -> bool:
+    """kill(pid, sig) and tkill(tid, sig): printpid, printsignal."""
+    p.text += f"{_d(p.args[0])}, {_signal(p.args[1])}"
+    return True
+
+
+def _enter_tgkill(p: Pending, mem: _Memory) -> bool:
+    p.text += f"{_d(p.args[0])}, {_d(p.args[1])}, {_signal(p.args[2])}"
+    return True
+
+
+def _enter_sigreturn(p: Pending, mem: _Memory) -> bool:
+    """sigreturn({mask=[...]}): the low word from sc.oldmask, the high from extramask; the
+    process's esp comes as a seventh argument (the harness passes it)."""
+    esp = p.args[6] if len(p.args) > 6 else 0
+    frame = mem.umoven(esp, _SC_EXTRAMASK + 4)
+    if frame is None:
+        p.text += f"{{mask={_x(esp)}}}"
+    else:
+        p.text += "{mask=" + _sigmask(frame[_SC_OLDMASK:_SC_OLDMASK + 4]
+                                      + frame[_SC_EXTRAMASK:_SC_EXTRAMASK + 4]) + "}"
+    return True
+
+
+def _enter_rt_sigreturn(p: Pending, mem: _Memory) -> bool:
+    """rt_sigreturn({mask=[...]}): print_sigset_addr of the frame's uc_sigmask."""
+    esp = p.args[6] if len(p.args) > 6 else 0
+    p.text += "{mask=" + _sigset(mem, esp + _RT_SIGMASK, L.NSIG_BYTES) + "}"
+    return True
+
+
+def _old_sigaction(mem: _Memory, address: int) -> str:
+    """decode_old_sigaction: struct old_sigaction32 {handler, mask (one word), flags,
+    restorer}, printed as the new one is."""
+    data = mem.fetch(address, 16)
+    if data is None:
+        return _addr(address)
+    handler, _mask, flags, restorer = struct.unpack("<IIII", data)
+    text = (f"{{sa_handler={_sa_handler(handler)}, sa_mask={_sigmask(data[4:8])}, "
+            f"sa_flags={_flags(_SIGACT_FLAGS, flags, 'SA_???')}")
+    if flags & L.SA_RESTORER:
+        text += f", sa_restorer={_addr(restorer)}"
+    return text + "}"
+
+
+def _enter_sigaction(p: Pending, mem: _Memory) -> bool:
+    p.text += f"{_signal(p.args[0])}, {_old_sigaction(mem, p.args[1])}, "
+    return False
+
+
+def _exit_sigaction(p: Pending, mem: _Memory, ret: int) -> None:
+    p.text += _old_sigaction(mem, p.args[2])
+
+
+def _enter_sigprocmask(p: Pending, mem: _Memory) -> bool:
+    """The old sigprocmask: sets of current_wordsize (4) bytes, no size argument."""
+    p.text += (f"{_xval(_SIGPROCMASK_CMDS, p.args[0], 'SIG_???')}, "
+               f"{_sigset(mem, p.args[1], 4)}, ")
+    return False
+
+
+def _exit_sigprocmask(p: Pending, mem: _Memory, ret: int) -> None:
+    p.text += _sigset(mem, p.args[2], 4)
+
+
+def _enter_rt_sigpending(p: Pending, mem: _Memory) -> bool:
+    return False
+
+
+def _exit_rt_sigpending(p: Pending, mem: _Memory, ret: int) -> None:
+    """rt_sigpending: everything at exit; the set is an address after a failure."""
+    a = p.args
+    text = _addr(a[0]) if mem.failed else _sigset(mem, a[0], a[1])
+    p.text += f"{text}, {_u(a[1])}"
+
+
+def _stack_t(mem: _Memory, address: int) -> str:
+    """print_stack_t: {ss_sp=..., ss_flags=..., ss_size=...}."""
+    data = mem.fetch(address, 12)
+    if data is None:
+        return _addr(address)
+    sp, flags, size = struct.unpack("<III", data)
+    return (f"{{ss_sp={_addr(sp)}, ss_flags={_flags(_SIGALTSTACK_FLAGS, flags, 'SS_???')}, "
+            f"ss_size={size}}}")
+
+
+def _enter_sigaltstack(p: Pending, mem: _Memory) -> bool:
+    p.text += _stack_t(mem, p.args[0]) + ", "
+    return False
+
+
+def _exit_sigaltstack(p: Pending, mem: _Memory, ret: int) -> None:
+    p.text += _stack_t(mem, p.args[1])
+
+
 
 # --- decoders of the process, identity, time and file calls (uname, writev, fstat64, ...) ---
 
@@ -1379,6 +1488,18 @@ _DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     # memory calls
 
     # signal calls
+    "kill": (_enter_kill, None, _UDECIMAL),
+    "tkill": (_enter_kill, None, _UDECIMAL),
+    "tgkill": (_enter_tgkill, None, _UDECIMAL),
+    "getpid": (_enter_none, None, _UDECIMAL),
+    "getppid": (_enter_none, None, _UDECIMAL),
+    "gettid": (_enter_none, None, _UDECIMAL),
+    "sigreturn": (_enter_sigreturn, None, _UDECIMAL),
+    "rt_sigreturn": (_enter_rt_sigreturn, None, _UDECIMAL),
+    "sigaction": (_enter_sigaction, _exit_sigaction, _UDECIMAL),
+    "sigprocmask": (_enter_sigprocmask, _exit_sigprocmask, _UDECIMAL),
+    "rt_sigpending": (_enter_rt_sigpending, _exit_rt_sigpending, _UDECIMAL),
+    "sigaltstack": (_enter_sigaltstack, _exit_sigaltstack, _UDECIMAL),
 
     # process, identity, time and file calls
     "writev": (_enter_writev, None, _UDECIMAL),

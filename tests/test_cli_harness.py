@@ -123,12 +123,12 @@ def test_run_env_must_be_name_equals_value(env):
 
 
 def test_run_names_unmodelled_calls_once_when_the_guest_fails():
-    """unmodelled.elf calls statx twice and mprotect once, then exits 1."""
+    """unmodelled.elf calls acct twice and swapoff once, then exits 1."""
     result = webelf("run", str(PROGRAMS / "unmodelled.elf"))
     assert result.returncode == 1
     assert result.stderr.decode().splitlines() == [
         "webelf: the guest exited with status 1",
-        "webelf: unmodelled system calls: statx x2, mprotect",
+        "webelf: unmodelled system calls: acct x2, swapoff",
     ]
 
 

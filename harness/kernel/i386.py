@@ -46,8 +46,9 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L.SYS_close, sys_file.sys_close, FULL),
     Syscall(L.SYS_brk, sys_mm.sys_brk, PARTIAL,
             "whole pages; shrinking keeps the pages"),
-    Syscall(L.SYS_signal, sys_signal.sys_signal, PARTIAL, "dispositions only"),
-    Syscall(L.SYS_rt_sigaction, sys_signal.sys_rt_sigaction, PARTIAL, "dispositions only"),
+    Syscall(L.SYS_signal, sys_signal.sys_signal, FULL, "SA_ONESHOT | SA_NOMASK, as i386's"),
+    Syscall(L.SYS_rt_sigaction, sys_signal.sys_rt_sigaction, FULL,
+            "handlers run; SA_SIGINFO, SA_RESTORER, SA_RESETHAND, SA_NODEFER, SA_ONSTACK"),
     Syscall(L.SYS_rt_sigprocmask, sys_signal.sys_rt_sigprocmask, FULL),
     Syscall(L.SYS_set_thread_area, sys_tls.sys_set_thread_area, FULL,
             "GDT entries 12-14, as a 64-bit kernel gives a 32-bit task"),
@@ -70,6 +71,21 @@ TABLE: tuple[Syscall, ...] = (
     # memory
 
     # signals
+    Syscall(L.SYS_sigaction, sys_signal.sys_sigaction, FULL, "struct old_sigaction"),
+    Syscall(L.SYS_sigprocmask, sys_signal.sys_sigprocmask, FULL, "the first 32 signals"),
+    Syscall(L.SYS_rt_sigpending, sys_signal.sys_rt_sigpending, FULL),
+    Syscall(L.SYS_sigaltstack, sys_signal.sys_sigaltstack, FULL),
+    Syscall(L.SYS_sigreturn, sys_signal.sys_sigreturn, PARTIAL,
+            "every register and the mask; the FPU state is not restored"),
+    Syscall(L.SYS_rt_sigreturn, sys_signal.sys_rt_sigreturn, PARTIAL,
+            "every register, the mask and the altstack; the FPU state is not restored"),
+    Syscall(L.SYS_kill, sys_signal.sys_kill, FULL,
+            "the only process is pid 1000, its own group; other pids ESRCH"),
+    Syscall(L.SYS_tkill, sys_signal.sys_tkill, FULL, "the only thread is tid 1000"),
+    Syscall(L.SYS_tgkill, sys_signal.sys_tgkill, FULL, "the only thread is 1000 in group 1000"),
+    Syscall(L.SYS_getpid, sys_signal.sys_getpid, FULL, "1000"),
+    Syscall(L.SYS_getppid, sys_signal.sys_getppid, FULL, "999"),
+    Syscall(L.SYS_gettid, sys_signal.sys_gettid, FULL, "1000, the pid: one thread"),
 
     # process, identity, time and files
     Syscall(L.SYS_readv, sys_file.sys_readv, FULL,

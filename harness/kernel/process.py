@@ -22,10 +22,8 @@ from ..errors import UnsupportedSyscall
 from ..faults import Fault, Faults
 from ..net import FdTable, Network, raises_sigpipe
 from . import i386
-from .abi import (
-    BLOCK, CLOCK_SLACK, EXIT, IGNORED_BY_DEFAULT, NO_DEADLINE, SIG_DFL, SIG_IGN, BadAddress, Stop,
-    s32,
-)
+from .abi import BLOCK, CLOCK_SLACK, EXIT, NO_DEADLINE, BadAddress, Stop, s32
+from .sigframe import SigAction, SigInfo, Terminate, handle_signals
 
 if TYPE_CHECKING:
     from ..elf import Image
@@ -40,13 +38,18 @@ class GuestMemory(Protocol):
 
 
 class GuestCpu(Protocol):
-    """What the kernel needs of the CPU: a descriptor in the GDT (set_thread_area)."""
+    """What the kernel needs of the CPU: a descriptor in the GDT (set_thread_area), and
+    every register, read and written when a signal frame is built or undone."""
 
     def set_gdt_entry(self, index: int, descriptor: bytes) -> None: ...
+    def cpu_state(self) -> dict[str, int]: ...
+    def set_cpu_state(self, state: dict[str, int]) -> None: ...
 
 
 #: The calls whose EPIPE comes with SIGPIPE, and which of them take send(2)'s flags.
 _SENDS = frozenset({"write", "send", "sendto", "writev"})
+#: The calls whose strace line is read from the stack (the signal frame they undo).
+_READS_ESP = frozenset({L.SYS_sigreturn, L.SYS_rt_sigreturn})
 
 
 class Kernel:
@@ -82,9 +85,24 @@ class Kernel:
         self.deadline: float | None = None
         self._parked_fault: Fault | None = None
         self.exit_status: int | None = None
-        self.pending_signal: int | None = None
-        self.dispositions: dict[int, int] = {}
+        #: Identity.  One process of one thread: pid = tid (the thread-group leader).  1000
+        #: is a plain user-range pid, the same on every run so traces compare; the parent
+        #: (999) is the shell or test that started it, which the guest cannot reach.
+        self.pid = self.tid = 1000
+        self.ppid = 999
+        #: Signals (see :mod:`.sigframe`): the k_sigaction per signal (absent is SIG_DFL),
+        #: the blocked mask, the pending set and each pending signal's siginfo, the
+        #: sigaltstack, and the (trapno, err, cr2) of the last fault.  ``pending_signal`` is
+        #: the lowest pending signal that is not blocked, or None: the one check the
+        #: machine makes after every call.
+        self.sigactions: dict[int, SigAction] = {}
         self.sigmask = 0
+        self.sigpending = 0
+        self.siginfo: dict[int, SigInfo] = {}
+        self.pending_signal: int | None = None
+        self.altstack_sp = self.altstack_size = 0
+        self.altstack_flags = 0  # as a new process inherits it: never set
+        self.fault_arch = (0, 0, 0)
         self.mem: GuestMemory | None = None
         self.cpu: GuestCpu | None = None
         self.tls_used: set[int] = set()
@@ -152,7 +170,10 @@ class Kernel:
         from ..trace import exit_line, syscall_enter, syscall_exit
 
         assert self.strace is not None
-        pending = syscall_enter(nr, (a, b, c, d, e, f), self.peek)
+        regs: tuple[int, ...] = (a, b, c, d, e, f)
+        if nr in _READS_ESP:  # strace finds the sigreturn frame from esp
+            regs += (self.cpu.cpu_state()["esp"],)
+        pending = syscall_enter(nr, regs, self.peek)
         strace, self.strace = self.strace, None
         try:
             ret = self.syscall(nr, a, b, c, d, e, f)
@@ -264,12 +285,28 @@ class Kernel:
 
     # ------------------------------------------------------------------ signals and sleeping
 
-    def deliver(self, signal: int) -> None:
-        """A signal raised by a call: fatal unless ignored (handlers are not run here)."""
-        action = self.dispositions.get(signal, SIG_DFL)
-        if action == SIG_IGN or (action == SIG_DFL and signal in IGNORED_BY_DEFAULT):
+    def deliver(self, signal: int, code: int = L.SI_USER) -> None:
+        """Send ``signal`` to this process, as from itself (kill, tgkill, SIGPIPE's
+        send_sig): pending until it is unblocked, then delivered when the current call
+        returns (:meth:`handle_signals`).  A standard signal already pending is not queued
+        twice (legacy_queue).  An ignored one is still queued and dropped at delivery: a
+        traced process's ignored signals reach the tracer (sig_ignored), so ``--strace``
+        shows them as strace does."""
+        if self.sigpending & 1 << (signal - 1):
             return
-        self.pending_signal = signal
+        self.sigpending |= 1 << (signal - 1)
+        self.siginfo[signal] = SigInfo(signal, code, self.pid, getattr(self, "uid", 0))
+        self.recalc_signals()
+
+    def recalc_signals(self) -> None:
+        """recalc_sigpending: note the lowest pending, unblocked signal for the machine."""
+        ready = self.sigpending & ~self.sigmask
+        self.pending_signal = (ready & -ready).bit_length() if ready else None
+
+    def handle_signals(self, state: dict[str, int]) -> Terminate | None:
+        """On the way back to user mode with registers ``state`` (changed in place): run
+        get_signal and handle_signal for each deliverable signal (:mod:`.sigframe`)."""
+        return handle_signals(self, state)
 
     def block(self, fd: int) -> object:
         """The call would sleep on ``fd``: BLOCK, or -EAGAIN if its receive timeout is over.
