@@ -54,6 +54,7 @@ from .linux import (
     FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIGFPE, SIGILL, SIGSEGV, SIGTRAP,
 )
 from .kernel import BLOCK, Kernel, Stop
+from .kernel.sys_mm import reserve_vdso
 from .memory import Memory
 from .trace import insn_text, trace_insn
 
@@ -184,7 +185,8 @@ class Machine:
         stack_prot = elfmod.PROT_READ | elfmod.PROT_WRITE
         if image.stack_executable:
             stack_prot |= elfmod.PROT_EXEC
-        self.mem.map(elfmod.STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot)
+        self.mem.map(elfmod.STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot, kind="stack")
+        reserve_vdso(self.mem)
         esp, stack = elfmod.build_initial_stack(
             image, elfmod.STACK_TOP, list(argv), list(envp),
             random16 if random16 is not None else os.urandom(16), argv[0] if argv else "")
