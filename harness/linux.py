@@ -1446,6 +1446,85 @@ PATH_MAX = 4096
 
 # --- memory: mmap, mprotect, mremap (added with the memory calls) -----------------------------
 
+# include/uapi/asm-generic/mman-common.h, mman.h and linux/mman.h, as i386 has them.
+PROT_SEM = 0x8
+PROT_GROWSDOWN = 0x01000000
+PROT_GROWSUP = 0x02000000
+
+MAP_SHARED = 0x01
+MAP_PRIVATE = 0x02
+MAP_SHARED_VALIDATE = 0x03
+MAP_DROPPABLE = 0x08
+MAP_TYPE = 0x0F
+MAP_FIXED = 0x10
+MAP_ANONYMOUS = 0x20
+MAP_32BIT = 0x40
+MAP_ABOVE4G = 0x80
+MAP_GROWSDOWN = 0x0100
+MAP_DENYWRITE = 0x0800
+MAP_EXECUTABLE = 0x1000
+MAP_FILE = 0
+MAP_LOCKED = 0x2000
+MAP_NORESERVE = 0x4000
+MAP_POPULATE = 0x8000
+MAP_NONBLOCK = 0x10000
+MAP_STACK = 0x20000
+MAP_HUGETLB = 0x40000
+MAP_SYNC = 0x80000
+MAP_FIXED_NOREPLACE = 0x100000
+MAP_UNINITIALIZED = 0x4000000
+MAP_HUGE_SHIFT = 26
+MAP_HUGE_MASK = 0x3F
+#: The flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK in include/linux/mman.h).
+LEGACY_MAP_MASK = (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE
+                   | MAP_EXECUTABLE | MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED
+                   | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB)
+
+MREMAP_MAYMOVE = 1
+MREMAP_FIXED = 2
+MREMAP_DONTUNMAP = 4
+
+MADV_NORMAL = 0
+MADV_RANDOM = 1
+MADV_SEQUENTIAL = 2
+MADV_WILLNEED = 3
+MADV_DONTNEED = 4
+MADV_FREE = 8
+MADV_REMOVE = 9
+MADV_DONTFORK = 10
+MADV_DOFORK = 11
+MADV_MERGEABLE = 12
+MADV_UNMERGEABLE = 13
+MADV_HUGEPAGE = 14
+MADV_NOHUGEPAGE = 15
+MADV_DONTDUMP = 16
+MADV_DODUMP = 17
+MADV_WIPEONFORK = 18
+MADV_KEEPONFORK = 19
+MADV_COLD = 20
+MADV_PAGEOUT = 21
+MADV_POPULATE_READ = 22
+MADV_POPULATE_WRITE = 23
+MADV_DONTNEED_LOCKED = 24
+MADV_COLLAPSE = 25
+MADV_HWPOISON = 100
+MADV_SOFT_OFFLINE = 101
+MADV_GUARD_INSTALL = 102
+MADV_GUARD_REMOVE = 103
+
+# The layout of a 32-bit process on a 64-bit kernel, address randomisation off.
+#: stack_guard_gap (mm/mmap.c): 256 pages kept free below a VM_GROWSDOWN mapping.
+STACK_GUARD_GAP = 256 << 12
+#: mmap_base() (arch/x86/mm/mmap.c): TASK_SIZE less a gap of RLIMIT_STACK (8 MiB) plus
+#: stack_guard_gap, clamped to at least SIZE_128M: 0xFFFFE000 - 128 MiB.
+MMAP_BASE = 0xFFFFE000 - (128 << 20)
+#: mmap_legacy_base for a compat task: __TASK_UNMAPPED_BASE(IA32_PAGE_OFFSET), the
+#: bottom-up search's start when the top-down one finds no room.
+TASK_UNMAPPED_BASE = (0xFFFFE000 // 3 + 0xFFF) & ~0xFFF
+#: What Linux 6.18 maps below mmap_base at exec (map_vdso): [vvar] 4 pages,
+#: [vvar_vclock] 2 and [vdso] 2, the highest 8 pages under MMAP_BASE.
+VDSO_SIZE = 8 << 12
+
 
 # --- signals: sigaction flags, frames (added with signal delivery) ----------------------------
 

@@ -58,6 +58,7 @@ from .linux import (
 )
 from .kernel import BLOCK, Kernel, Stop
 from .kernel.sigframe import REGISTERS, SigInfo, fault_arch, force
+from .kernel.sys_mm import reserve_vdso
 from .memory import Memory
 from .trace import insn_text, trace_insn
 
@@ -188,7 +189,8 @@ class Machine:
         stack_prot = elfmod.PROT_READ | elfmod.PROT_WRITE
         if image.stack_executable:
             stack_prot |= elfmod.PROT_EXEC
-        self.mem.map(elfmod.STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot)
+        self.mem.map(elfmod.STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot, kind="stack")
+        reserve_vdso(self.mem)
         random16 = random16 if random16 is not None else os.urandom(16)
         self.kernel.random_seed = random16  # getrandom's stream is keyed by AT_RANDOM
         esp, stack = elfmod.build_initial_stack(

@@ -2,11 +2,32 @@
 
 The kernel reads and writes guest memory here as Python buffers, without a call into the
 emulator, with Linux's rules for bad pointers: copy_from_user and copy_to_user fail with
-EFAULT on an address that is unmapped or, for a write, not writable.
+EFAULT on an address that is unmapped or, for a write, not writable (a PROT_NONE page is
+neither readable nor writable).
+
+Each mapping is host memory the harness owns: an anonymous ``mmap.mmap`` (lazily committed
+by the host's kernel), handed to unicorn with ``uc_mem_map_ptr``.  A partial munmap or
+mprotect splits a region: unicorn splits its own region in place (the pieces keep pointing
+into the same host buffer), and :attr:`Memory.regions` gets the same pieces, each a slice of
+that buffer.  A buffer lives as long as one piece of it does; pages unmapped from its middle
+are given back to the host with ``madvise(MADV_DONTNEED)``.
+
+Protections, as tested against unicorn 2.1.4 (tests/test_mm.py): with guest memory mapped
+this way and the machine's UC_HOOK_MEM_INVALID hook installed, unicorn refuses a write to a
+read-only page, any access to a PROT_NONE page and a fetch from a non-executable page, also
+after ``uc_mem_protect`` changes a page the guest already touched (it flushes its TLB).  The
+one thing it keeps is code it already translated: a page that loses PROT_EXEC would still
+run its old translation blocks, so :meth:`Memory.protect` drops them (``uc_ctl_remove_cache``)
+whenever execute permission is taken away or executable contents are thrown away.
+
+x86 has no write-only or execute-only pages: PROT_WRITE and PROT_EXEC imply PROT_READ in the
+page tables (``protection_map``, arch/x86/mm/pgprot.c), so unicorn gets read permission
+with either, and so does copy_from_user here.
 """
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import mmap
 from dataclasses import dataclass
@@ -16,40 +37,186 @@ from unicorn import Uc
 from . import elf as elfmod
 from .kernel import BadAddress
 
+_R, _W, _X = elfmod.PROT_READ, elfmod.PROT_WRITE, elfmod.PROT_EXEC
+#: Whether the host can give pieces of a buffer back with madvise (4 KiB host pages).
+_HOST_MADVISE = hasattr(mmap.mmap, "madvise") and mmap.PAGESIZE == elfmod.PAGE_SIZE
+#: The most guest memory one process may have mapped at once, image, stack, brk and mmap
+#: together: the harness's stand-in for RLIMIT_AS, so a hostile guest cannot exhaust the
+#: host.  Mappings are committed lazily by the host, so only touched pages cost memory.
+MAX_GUEST_MEMORY = 2 << 30
 
-@dataclass
+
+def effective_prot(prot: int) -> int:
+    """What the page tables allow for ``prot`` on x86: write or exec implies read."""
+    prot &= _R | _W | _X
+    return prot | _R if prot & (_W | _X) else prot
+
+
+@dataclass(eq=False)
 class _Region:
+    """One piece of guest memory: [start, end) at ``offset`` into the host buffer ``buf``.
+
+    ``prot`` is what the guest asked for (PROT_* bits), ``access`` what the page tables
+    allow (:func:`effective_prot`).  ``kind`` says what Linux's VMA would be: "anon",
+    "shared" (anonymous MAP_SHARED), "stack" (VM_GROWSDOWN), "image", "brk" or "reserved".
+    """
+
     start: int
     end: int
     prot: int
     buf: mmap.mmap
     view: memoryview
+    offset: int = 0
+    kind: str = "anon"
+    access: int = 0
+
+    def __post_init__(self) -> None:
+        self.access = effective_prot(self.prot)
+
+    def piece(self, start: int, end: int) -> _Region:
+        """The part [start, end) of this region, over the same host memory."""
+        lo, hi = start - self.start, end - self.start
+        return _Region(start, end, self.prot, self.buf, self.view[lo:hi], self.offset + lo,
+                       self.kind)
 
 
 class Memory:
     """Guest memory as host buffers: what a system call reads or writes, with Linux's
     rules for bad pointers (copy_from_user/copy_to_user fail with EFAULT on an address
-    that is unmapped or, for writes, not writable)."""
+    that is unmapped or, for writes, not writable), and the regions an address space is
+    made of (``regions``, sorted by address and never overlapping)."""
 
     def __init__(self, uc: Uc) -> None:
         self._uc = uc
         self.regions: list[_Region] = []
+        self._starts: list[int] = []
+        #: Bytes of guest memory mapped now (the sum of the regions' sizes).
+        self.mapped = 0
 
-    def map(self, start: int, size: int, prot: int, data: bytes = b"") -> None:
+    # ------------------------------------------------------------------ the address space
+
+    def _index(self) -> None:
+        self.regions.sort(key=lambda r: r.start)
+        self._starts = [r.start for r in self.regions]
+
+    def map(self, start: int, size: int, prot: int, data: bytes = b"", *,
+            kind: str = "anon") -> None:
+        """New zeroed memory at [start, start + size), which must be free, page-aligned."""
         buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         view = memoryview(buf)
         if data:
             view[:len(data)] = data
+        region = _Region(start, start + size, prot, buf, view, 0, kind)
         address = ctypes.addressof(ctypes.c_char.from_buffer(buf))
-        self._uc.mem_map_ptr(start, size, prot, address)
-        self.regions.append(_Region(start, start + size, prot, buf, view))
-        self.regions.sort(key=lambda r: r.start)
+        self._uc.mem_map_ptr(start, size, region.access, address)
+        self.regions.append(region)
+        self.mapped += size
+        self._index()
+
+    def overlapping(self, start: int, end: int) -> list[_Region]:
+        """The regions that meet [start, end), in address order."""
+        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        found = []
+        for r in self.regions[i:]:
+            if r.start >= end:
+                break
+            if r.end > start:
+                found.append(r)
+        return found
+
+    def _split(self, start: int, end: int, change) -> bool:
+        """Cut every region meeting [start, end) at start and end, and hand each inner
+        piece to ``change`` (which returns the piece to keep, or None).  True if an inner
+        piece was executable (its translated code must go)."""
+        had_exec = False
+        kept: list[_Region] = []
+        for r in self.overlapping(start, end):
+            self.regions.remove(r)
+            lo, hi = max(r.start, start), min(r.end, end)
+            if r.start < lo:
+                kept.append(r.piece(r.start, lo))
+            inner = r.piece(lo, hi)
+            had_exec |= bool(r.access & _X)
+            inner = change(inner)
+            if inner is not None:
+                kept.append(inner)
+            if hi < r.end:
+                kept.append(r.piece(hi, r.end))
+        self.regions.extend(kept)
+        self._index()
+        return had_exec
+
+    def unmap(self, start: int, end: int) -> None:
+        """Remove [start, end) from the address space; unmapped parts are left alone."""
+        def drop(piece: _Region) -> None:
+            self._uc.mem_unmap(piece.start, piece.end - piece.start)
+            self.mapped -= piece.end - piece.start
+            _host_free(piece)
+            piece.view.release()
+            return None
+
+        self._split(start, end, drop)
+
+    def protect(self, start: int, end: int, prot: int) -> None:
+        """Change the protection of every mapped page in [start, end)."""
+        old_exec = False
+
+        def change(piece: _Region) -> _Region:
+            nonlocal old_exec
+            old_exec |= bool(piece.access & _X)
+            piece.prot = prot
+            piece.access = effective_prot(prot)
+            self._uc.mem_protect(piece.start, piece.end - piece.start, piece.access)
+            return piece
+
+        self._split(start, end, change)
+        if old_exec and not effective_prot(prot) & _X:
+            self._uc.ctl_remove_cache(start, end)
+
+    def discard(self, start: int, end: int) -> None:
+        """MADV_DONTNEED on private memory: the pages read as zero from now on."""
+        executable = False
+        for r in self.overlapping(start, end):
+            if r.kind == "shared":
+                continue  # shmem keeps its pages: DONTNEED only drops the page tables
+            lo, hi = max(r.start, start), min(r.end, end)
+            piece = r.piece(lo, hi)
+            if not _host_free(piece):
+                piece.view[:] = bytes(hi - lo)
+            piece.view.release()
+            executable |= bool(r.access & _X)
+        if executable:
+            self._uc.ctl_remove_cache(start, end)
+
+    def zero(self, start: int, end: int) -> None:
+        """Zero every mapped byte in [start, end), whatever its protection."""
+        for r in self.overlapping(start, end):
+            lo, hi = max(r.start, start) - r.start, min(r.end, end) - r.start
+            r.view[lo:hi] = bytes(hi - lo)
+
+    def contents(self, start: int, end: int) -> bytes:
+        """The bytes of [start, end), whatever their protection (unmapped reads as zero)."""
+        out = bytearray(end - start)
+        for r in self.overlapping(start, end):
+            lo, hi = max(r.start, start), min(r.end, end)
+            out[lo - start:hi - start] = r.view[lo - r.start:hi - r.start]
+        return bytes(out)
+
+    def region_at(self, address: int) -> _Region | None:
+        i = bisect.bisect_right(self._starts, address) - 1
+        if i >= 0:
+            r = self.regions[i]
+            if address < r.end:
+                return r
+        return None
+
+    # ------------------------------------------------------------------ reading and writing
 
     def _find(self, address: int, size: int, need: int) -> tuple[_Region, int]:
-        for r in self.regions:
-            if r.start <= address < r.end:
-                if address + size > r.end or not r.prot & need:
-                    break
+        i = bisect.bisect_right(self._starts, address) - 1
+        if i >= 0:
+            r = self.regions[i]
+            if address + size <= r.end and r.access & need:
                 return r, address - r.start
         raise BadAddress(address)
 
@@ -58,20 +225,20 @@ class Memory:
         if size <= 0:
             return b""
         try:
-            r, off = self._find(address, size, elfmod.PROT_READ)
+            r, off = self._find(address, size, _R)
             return r.view[off:off + size].tobytes()
         except BadAddress:
-            return b"".join(self._pieces(address, size, elfmod.PROT_READ, None))
+            return b"".join(self._pieces(address, size, _R, None))
 
     def write(self, address: int, data: bytes) -> None:
         size = len(data)
         if size == 0:
             return
         try:
-            r, off = self._find(address, size, elfmod.PROT_WRITE)
+            r, off = self._find(address, size, _W)
             r.view[off:off + size] = data
         except BadAddress:
-            for _ in self._pieces(address, size, elfmod.PROT_WRITE, data):
+            for _ in self._pieces(address, size, _W, data):
                 pass
 
     def _pieces(self, address: int, size: int, need: int, data: bytes | None):
@@ -79,18 +246,16 @@ class Memory:
         done = 0
         while done < size:
             at = address + done
-            for r in self.regions:
-                if r.start <= at < r.end and r.prot & need:
-                    n = min(size - done, r.end - at)
-                    off = at - r.start
-                    if data is None:
-                        yield r.view[off:off + n].tobytes()
-                    else:
-                        r.view[off:off + n] = data[done:done + n]
-                    done += n
-                    break
-            else:
+            r = self.region_at(at)
+            if r is None or not r.access & need:
                 raise BadAddress(at)
+            n = min(size - done, r.end - at)
+            off = at - r.start
+            if data is None:
+                yield r.view[off:off + n].tobytes()
+            else:
+                r.view[off:off + n] = data[done:done + n]
+            done += n
 
     def readable(self, address: int, size: int = 1) -> bool:
         try:
@@ -101,13 +266,27 @@ class Memory:
 
     def fetch(self, address: int, size: int = 16) -> bytes:
         """Instruction bytes for messages: as many of ``size`` as are mapped, maybe none."""
-        for r in self.regions:
-            if r.start <= address < r.end:
-                off = address - r.start
-                return r.view[off:min(off + size, r.end - r.start)].tobytes()
-        return b""
+        r = self.region_at(address)
+        if r is None:
+            return b""
+        off = address - r.start
+        return r.view[off:min(off + size, r.end - r.start)].tobytes()
 
     def close(self) -> None:
         for r in self.regions:
             r.view.release()
         self.regions.clear()
+        self._starts.clear()
+        self.mapped = 0
+
+
+def _host_free(piece: _Region) -> bool:
+    """Give a piece's host pages back (they read as zero afterwards); False if the host
+    cannot, and the caller must zero them itself if it needs zeros."""
+    if not _HOST_MADVISE:
+        return False
+    try:
+        piece.buf.madvise(mmap.MADV_DONTNEED, piece.offset, piece.end - piece.start)
+    except (OSError, ValueError):
+        return False
+    return True

@@ -44,8 +44,9 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L.SYS_read, sys_file.sys_read, FULL, "stdin, sockets"),
     Syscall(L.SYS_write, sys_file.sys_write, FULL, "stdout, stderr, sockets; EPIPE raises SIGPIPE"),
     Syscall(L.SYS_close, sys_file.sys_close, FULL),
-    Syscall(L.SYS_brk, sys_mm.sys_brk, PARTIAL,
-            "whole pages; shrinking keeps the pages"),
+    Syscall(L.SYS_brk, sys_mm.sys_brk, FULL,
+            "mm/mmap.c's rules: refuses to grow into (or within a page of) another mapping; "
+            "shrinking unmaps"),
     Syscall(L.SYS_signal, sys_signal.sys_signal, FULL, "SA_ONESHOT | SA_NOMASK, as i386's"),
     Syscall(L.SYS_rt_sigaction, sys_signal.sys_rt_sigaction, FULL,
             "handlers run; SA_SIGINFO, SA_RESTORER, SA_RESETHAND, SA_NODEFER, SA_ONSTACK"),
@@ -69,6 +70,21 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L.SYS_recvfrom, sys_socket.sys_recvfrom, FULL, "SO_RCVTIMEO on the virtual clock"),
     Syscall(L.SYS_shutdown, sys_socket.sys_shutdown, FULL),
     # memory
+    Syscall(L.SYS_mmap2, sys_mm.sys_mmap2, PARTIAL,
+            "anonymous memory (private, shared, MAP_FIXED, MAP_FIXED_NOREPLACE, hints) placed "
+            "top-down as Linux places a 32-bit process's, randomisation off; a file descriptor "
+            "gets the errno its file would (EBADF, EACCES, ENODEV); 2 GiB of guest memory "
+            "at most"),
+    Syscall(L.SYS_mmap, sys_mm.sys_old_mmap, PARTIAL,
+            "the old mmap: its six arguments in a struct, the offset in bytes; as mmap2"),
+    Syscall(L.SYS_munmap, sys_mm.sys_munmap, FULL),
+    Syscall(L.SYS_mprotect, sys_mm.sys_mprotect, FULL,
+            "enforced: a forbidden access raises SIGSEGV with SEGV_ACCERR"),
+    Syscall(L.SYS_mremap, sys_mm.sys_mremap, FULL,
+            "in place or moved; MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP"),
+    Syscall(L.SYS_madvise, sys_mm.sys_madvise, PARTIAL,
+            "MADV_DONTNEED zeroes private pages; hints accepted and ignored; "
+            "the guard pages of MADV_GUARD_INSTALL are refused (EINVAL)"),
 
     # signals
     Syscall(L.SYS_sigaction, sys_signal.sys_sigaction, FULL, "struct old_sigaction"),
