@@ -71,6 +71,7 @@ class Guest:
         coverage: bool = False,
         network: Network | None = None,
         faults: Iterable[Fault | str] | Faults | None = None,
+        exe_path: str = "/guest",
     ) -> None:
         if env is not None:
             if envp:
@@ -79,6 +80,7 @@ class Guest:
         self.network = network if network is not None else Network()
         self.kernel = Kernel(self.network, strict=strict, strace=strace, record=record,
                              stdin=bytes(stdin), faults=faults)
+        self.kernel.exe_path = exe_path  # what /proc/self/exe names, and the task's name
         self.machine = Machine(program, self.kernel, argv=argv, envp=envp,
                                max_instructions=max_instructions, max_seconds=max_seconds,
                                max_syscalls=max_syscalls, trace=trace,
@@ -95,9 +97,8 @@ class Guest:
         except OSError as exc:
             raise HarnessError(f"cannot read {path}: {exc.strerror or exc}") from None
         kwargs.setdefault("argv", (str(path),))
-        guest = cls(data, **kwargs)
-        guest.kernel.exe_path = os.path.abspath(path)  # what /proc/self/exe names
-        return guest
+        kwargs.setdefault("exe_path", os.path.abspath(path))
+        return cls(data, **kwargs)
 
     # ------------------------------------------------------------------ running
 

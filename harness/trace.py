@@ -1479,6 +1479,37 @@ def _enter_set_robust_list(p: Pending, mem: _Memory) -> bool:
     return True
 
 
+_PR_OPTIONS = _table("PR_SET_PDEATHSIG PR_GET_PDEATHSIG PR_GET_DUMPABLE PR_SET_DUMPABLE "
+                     "PR_SET_NAME PR_GET_NAME")
+_PR_DUMPABLE = _table("SUID_DUMP_DISABLE SUID_DUMP_USER")
+
+
+def _enter_prctl(p: Pending, mem: _Memory) -> bool:
+    """src/prctl.c: the option by name; PR_SET_NAME's string, PR_GET_NAME's after the call,
+    PR_SET_DUMPABLE's value by name; other options' four arguments in hex."""
+    a = p.args
+    p.text += _xval(_PR_OPTIONS, a[0], "PR_???")
+    if a[0] == L.PR_GET_NAME:
+        p.text += ", "
+        return False
+    if a[0] == L.PR_GET_DUMPABLE:
+        return False  # the result is named after the call
+    if a[0] == L.PR_SET_NAME:
+        p.text += ", " + _path(mem, a[1], L.TASK_COMM_LEN - 1)
+    elif a[0] == L.PR_SET_DUMPABLE:
+        p.text += ", " + _xval(_PR_DUMPABLE, a[1], "SUID_DUMP_???")
+    else:
+        p.text += ", " + ", ".join(_x(v) for v in a[1:5])
+    return True
+
+
+def _exit_prctl(p: Pending, mem: _Memory, ret: int) -> str | None:
+    if p.args[0] == L.PR_GET_DUMPABLE:
+        return None if mem.failed else _PR_DUMPABLE.get(ret)
+    p.text += _addr(p.args[1]) if mem.failed else _path(mem, p.args[1], L.TASK_COMM_LEN - 1)
+    return None
+
+
 def _clockname(clock: int) -> str:
     """printclockname: a CPU clock as MAKE_PROCESS_CPUCLOCK(pid, kind), an fd clock as
     FD_TO_CLOCKID(fd), else the CLOCK_ name."""
@@ -1628,6 +1659,7 @@ _DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     "prlimit64": (_enter_prlimit64, _exit_prlimit64, _UDECIMAL),
     "getrandom": (_enter_nothing, _exit_getrandom, _UDECIMAL),
     "set_robust_list": (_enter_set_robust_list, None, _UDECIMAL),
+    "prctl": (_enter_prctl, _exit_prctl, _UDECIMAL),
     "clock_gettime": (_enter_clock, _exit_clock, _UDECIMAL),
     "clock_gettime64": (_enter_clock, _exit_clock, _UDECIMAL),
     "clock_getres": (_enter_clock, _exit_clock, _UDECIMAL),

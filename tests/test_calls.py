@@ -1,4 +1,4 @@
-"""The process, identity, time and file calls (issue 8) against the real kernel and strace.
+"""The process, identity, time, file and prctl calls (issue 8) against the real kernel and strace.
 
 One C program (built at test time with ``gcc -m32 -static -nostdlib``) makes each call with
 good and bad arguments.  It runs natively under the real ``strace`` and in the harness with
@@ -147,6 +147,15 @@ void _start(void) {
     sc(85, (long)"", (long)buf, 10, 0, 0);     /* ENOENT */
     sc(85, (long)"/", (long)buf, 10, 0, 0);    /* EINVAL */
     sc(305, 1, (long)"x", (long)buf, 10, 0);   /* ENOTDIR */
+    sc(172, 16, (long)buf, 0, 0, 0);           /* PR_GET_NAME: the executable's name */
+    sc(172, 15, (long)"renamed-task-long-name", 0, 0, 0);  /* PR_SET_NAME keeps 15 bytes */
+    sc(172, 16, (long)buf, 0, 0, 0);
+    sc(172, 3, 0, 0, 0, 0);                    /* PR_GET_DUMPABLE: 1 */
+    sc(172, 4, 0, 0, 0, 0);                    /* PR_SET_DUMPABLE */
+    sc(172, 4, 7, 0, 0, 0);                    /* EINVAL */
+    sc(172, 3, 0, 0, 0, 0);                    /* 0 */
+    sc(172, 16, 16, 0, 0, 0);                  /* EFAULT */
+    sc(172, 1000, 1, 2, 3, 4);                 /* EINVAL: no such option */
     sc(1, 0, 0, 0, 0, 0);
 }
 """

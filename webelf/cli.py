@@ -321,6 +321,7 @@ def _stderr_line(text: str) -> None:
 def _guest(args: argparse.Namespace, *, trace: bool = False, stdin: bytes = b"") -> Guest:
     return Guest(_read(args.elf), argv=(str(args.elf), *getattr(args, "args", ())),
                  env=dict(getattr(args, "env", ())), stdin=stdin,
+                 exe_path=os.path.abspath(args.elf),
                  max_instructions=args.max_instructions, max_seconds=args.max_seconds,
                  trace=_stderr_line if trace else None,
                  faults=getattr(args, "inject", None),

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import linux as L
-from . import sys_file, sys_mm, sys_process, sys_signal, sys_socket, sys_time, sys_tls
 from . import (
-    sys_identity, sys_random, sys_rlimit, sys_stat, sys_thread, sys_utsname,
+    sys_file, sys_identity, sys_mm, sys_prctl, sys_process, sys_random, sys_rlimit, sys_signal,
+    sys_socket, sys_stat, sys_thread, sys_time, sys_tls, sys_utsname,
 )
 
 #: Support levels, as gVisor's compatibility docs name them.
@@ -151,6 +151,8 @@ TABLE: tuple[Syscall, ...] = (
             "deterministic: a stream keyed by the AT_RANDOM bytes"),
     Syscall(L.SYS_set_tid_address, sys_thread.sys_set_tid_address, FULL),
     Syscall(L.SYS_set_robust_list, sys_thread.sys_set_robust_list, FULL),
+    Syscall(L.SYS_prctl, sys_prctl.sys_prctl, PARTIAL,
+            "PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_SET_DUMPABLE; other options EINVAL"),
     Syscall(L.SYS_rseq, sys_thread.sys_rseq, PARTIAL,
             "ENOSYS, as before Linux 4.18; C libraries then run without it"),
     Syscall(L.SYS_time, sys_time.sys_time, FULL, "virtual clock from 2024-01-01T00:00:00Z"),

@@ -116,6 +116,9 @@ class Kernel:
         #: The working directory getcwd reports and relative paths start from.
         self.cwd = "/"
         #: The target of /proc/self/exe (Guest.load sets the program's absolute path).
+        #: prctl(2): PR_SET_DUMPABLE's value (1 for a task exec'd normally); the name is
+        #: derived from exe_path when first asked (sys_prctl).
+        self.dumpable = L.SUID_DUMP_USER
         self.exe_path = "/guest"
         #: Resource limits, resource -> [soft, hard] (64-bit), made on first use.
         self.rlimits: dict[int, list[int]] | None = None

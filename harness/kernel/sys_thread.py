@@ -26,7 +26,7 @@ def sys_set_tid_address(k: Kernel, tidptr: int, *_: int) -> int:
     """set_tid_address(2): remember ``tidptr`` (current->clear_child_tid) and return the
     caller's thread id; the pointer is not checked until the thread exits."""
     k.clear_child_tid = tidptr
-    return getattr(k, "tid", 1000)
+    return k.tid
 
 
 def sys_set_robust_list(k: Kernel, head: int, length: int, *_: int) -> int:
