@@ -116,9 +116,10 @@ class Kernel:
         #: The working directory getcwd reports and relative paths start from.
         self.cwd = "/"
         #: The target of /proc/self/exe (Guest.load sets the program's absolute path).
-        #: prctl(2): PR_SET_DUMPABLE's value (1 for a task exec'd normally); the name is
-        #: derived from exe_path when first asked (sys_prctl).
+        #: prctl(2): PR_SET_DUMPABLE's value (1 for a task exec'd normally), and the name
+        #: PR_SET_NAME gave (None: the exe_path's last part, as exec sets it; sys_prctl).
         self.dumpable = L.SUID_DUMP_USER
+        self.comm: bytes | None = None
         self.exe_path = "/guest"
         #: Resource limits, resource -> [soft, hard] (64-bit), made on first use.
         self.rlimits: dict[int, list[int]] | None = None
@@ -298,7 +299,7 @@ class Kernel:
         if self.sigpending & 1 << (signal - 1):
             return
         self.sigpending |= 1 << (signal - 1)
-        self.siginfo[signal] = SigInfo(signal, code, self.pid, getattr(self, "uid", 0))
+        self.siginfo[signal] = SigInfo(signal, code, self.pid, self.uid)
         self.recalc_signals()
 
     def recalc_signals(self) -> None:

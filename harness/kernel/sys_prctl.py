@@ -33,9 +33,7 @@ def sys_prctl(k: Kernel, option: int, arg2: int, *_: int) -> int:
         k.comm = name
         return 0
     if option == L.PR_GET_NAME:
-        comm = getattr(k, "comm", None)
-        if comm is None:
-            comm = k.comm = comm_of(k.exe_path)
+        comm = k.comm if k.comm is not None else comm_of(k.exe_path)
         return k.copy_out(arg2, comm.ljust(L.TASK_COMM_LEN, b"\0"))
     if option == L.PR_GET_DUMPABLE:
         return k.dumpable

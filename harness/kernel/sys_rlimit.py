@@ -128,7 +128,7 @@ def sys_prlimit64(k: Kernel, pid: int, resource: int, new_rlim: int, old_rlim: i
         if raw.__class__ is int:
             return raw
         new = struct.unpack("<QQ", raw)
-    if pid and pid != getattr(k, "pid", 1000):
+    if pid and pid != k.pid:
         return -L.ESRCH
     old = do_prlimit(k, resource, new)
     if old.__class__ is int:

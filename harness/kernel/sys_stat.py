@@ -182,7 +182,7 @@ def sys_readlinkat(k: Kernel, dirfd: int, path: int, buf: int, bufsiz: int, *_: 
     full = _resolve(k, dirfd, name)
     if full.__class__ is int:
         return full
-    pid = str(getattr(k, "pid", 1000)).encode()
+    pid = str(k.pid).encode()
     if full in (b"/proc/self/exe", b"/proc/" + pid + b"/exe", b"/proc/thread-self/exe"):
         target = k.exe_path.encode()[:bufsiz]
         return k.copy_out(buf, target) or len(target)

@@ -72,7 +72,7 @@ def _cpu_clock(k: Kernel, clock: int) -> int | None:
     if clock & L.CLOCKFD_MASK == L.CLOCKFD or kind > L.CPUCLOCK_SCHED:
         return None
     pid = ~(clock >> 3)
-    if pid and pid != getattr(k, "pid", 1000) and pid != getattr(k, "tid", 1000):
+    if pid and pid != k.pid and pid != k.tid:
         return None
     return kind
 
