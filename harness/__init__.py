@@ -17,7 +17,7 @@ __all__ = [
     "GuestTimeout", "HarnessError", "NetError", "Network", "Stop", "UnsupportedSyscall",
 ]
 
-#: Names whose modules import unicorn, or trace.py's tables: loaded on first use, so that
+#: Names whose modules import unicorn, or harness.trace's tables: loaded on first use, so that
 #: ``harness.elf`` or ``harness.net`` alone stay importable without the emulator (PEP 562).
 _LAZY = {"DEFAULT_REQUEST": "guest", "Guest": "guest", "Client": "net", "Network": "net",
          "Stop": "kernel", "Coverage": "coverage", "CoverageMap": "coverage"}

@@ -1047,7 +1047,7 @@ STDOUT_FILENO = 1
 STDERR_FILENO = 2
 
 # ---------------------------------------------------------------------------------------------
-# Appended for trace.py, which prints these names where strace does (its xlat tables list them).
+# Appended for harness/trace/, which prints these names where strace does (its xlat tables list them).
 # ---------------------------------------------------------------------------------------------
 
 # Every address family strace names (include/linux/socket.h, AF_UNSPEC .. AF_MCTP).

@@ -1,0 +1,332 @@
+"""Decoders of the process, identity, limit, time and random calls (src/exit.c, src/uid.c,
+src/resource.c, src/time.c, src/prctl.c, src/ldt.c, ...): exit, exit_group, getpid, getppid,
+gettid, set_thread_area, nanosleep, uname, getresuid, getresgid, getgroups, getrlimit,
+setrlimit, prlimit64, getrandom, set_robust_list, prctl, clock_gettime, clock_getres,
+gettimeofday, time.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .. import linux as L
+from .decode_file import _enter_int, _enter_nothing, _path
+from .format import (
+    _NONE, _U32, _UDECIMAL, STRING_LIMIT, Pending, _addr, _d, _Enter, _Exit, _flag_table, _flags,
+    _hex_str, _id, _Memory, _s32, _table, _u, _x, _x08, _xval, quote,
+)
+
+_RESOURCES = _table(
+    "RLIMIT_CPU RLIMIT_FSIZE RLIMIT_DATA RLIMIT_STACK RLIMIT_CORE RLIMIT_RSS RLIMIT_NPROC "
+    "RLIMIT_NOFILE RLIMIT_MEMLOCK RLIMIT_AS RLIMIT_LOCKS RLIMIT_SIGPENDING RLIMIT_MSGQUEUE "
+    "RLIMIT_NICE RLIMIT_RTPRIO RLIMIT_RTTIME")
+_GETRANDOM_FLAGS = _flag_table("GRND_NONBLOCK GRND_RANDOM GRND_INSECURE")
+_CLOCKNAMES = _table(
+    "CLOCK_REALTIME CLOCK_MONOTONIC CLOCK_PROCESS_CPUTIME_ID CLOCK_THREAD_CPUTIME_ID "
+    "CLOCK_MONOTONIC_RAW CLOCK_REALTIME_COARSE CLOCK_MONOTONIC_COARSE CLOCK_BOOTTIME "
+    "CLOCK_REALTIME_ALARM CLOCK_BOOTTIME_ALARM CLOCK_SGI_CYCLE CLOCK_TAI")
+_CPUCLOCKNAMES = _table("CPUCLOCK_PROF CPUCLOCK_VIRT CPUCLOCK_SCHED")
+
+
+_NGROUPS_MAX = 65536
+
+
+def _user_desc(mem: _Memory, address: int) -> str:
+    """print_user_desc (src/ldt.c) for i386's struct user_desc (asm/ldt.h); no ``lm`` field,
+    which strace shows only for 64-bit processes."""
+    data = mem.fetch(address, 16)
+    if data is None:
+        return _addr(address)
+    entry, base, limit, bits = struct.unpack("<IIII", data)
+    return (f"{{entry_number={_id(entry)}, base_addr={_x08(base)}, limit={_x08(limit)}, "
+            f"seg_32bit={bits & 1}, contents={bits >> 1 & 3}, read_exec_only={bits >> 3 & 1}, "
+            f"limit_in_pages={bits >> 4 & 1}, seg_not_present={bits >> 5 & 1}, "
+            f"useable={bits >> 6 & 1}}}")
+
+
+def _enter_set_thread_area(p: Pending, mem: _Memory) -> bool:
+    p.text += _user_desc(mem, p.args[0])
+    return False
+
+
+def _exit_set_thread_area(p: Pending, mem: _Memory, ret: int) -> str | None:
+    """The kernel writes the GDT slot it chose into entry_number; strace shows it after."""
+    if mem.failed:
+        return None
+    entry = mem.int32(p.args[0])
+    return None if entry is None else f"entry_number={entry & _U32}"
+
+
+def _timespec(mem: _Memory, address: int) -> str:
+    """print_timespec32: ``{tv_sec=0, tv_nsec=100000000}``, NULL, or the address."""
+    if not address & _U32:
+        return "NULL"
+    data = mem.fetch(address, 8)
+    if data is None:
+        return _addr(address)
+    sec, nsec = struct.unpack("<ii", data)
+    return f"{{tv_sec={sec}, tv_nsec={nsec}}}"
+
+
+def _enter_nanosleep(p: Pending, mem: _Memory) -> bool:
+    p.text += f"{_timespec(mem, p.args[0])}, {_addr(p.args[1])}"
+    return True
+
+
+def _enter_none(p: Pending, mem: _Memory) -> bool:
+    """getpid(), gettid(), getppid(): no arguments."""
+    return True
+
+
+def _exit_uname(p: Pending, mem: _Memory, ret: int) -> None:
+    """sys_uname: sysname and nodename, then ``...`` (the default abbreviation)."""
+    address = p.args[0]
+    data = mem.fetch(address, 6 * (L.NEW_UTS_LEN + 1))
+    if data is None:
+        p.text += _addr(address)
+        return
+    field = L.NEW_UTS_LEN + 1
+    names = []
+    for index in range(2):
+        raw = data[index * field:(index + 1) * field]
+        text = quote(raw, nul_terminated=True)
+        names.append(text if b"\0" in raw else text + "...")
+    p.text += f"{{sysname={names[0]}, nodename={names[1]}, ...}}"
+
+
+def _ids_at(mem: _Memory, pointers: tuple[int, ...], size: int) -> str:
+    out = []
+    for pointer in pointers:
+        data = mem.fetch(pointer, size)
+        if data is None:
+            out.append(_addr(pointer))
+        else:
+            value = int.from_bytes(data, "little")
+            out.append("[-1]" if value == (1 << 8 * size) - 1 else f"[{value}]")
+    return ", ".join(out)
+
+
+def _exit_getresuid32(p: Pending, mem: _Memory, ret: int) -> None:
+    p.text += _ids_at(mem, p.args[:3], 4)
+
+
+def _exit_getresuid16(p: Pending, mem: _Memory, ret: int) -> None:
+    p.text += _ids_at(mem, p.args[:3], 2)
+
+
+def _enter_getgroups(p: Pending, mem: _Memory) -> bool:
+    p.text += f"{_d(p.args[0])}, "
+    return False
+
+
+def _exit_getgroups(p: Pending, mem: _Memory, ret: int) -> None:
+    size = 2 if p.name == "getgroups" else 4
+    address, count = p.args[1], ret & _U32
+    if count > _NGROUPS_MAX or mem.failed and address:
+        p.text += _addr(address)
+        return
+    if not address:
+        p.text += "NULL"
+        return
+    if not count:
+        p.text += "[]"
+        return
+    items = []
+    for index in range(min(count, STRING_LIMIT + 1)):
+        data = mem.fetch(address + size * index, size)
+        if data is None:
+            if index == 0:
+                p.text += _addr(address)
+                return
+            items.append(f"... /* {_addr(address + size * index)} */")
+            break
+        if index == STRING_LIMIT:
+            items.append("...")
+            break
+        value = int.from_bytes(data, "little")
+        items.append("-1" if value == (1 << 8 * size) - 1 else str(value))
+    p.text += "[" + ", ".join(items) + "]"
+
+
+def _rlim(value: int, wide: bool) -> str:
+    """print_rlim64_t / print_rlim32_t: the infinity by name, multiples of 1024 as N*1024."""
+    if value == (L.RLIM64_INFINITY if wide else L.RLIM_INFINITY):
+        return "RLIM64_INFINITY" if wide else "RLIM_INFINITY"
+    if value > 1024 and value % 1024 == 0:
+        return f"{value // 1024}*1024"
+    return str(value)
+
+
+def _rlimit(mem: _Memory, address: int, wide: bool) -> str:
+    data = mem.fetch(address, 16 if wide else 8)
+    if data is None:
+        return _addr(address)
+    cur, high = struct.unpack("<QQ" if wide else "<II", data)
+    return f"{{rlim_cur={_rlim(cur, wide)}, rlim_max={_rlim(high, wide)}}}"
+
+
+def _enter_getrlimit(p: Pending, mem: _Memory) -> bool:
+    p.text += f"{_xval(_RESOURCES, p.args[0], 'RLIMIT_???')}, "
+    return False
+
+
+def _exit_getrlimit(p: Pending, mem: _Memory, ret: int) -> None:
+    p.text += _rlimit(mem, p.args[1], False)
+
+
+def _enter_setrlimit(p: Pending, mem: _Memory) -> bool:
+    p.text += f"{_xval(_RESOURCES, p.args[0], 'RLIMIT_???')}, {_rlimit(mem, p.args[1], False)}"
+    return True
+
+
+def _enter_prlimit64(p: Pending, mem: _Memory) -> bool:
+    a = p.args
+    p.text += (f"{_d(a[0])}, {_xval(_RESOURCES, a[1], 'RLIMIT_???')}, "
+               f"{_rlimit(mem, a[2], True)}, ")
+    return False
+
+
+def _exit_prlimit64(p: Pending, mem: _Memory, ret: int) -> None:
+    p.text += _rlimit(mem, p.args[3], True)
+
+
+def _exit_getrandom(p: Pending, mem: _Memory, ret: int) -> None:
+    a = p.args
+    buf = _addr(a[0]) if mem.failed else _hex_str(mem, a[0], ret)
+    p.text += f"{buf}, {_u(a[1])}, {_flags(_GETRANDOM_FLAGS, a[2], 'GRND_???')}"
+
+
+def _enter_set_robust_list(p: Pending, mem: _Memory) -> bool:
+    p.text += f"{_addr(p.args[0])}, {_u(p.args[1])}"
+    return True
+
+
+_PR_OPTIONS = _table("PR_SET_PDEATHSIG PR_GET_PDEATHSIG PR_GET_DUMPABLE PR_SET_DUMPABLE "
+                     "PR_SET_NAME PR_GET_NAME")
+_PR_DUMPABLE = _table("SUID_DUMP_DISABLE SUID_DUMP_USER")
+
+
+def _enter_prctl(p: Pending, mem: _Memory) -> bool:
+    """src/prctl.c: the option by name; PR_SET_NAME's string, PR_GET_NAME's after the call,
+    PR_SET_DUMPABLE's value by name; other options' four arguments in hex."""
+    a = p.args
+    p.text += _xval(_PR_OPTIONS, a[0], "PR_???")
+    if a[0] == L.PR_GET_NAME:
+        p.text += ", "
+        return False
+    if a[0] == L.PR_GET_DUMPABLE:
+        return False  # the result is named after the call
+    if a[0] == L.PR_SET_NAME:
+        p.text += ", " + _path(mem, a[1], L.TASK_COMM_LEN - 1)
+    elif a[0] == L.PR_SET_DUMPABLE:
+        p.text += ", " + _xval(_PR_DUMPABLE, a[1], "SUID_DUMP_???")
+    else:
+        p.text += ", " + ", ".join(_x(v) for v in a[1:5])
+    return True
+
+
+def _exit_prctl(p: Pending, mem: _Memory, ret: int) -> str | None:
+    if p.args[0] == L.PR_GET_DUMPABLE:
+        return None if mem.failed else _PR_DUMPABLE.get(ret)
+    p.text += _addr(p.args[1]) if mem.failed else _path(mem, p.args[1], L.TASK_COMM_LEN - 1)
+    return None
+
+
+def _clockname(clock: int) -> str:
+    """printclockname: a CPU clock as MAKE_PROCESS_CPUCLOCK(pid, kind), an fd clock as
+    FD_TO_CLOCKID(fd), else the CLOCK_ name."""
+    clock = _s32(clock)
+    if clock < 0:
+        if clock & L.CLOCKFD_MASK == L.CLOCKFD:
+            return f"FD_TO_CLOCKID({~(clock >> 3)})"
+        maker = ("MAKE_THREAD_CPUCLOCK" if clock & L.CPUCLOCK_PERTHREAD_MASK
+                 else "MAKE_PROCESS_CPUCLOCK")
+        kind = _xval(_CPUCLOCKNAMES, clock & L.CLOCKFD_MASK, "CPUCLOCK_???")
+        return f"{maker}({~(clock >> 3)}, {kind})"
+    return _xval(_CLOCKNAMES, clock, "CLOCK_???")
+
+
+def _timespec_at(mem: _Memory, address: int, wide: bool) -> str:
+    data = mem.fetch(address, 16 if wide else 8)
+    if data is None:
+        return _addr(address)
+    sec, nsec = struct.unpack("<qQ" if wide else "<iI", data)
+    return f"{{tv_sec={sec}, tv_nsec={nsec}}}"
+
+
+def _enter_clock(p: Pending, mem: _Memory) -> bool:
+    p.text += _clockname(p.args[0]) + ", "
+    return False
+
+
+def _exit_clock(p: Pending, mem: _Memory, ret: int) -> None:
+    p.text += _timespec_at(mem, p.args[1], p.name.endswith("64"))
+
+
+def _exit_gettimeofday(p: Pending, mem: _Memory, ret: int) -> None:
+    tv, tz = p.args[0], p.args[1]
+    data = mem.fetch(tv, 8)
+    text = _addr(tv) if data is None else "{tv_sec=%d, tv_usec=%d}" % struct.unpack("<ii", data)
+    data = mem.fetch(tz, 8)
+    text += ", " + (_addr(tz) if data is None
+                    else "{tz_minuteswest=%d, tz_dsttime=%d}" % struct.unpack("<ii", data))
+    p.text += text
+
+
+def sprinttime(seconds: int) -> str | None:
+    """strace's sprinttime: local time as ``%FT%T%z``; None for 0 (strace prints nothing)."""
+    import time as _time
+
+    if seconds == 0:
+        return None
+    try:
+        tm = _time.localtime(seconds)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return _time.strftime("%Y-%m-%dT%H:%M:%S%z", tm)
+
+
+def _exit_time(p: Pending, mem: _Memory, ret: int) -> str | None:
+    address = p.args[0]
+    data = mem.fetch(address, 4)
+    if data is None:
+        p.text += _addr(address)
+    else:
+        value = struct.unpack("<i", data)[0]
+        stamp = sprinttime(value)
+        p.text += f"[{value}{f' /* {stamp} */' if stamp else ''}]"
+    if mem.failed:
+        return None
+    return sprinttime(_s32(ret))
+
+
+#: The process, identity, time and random calls strace decodes: name -> (enter, exit, how the result prints).
+DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
+    "exit": (_enter_int, None, _NONE),
+    "exit_group": (_enter_int, None, _NONE),
+    "nanosleep": (_enter_nanosleep, None, _UDECIMAL),
+    "set_thread_area": (_enter_set_thread_area, _exit_set_thread_area, _UDECIMAL),
+    "getpid": (_enter_none, None, _UDECIMAL),
+    "getppid": (_enter_none, None, _UDECIMAL),
+    "gettid": (_enter_none, None, _UDECIMAL),
+    "uname": (_enter_nothing, _exit_uname, _UDECIMAL),
+    "getresuid32": (_enter_nothing, _exit_getresuid32, _UDECIMAL),
+    "getresgid32": (_enter_nothing, _exit_getresuid32, _UDECIMAL),
+    "getresuid": (_enter_nothing, _exit_getresuid16, _UDECIMAL),
+    "getresgid": (_enter_nothing, _exit_getresuid16, _UDECIMAL),
+    "getgroups32": (_enter_getgroups, _exit_getgroups, _UDECIMAL),
+    "getgroups": (_enter_getgroups, _exit_getgroups, _UDECIMAL),
+    "getrlimit": (_enter_getrlimit, _exit_getrlimit, _UDECIMAL),
+    "ugetrlimit": (_enter_getrlimit, _exit_getrlimit, _UDECIMAL),
+    "setrlimit": (_enter_setrlimit, None, _UDECIMAL),
+    "prlimit64": (_enter_prlimit64, _exit_prlimit64, _UDECIMAL),
+    "getrandom": (_enter_nothing, _exit_getrandom, _UDECIMAL),
+    "set_robust_list": (_enter_set_robust_list, None, _UDECIMAL),
+    "prctl": (_enter_prctl, _exit_prctl, _UDECIMAL),
+    "clock_gettime": (_enter_clock, _exit_clock, _UDECIMAL),
+    "clock_gettime64": (_enter_clock, _exit_clock, _UDECIMAL),
+    "clock_getres": (_enter_clock, _exit_clock, _UDECIMAL),
+    "clock_getres_time64": (_enter_clock, _exit_clock, _UDECIMAL),
+    "gettimeofday": (_enter_nothing, _exit_gettimeofday, _UDECIMAL),
+    "time": (_enter_nothing, _exit_time, _UDECIMAL),
+}
