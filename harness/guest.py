@@ -32,10 +32,11 @@ guest's own calls can be made to fail with ``Guest(program, faults=["write=EPIPE
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from .errors import HarnessError
+from .errors import GuestTimeout, HarnessError
 from .faults import Fault, Faults
 from .machine import DEFAULT_MAX_SECONDS, DEFAULT_MAX_SYSCALLS, Machine
 from .net import Client, Network, format_ip
@@ -46,8 +47,17 @@ DEFAULT_REQUEST = (b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: webelf\r\n
                    b"Accept: */*\r\n\r\n")
 
 #: How many times one request may wake the guest before the harness gives up on it: a
-#: guest that keeps waiting on something else would otherwise be resumed forever.
+#: guest that keeps waiting on something else would otherwise be resumed forever.  Waits
+#: for the client to read (a write that filled the connection) are not counted: the client
+#: reads at once, and the time the guest spends writing counts as one run (see request).
 _MAX_WAKES = 64
+
+#: The most of one response :meth:`Guest.request` collects in memory (give it a ``sink``
+#: to stream more).
+RESPONSE_LIMIT = 64 << 20
+
+#: A sink: a callable taking bytes, or a binary file (written, then flushed).
+Sink = object
 
 
 class Guest:
@@ -72,7 +82,15 @@ class Guest:
         network: Network | None = None,
         faults: Iterable[Fault | str] | Faults | None = None,
         exe_path: str = "/guest",
+        stdout: Sink | None = None,
+        stderr: Sink | None = None,
     ) -> None:
+        """``stdout`` and ``stderr`` say where the guest's fd 1 and fd 2 go: a callable
+        taking the bytes of each write, or a binary file (flushed after each write), gets
+        them as the guest writes them; by default they are collected in :attr:`stdout` and
+        :attr:`stderr`, up to :data:`~harness.net.STD_CAPACITY` (64 MiB) each.  Past that
+        the guest's pipe is full, as a pipe nobody reads: the write sleeps and the guest
+        stops, blocked in ``write`` on that fd (:meth:`take_stdout` reads the pipe)."""
         if env is not None:
             if envp:
                 raise HarnessError("give the environment as env or as envp, not both")
@@ -86,6 +104,11 @@ class Guest:
                                max_syscalls=max_syscalls, trace=trace,
                                coverage=coverage)
         self.last_stop: Stop | None = None
+        #: How many bytes the last :meth:`request` received (streamed or returned).
+        self.response_size = 0
+        fds = self.kernel.fds
+        fds.stdout.stream_to(stdout)
+        fds.stderr.stream_to(stderr)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> Guest:
@@ -165,11 +188,22 @@ class Guest:
 
     @property
     def stdout(self) -> bytes:
+        """What the guest wrote to fd 1 and is still collected (nothing when streamed)."""
         return bytes(self.kernel.fds.stdout.output)
 
     @property
     def stderr(self) -> bytes:
+        """What the guest wrote to fd 2 and is still collected (nothing when streamed)."""
         return bytes(self.kernel.fds.stderr.output)
+
+    def take_stdout(self) -> bytes:
+        """Read the guest's stdout pipe: what it holds, which makes room for a guest that
+        waits to write (run it again to let it go on)."""
+        return self.kernel.fds.stdout.take()
+
+    def take_stderr(self) -> bytes:
+        """Read the guest's stderr pipe, as :meth:`take_stdout`."""
+        return self.kernel.fds.stderr.take()
 
     @property
     def calls(self) -> list[tuple[str, int]]:
@@ -203,7 +237,8 @@ class Guest:
         """Open a connection to the guest, as a client on 127.0.0.1 would."""
         return self.network.connect(self.port(port))
 
-    def request(self, data: bytes, port: int | None = None) -> bytes:
+    def request(self, data: bytes, port: int | None = None, *, sink: Sink | None = None,
+                limit: int = RESPONSE_LIMIT) -> bytes:
         """Send ``data`` on a new connection and return every byte the guest sends back.
 
         The guest runs until it has closed the connection, as a polite client sees it:
@@ -212,15 +247,61 @@ class Guest:
         finished sending (its FIN arrived) and still reads, for instance to drain before
         closing, the client takes the response and closes.  Returns early, with what
         arrived, if the guest exits or waits for something else.
+
+        The client reads as the guest writes: a guest whose write filled the connection
+        (:meth:`harness.net.Socket.room`) waits in it, the client takes the bytes, and the
+        guest goes on.  Those runs and the reading count as one against the time budget
+        (wall-clock time since the guest last waited for anything else): the guest never
+        waited for anything but a reader that reads at once, so a guest that writes without
+        end raises GuestTimeout.  The response is returned, up to ``limit`` bytes
+        (more is a HarnessError naming the limit), or, with ``sink`` (a callable or binary
+        file), handed to the sink as it arrives and not kept (then b"" is returned).
+        :attr:`response_size` counts the bytes either way.
         """
         client = self.connect(port)
         client.close_on_eof = True
+        client.keep = False
         client.send(data)
-        response = b""
-        for _ in range(_MAX_WAKES):
+        parts: list[bytes] = []
+        self.response_size = 0
+        if sink is not None and not callable(sink):
+            file = sink
+
+            def sink(chunk: bytes) -> None:
+                file.write(chunk)
+                file.flush()
+
+        def take() -> None:
+            chunk = client.recv_all()
+            if not chunk:
+                return
+            self.response_size += len(chunk)
+            if sink is not None:
+                sink(chunk)
+                return
+            if self.response_size > limit:
+                raise HarnessError(f"the response is longer than {limit:,} bytes, the most "
+                                   "a request collects (stream it with a sink)")
+            parts.append(chunk)
+
+        writing_since = None  # when the guest last waited for anything but this reader
+        wakes = 0
+        while wakes < _MAX_WAKES:
             if self.exited:
                 break
+            started = time.monotonic()
             stop = self.run()
+            if (stop.reason == "blocked" and stop.syscall in _WRITES
+                    and getattr(self.kernel.fds.get(stop.fd), "peer", None) is client):
+                if writing_since is None:
+                    writing_since = started
+                elif time.monotonic() - writing_since >= self.machine.max_seconds:
+                    raise GuestTimeout(self.machine.eip, "int 0x80",
+                                       f"time budget of {self.machine.max_seconds:g} s")
+                take()
+                continue
+            writing_since = None
+            wakes += 1
             if stop.syscall == "nanosleep":
                 # Nothing else happens in this world until the guest wakes: let the
                 # virtual clock jump there, as a discrete-event simulation would.
@@ -231,15 +312,15 @@ class Guest:
             if getattr(self.kernel.fds.get(stop.fd), "peer", None) is not client:
                 break  # it waits on another connection: this one is over
             if client.closed_by_peer:
-                response += client.recv_all()
+                take()
                 client.close()
             elif not client.fin_sent:
                 client.shutdown_write()
             else:
                 break
-        response += client.recv_all()
+        take()
         client.close()
-        return response
+        return b"".join(parts)
 
 
 def environ_strings(env: Mapping[str, str]) -> list[str]:
@@ -256,6 +337,8 @@ def environ_strings(env: Mapping[str, str]) -> list[str]:
 
 #: The calls a guest reads a connection with, by the names Stop reports.
 _READS = frozenset({"read", "recvfrom", "recv"})
+#: The calls a guest writes a connection with.
+_WRITES = frozenset({"write", "writev", "sendto", "send"})
 
 
 def _ports_text(ports: Sequence[int]) -> str:

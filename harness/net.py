@@ -9,9 +9,13 @@ retry the same syscall after the outside world has changed.  The outside world i
 
 What is modelled, and from where (Linux 6.1; net/ipv4/tcp.c unless noted):
 
-*Connections* are two byte streams with no window: every byte written reaches the peer's
-receive queue at once, as it does over loopback for anything smaller than the peer's receive
-buffer.  Writes therefore never block.
+*Connections* are two byte streams with flow control.  Bytes a guest writes reach the
+peer's receive queue at once, as over loopback, up to the room its send buffer and the peer's
+receive window leave (:meth:`Socket.room`: SO_SNDBUF, the peer's SO_RCVBUF); a write beyond
+that queues what fits and sleeps until the peer reads (WOULD_BLOCK: the guest parks, blocked
+in write), or returns what fitted, or -EAGAIN, when non-blocking.  So a peer that stops
+reading stops the writer, and the bytes held are bounded, as in tcp(7).  The outside client
+(:class:`Client`) never waits: what it sends is queued whole.
 
 *Closing with unread data sends a reset.*  ``__tcp_close`` drains the receive queue and, if
 it held data, sends RST instead of FIN ("As outlined in RFC 2525, section 2.17, we send a RST
@@ -58,9 +62,10 @@ socket, pick a free odd port from 32768..60999 as ``inet_csk_find_open_port`` pr
 ports; clients use even ones, as ``__inet_hash_connect`` does (measured).  Linux starts each
 scan at a random offset; here the ports are handed out in order, so runs are reproducible.
 
-*Receive timeouts*: SO_RCVTIMEO is stored here (``rcvtimeo``, inherited by accepted
-sockets); the wait it bounds is the syscall layer's, which parks the guest, so the syscall
-layer also ends it with EAGAIN once ``Network.now`` has moved past it (socket(7)).
+*Timeouts*: SO_RCVTIMEO and SO_SNDTIMEO are stored here (``rcvtimeo``, ``sndtimeo``,
+inherited by accepted sockets); the wait they bound is the syscall layer's, which parks the
+guest, so the syscall layer also ends it with EAGAIN (or the bytes a write had queued) once
+``Network.now`` has moved past it (socket(7)).
 
 *File descriptors*: the lowest free one (``alloc_fd``), below RLIMIT_NOFILE (-EMFILE); 0, 1, 2
 are open at start.
@@ -92,6 +97,7 @@ from .linux import (
     ECONNRESET,
     EDOM,
     EINVAL,
+    EIO,
     EMFILE,
     ENETUNREACH,
     ENOPROTOOPT,
@@ -179,6 +185,7 @@ __all__ = [
     "FdTable",
     "Network",
     "Socket",
+    "STD_CAPACITY",
     "State",
     "StdStream",
     "WouldBlock",
@@ -228,6 +235,13 @@ _CLOSED = State.CLOSED
 _SYN_TIMEOUT = TCP_TIMEOUT_INIT * (2 ** (TCP_SYN_RETRIES + 1) - 1)  # 127 s
 _EPHEMERAL_LOW, _EPHEMERAL_HIGH = IP_LOCAL_PORT_RANGE
 _SOCKADDR_IN_SIZE = 16  # sizeof(struct sockaddr_in)
+_INT_MAX = 0x7FFFFFFF
+
+#: The send buffer a connection gets when SO_SNDBUF was not set: tcp_sndbuf_expand grows
+#: tcp_wmem's initial 16384 from the MSS once the connection is established, and over
+#: loopback (MSS 65483) getsockopt(SO_SNDBUF) then reports this, measured on Linux 6.18
+#: x86-64 for both ends of a connection.
+LOOPBACK_SNDBUF = 3939840
 
 
 def ip_address(text: str) -> int:
@@ -408,7 +422,7 @@ class Socket(_Endpoint):
 
     __slots__ = ("local", "remote", "nonblock", "reuseaddr", "reuseport", "backlog", "queue",
                  "pending", "port_locked", "linger_on", "linger", "rcvtimeo", "sndtimeo",
-                 "sndbuf", "rcvbuf", "accepted", "_opts")
+                 "sndbuf", "rcvbuf", "sndbuf_locked", "wdone", "accepted", "_opts")
 
     def __init__(self, network: Network, nonblock: bool = False) -> None:
         super().__init__(network, _CREATED)
@@ -427,6 +441,10 @@ class Socket(_Endpoint):
         self.sndtimeo: float | None = None
         self.sndbuf = TCP_WMEM_DEFAULT
         self.rcvbuf = TCP_RMEM_DEFAULT
+        #: SO_SNDBUF was set (SOCK_SNDBUF_LOCK): the connection keeps it as it is.
+        self.sndbuf_locked = False
+        #: Bytes of the write the guest is parked in that are already queued.
+        self.wdone = 0
         self.accepted = False
         self._opts: dict[tuple[int, int], int] | None = None
 
@@ -578,7 +596,7 @@ class Socket(_Endpoint):
         child.peer = client
         child.rx = bytearray()
         child.done = child.fin_sent = child.was_reset = child.nonblock = child.accepted = False
-        child.shut = child.err = child.backlog = 0
+        child.shut = child.err = child.backlog = child.wdone = 0
         child.local = (client.remote[0], self.local[1])
         child.remote = client.local
         child.queue = child.pending = None
@@ -589,7 +607,8 @@ class Socket(_Endpoint):
         child.linger = self.linger
         child.rcvtimeo = self.rcvtimeo
         child.sndtimeo = self.sndtimeo
-        child.sndbuf = self.sndbuf
+        child.sndbuf = self.sndbuf if self.sndbuf_locked else LOOPBACK_SNDBUF
+        child.sndbuf_locked = self.sndbuf_locked
         child.rcvbuf = self.rcvbuf
         child._opts = dict(self._opts) if self._opts else None
         client.peer = child
@@ -673,15 +692,65 @@ class Socket(_Endpoint):
             return -EAGAIN
         return WOULD_BLOCK
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes) -> int | WouldBlock:
         """write(2): send with no flags; -EPIPE means SIGPIPE too (:func:`raises_sigpipe`)."""
-        return self._send(data, 0)
+        return self._write(data, self.nonblock, 0)
 
-    def send(self, data: bytes, flags: int = 0) -> int:
-        """sendto(2) on a connected stream socket.  Never blocks: the peer's queue is
-        unbounded.  -EPIPE after shutdown(SHUT_WR), after a reset was reported, or on a socket
-        that was never connected (``sk_stream_wait_connect``); a pending error first."""
-        return self._send(data, flags)
+    def send(self, data: bytes, flags: int = 0) -> int | WouldBlock:
+        """sendto(2) on a connected stream socket.  -EPIPE after shutdown(SHUT_WR), after a
+        reset was reported, or on a socket that was never connected
+        (``sk_stream_wait_connect``); a pending error first.  Bytes beyond the room the
+        buffers leave (:meth:`room`) wait: see :meth:`_write`."""
+        return self._write(data, self.nonblock or flags & MSG_DONTWAIT, flags)
+
+    def room(self) -> int:
+        """How many more bytes a write may queue now: this socket's send buffer plus the
+        peer's receive window, less what the peer has not read.
+
+        ``sk_stream_memory_free`` lets tcp_sendmsg queue while ``sk_wmem_queued`` is below
+        ``sk_sndbuf`` (the value getsockopt(SO_SNDBUF) reports), and over loopback a segment
+        leaves that queue as soon as the peer's receive window takes it; the window is half
+        the peer's receive buffer (tcp_adv_win_scale 1, tcp(7)).  Linux counts buffer memory
+        (skb truesize), not payload, and moves the window as the reader goes, so what it
+        queues before a writer sleeps differs from this by up to a factor of two (measured
+        on 6.18: 40,960 bytes for a 4,608-byte send buffer, 146,432 for 100,000, 3,943,424
+        for the 3,939,840 a connection gets by default; this model gives 70,144, 165,536 and
+        4,005,376).  The bound is what matters: a reader that stops reading stops the
+        writer."""
+        peer = self.peer
+        return self.sndbuf + peer.rcvbuf // 2 - peer._unread()
+
+    def _write(self, data: bytes, nonblock: bool | int, flags: int) -> int | WouldBlock:
+        """tcp_sendmsg_locked with flow control.  What fits in :meth:`room` is queued for the
+        peer.  A blocking write that does not fit queues what fits and sleeps
+        (WOULD_BLOCK: the guest parks) until the peer has read; run again, it carries on
+        from where it stopped (``wdone``) and returns the whole count once every byte is
+        queued (tcp(7)/send(2): a blocking send waits for room).  A non-blocking one
+        returns what it queued, or -EAGAIN if nothing fitted.  An error that ends the wait
+        (a reset) returns the bytes already queued, leaving the error pending, as the
+        ``do_error: if (copied) goto out`` path does; the syscall layer does the same when
+        SO_SNDTIMEO runs out."""
+        peer = self.peer
+        done = self.wdone
+        if (not data or self.state is not _CONNECTED or self.err or self.shut & SEND_SHUTDOWN
+                or peer.shut & RCV_SHUTDOWN and peer.fin_sent and not peer.done):
+            if done:
+                self.wdone = 0
+                return done
+            return self._send(data, flags)
+        total = len(data)
+        take = min(self.sndbuf + peer.rcvbuf // 2 - peer._unread(), total - done)
+        if take > 0:
+            peer.rx += data[done:done + take] if done or take < total else data
+            done += take
+        if done == total:
+            self.wdone = 0
+            return done
+        if nonblock:
+            self.wdone = 0
+            return done or -EAGAIN
+        self.wdone = done
+        return WOULD_BLOCK
 
     def shutdown(self, how: int) -> int:
         """shutdown(2) as ``inet_shutdown``: SHUT_WR sends FIN once; SHUT_RD makes reads return
@@ -783,9 +852,15 @@ class Socket(_Endpoint):
         elif name in _SO_BOOLS:
             self._set_opt(SOL_SOCKET, name, int(val != 0))
         elif name == SO_SNDBUF:
-            self.sndbuf = max(min(val & 0xFFFFFFFF, net.wmem_max) * 2, SOCK_MIN_SNDBUF)
+            # sk_setsockopt: min_t(u32, val, wmem_max), then at most INT_MAX / 2 so that
+            # the doubled value is an int, doubled "to allow space for bookkeeping
+            # overhead" (socket(7)), at least SOCK_MIN_SNDBUF; and SOCK_SNDBUF_LOCK.
+            val = min(val & 0xFFFFFFFF, net.wmem_max, _INT_MAX // 2)
+            self.sndbuf = max(val * 2, SOCK_MIN_SNDBUF)
+            self.sndbuf_locked = True
         elif name == SO_RCVBUF:
-            self.rcvbuf = max(min(val & 0xFFFFFFFF, net.rmem_max) * 2, SOCK_MIN_RCVBUF)
+            val = min(val & 0xFFFFFFFF, net.rmem_max, _INT_MAX // 2)
+            self.rcvbuf = max(val * 2, SOCK_MIN_RCVBUF)
         elif name == SO_PRIORITY:
             if not 0 <= val <= 6 and not net.privileged:
                 return -EPERM
@@ -914,7 +989,7 @@ class Client(_Endpoint):
     """
 
     __slots__ = ("local", "remote", "discard_on_reset", "error", "deadline", "_pos", "_early",
-                 "_early_fin", "_closed", "_listener", "close_on_eof")
+                 "_early_fin", "_closed", "_listener", "close_on_eof", "rcvbuf", "keep")
 
     def __init__(self, network: Network, local: tuple[int, int], remote: tuple[int, int],
                  discard_on_reset: bool) -> None:
@@ -933,6 +1008,12 @@ class Client(_Endpoint):
         #: ``Connection: close`` response: everything that arrived stays in ``received``
         #: (the client read it into its own memory), so the close is a FIN, never a reset.
         self.close_on_eof = False
+        #: The receive buffer, half of which is the window the guest may fill before its
+        #: writes wait for this client to read (:meth:`Socket.room`); tcp_rmem's default.
+        self.rcvbuf = TCP_RMEM_DEFAULT
+        #: Keep every byte that arrived in ``received``; False lets go of what was taken
+        #: with recv, so a client that reads a long stream holds only what it has not read.
+        self.keep = True
 
     def __repr__(self) -> str:
         return (f"<Client {format_ip(self.local[0])}:{self.local[1]} -> "
@@ -951,18 +1032,26 @@ class Client(_Endpoint):
     @property
     def received(self) -> bytes:
         """Every byte that has arrived on this connection, taken with recv or not (less
-        what a reset discarded with ``discard_on_reset``)."""
+        what a reset discarded with ``discard_on_reset``, and what recv took when ``keep``
+        is False)."""
         return bytes(self.rx)
 
     def _unread(self) -> int:
         return len(self.rx) - self._pos
 
     def recv(self, count: int | None = None) -> bytes:
-        """Take up to ``count`` (default: all) of the bytes not taken yet; b"" if none."""
+        """Take up to ``count`` (default: all) of the bytes not taken yet; b"" if none.
+        Taking them makes room for a guest that waits to write more (:meth:`Socket.room`)."""
+        rx = self.rx
         start = self._pos
-        end = len(self.rx) if count is None else min(len(self.rx), start + count)
-        self._pos = end
-        return bytes(self.rx[start:end])
+        end = len(rx) if count is None else min(len(rx), start + count)
+        data = bytes(rx[start:end])
+        if self.keep:
+            self._pos = end
+        else:
+            del rx[:end]
+            self._pos = 0
+        return data
 
     def _after_fin(self) -> None:
         if self.close_on_eof and not self._closed and self.state is _CONNECTED:
@@ -1057,21 +1146,64 @@ class Client(_Endpoint):
 # ---------------------------------------------------------------------------------------------
 
 
+#: How many bytes a guest's stdout or stderr holds when nothing streams it out
+#: (:class:`StdStream` without a sink): the pipe is full there and the writer sleeps.
+STD_CAPACITY = 64 << 20
+
+
 class StdStream:
-    """fd 0, 1 or 2: stdin reads from ``data`` then returns end of file; stdout and stderr
-    collect what the guest writes in ``output``.  The wrong direction is -EBADF, as for a
-    file not opened for it (vfs_read/vfs_write check FMODE_READ/FMODE_WRITE)."""
+    """fd 0, 1 or 2, each one end of a pipe whose other end is the harness's user.
 
-    __slots__ = ("fd", "data", "output", "readable")
+    stdin reads from ``data``, then returns end of file.  stdout and stderr either stream
+    what the guest writes to ``sink`` as it is written (a callable taking the bytes, or a
+    binary file: ``webelf run`` passes its own stdout and stderr), or collect it in
+    ``output`` for a reader that looks at it later (the Python API, tests).  A collecting
+    stream is a pipe nobody reads until the guest stops: it holds at most ``capacity``
+    bytes (:data:`STD_CAPACITY`), and then, as pipe_write does when the pipe is full (pipe(7):
+    "If a process attempts to write to a full pipe, then write(2) blocks until sufficient
+    data has been read from the pipe"), a blocking write stores what fits and sleeps
+    (WOULD_BLOCK: the guest parks, blocked in write on fd 1 or 2) until :meth:`take`
+    empties the pipe; with O_NONBLOCK it returns the bytes it stored, or -EAGAIN.  A sink
+    that fails gives the writer its errno: a closed reader is -EPIPE (and SIGPIPE), as
+    for a pipe whose reader is gone.  The wrong direction is -EBADF, as for a file not
+    opened for it (vfs_read/vfs_write check FMODE_READ/FMODE_WRITE)."""
 
-    def __init__(self, fd: int, data: bytes = b"") -> None:
+    __slots__ = ("fd", "data", "output", "readable", "sink", "capacity", "nonblock", "wdone")
+
+    def __init__(self, fd: int, data: bytes = b"", sink: object = None,
+                 capacity: int = STD_CAPACITY) -> None:
         self.fd = fd
         self.readable = fd == 0
         self.data = bytearray(data)
         self.output = bytearray()
+        self.sink = None
+        self.capacity = capacity
+        self.nonblock = False
+        #: Bytes of the write the guest is parked in that are already in the pipe.
+        self.wdone = 0
+        if sink is not None:
+            self.stream_to(sink)
 
     def __repr__(self) -> str:
         return f"<StdStream {self.fd}>"
+
+    def stream_to(self, sink: object) -> None:
+        """Send what is written from now on to ``sink`` (a callable or a binary file, which
+        is flushed after every write, so the bytes go out as the guest writes them)."""
+        if sink is not None and not callable(sink):
+            file = sink
+
+            def sink(data: bytes) -> None:
+                file.write(data)
+                file.flush()
+
+        self.sink = sink
+
+    def take(self) -> bytes:
+        """Read the pipe: everything collected so far, which frees its room."""
+        data = bytes(self.output)
+        self.output.clear()
+        return data
 
     def read(self, count: int) -> bytes | int:
         if not self.readable:
@@ -1080,11 +1212,29 @@ class StdStream:
         del self.data[:count]
         return chunk
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes) -> int | WouldBlock:
         if self.readable:
             return -EBADF
-        self.output += data
-        return len(data)
+        sink = self.sink
+        if sink is not None:
+            try:
+                sink(data)
+            except OSError as exc:  # our own stdout closed or full: the guest's error
+                return -(exc.errno or EIO)
+            return len(data)
+        done = self.wdone
+        take = min(self.capacity - len(self.output), len(data) - done)
+        if take > 0:
+            self.output += data[done:done + take] if done or take < len(data) else data
+            done += take
+        if done == len(data):
+            self.wdone = 0
+            return done
+        if self.nonblock:
+            self.wdone = 0
+            return done or -EAGAIN
+        self.wdone = done
+        return WOULD_BLOCK
 
     def close(self) -> None:
         pass

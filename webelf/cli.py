@@ -318,9 +318,10 @@ def _stderr_line(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
-def _guest(args: argparse.Namespace, *, trace: bool = False, stdin: bytes = b"") -> Guest:
+def _guest(args: argparse.Namespace, *, trace: bool = False, stdin: bytes = b"",
+           stdout: object = None, stderr: object = None) -> Guest:
     return Guest(_read(args.elf), argv=(str(args.elf), *getattr(args, "args", ())),
-                 env=dict(getattr(args, "env", ())), stdin=stdin,
+                 env=dict(getattr(args, "env", ())), stdin=stdin, stdout=stdout, stderr=stderr,
                  exe_path=os.path.abspath(args.elf),
                  max_instructions=args.max_instructions, max_seconds=args.max_seconds,
                  trace=_stderr_line if trace else None,
@@ -347,21 +348,32 @@ def _own_stdin() -> bytes:
 
 
 class _GuestOutput:
-    """Copies what the guest wrote to its fd 1 and fd 2 onto our stdout and stderr, as it
-    appears (stdout first: a response written after it follows it on stdout)."""
+    """The guest's fd 1 and fd 2 are our stdout and stderr: each write goes out as the guest
+    makes it (flushed, so it interleaves with our own lines as it happened), nothing is
+    kept, and a reader that does not read makes the guest wait, as a pipe would.  Lines of
+    ours on stderr (``--strace``) start on a line of their own, after the guest's."""
 
-    def __init__(self, guest: Guest) -> None:
-        self.guest = guest
-        self.sent = [0, 0]
+    def __init__(self) -> None:
+        self.mid_line = False  # the guest's last byte on stderr was not a newline
 
-    def flush(self) -> None:
-        for i, (data, stream) in enumerate(((self.guest.stdout, sys.stdout),
-                                            (self.guest.stderr, sys.stderr))):
-            if len(data) > self.sent[i]:
-                stream.flush()
-                stream.buffer.write(data[self.sent[i]:])
-                stream.buffer.flush()
-                self.sent[i] = len(data)
+    @staticmethod
+    def stdout(data: bytes) -> None:
+        out = sys.stdout.buffer
+        out.write(data)
+        out.flush()
+
+    def stderr(self, data: bytes) -> None:
+        sys.stderr.flush()
+        err = sys.stderr.buffer
+        err.write(data)
+        err.flush()
+        self.mid_line = not data.endswith(b"\n")
+
+    def line(self, text: str) -> None:
+        if self.mid_line:
+            self.mid_line = False
+            text = "\n" + text
+        _stderr_line(text)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -371,38 +383,35 @@ def _run(args: argparse.Namespace) -> int:
             args.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot create {args.out}: {exc.strerror or exc}") from None
-    guest = _guest(args, trace=args.trace, stdin=_own_stdin())
-    output = _GuestOutput(guest)
-    if args.strace:  # the guest's own output first, so the two interleave as they happened
-        guest.kernel.strace = lambda line: (output.flush(), _stderr_line(line))
+    output = _GuestOutput()
+    guest = _guest(args, trace=args.trace, stdin=_own_stdin(), stdout=output.stdout,
+                   stderr=output.stderr)
+    if args.strace:
+        guest.kernel.strace = output.line
     try:
         guest.start()
-        output.flush()
         if guest.exited:
             return _exited(guest)
         port = guest.port(args.port)
         for stem, request in requests:
-            response = guest.request(request, port)
-            output.flush()
+            # A response for stdout streams there as it arrives; one for --out is collected
+            # (up to harness.guest.RESPONSE_LIMIT) and written whole.
+            response = guest.request(request, port,
+                                     sink=output.stdout if args.out is None else None)
             if args.out is not None:
                 target = args.out / f"{stem}.http"
                 try:
                     target.write_bytes(response)
                 except OSError as exc:
                     raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
-            else:
-                sys.stdout.buffer.write(response)
-                sys.stdout.flush()
             if guest.exited:
                 return _exited(guest)
         return EXIT_OK
     except GuestFault as exc:
-        output.flush()
         _stderr_line(f"webelf: guest killed by {exc}")
         _unmodelled(guest)
         return EXIT_SIGNAL_BASE + exc.signal
     finally:
-        output.flush()
         if args.coverage:  # also when the guest faulted: what ran before it died
             from harness.coverage import Coverage
 

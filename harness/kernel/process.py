@@ -312,12 +312,14 @@ class Kernel:
         get_signal and handle_signal for each deliverable signal (:mod:`.sigframe`)."""
         return handle_signals(self, state)
 
-    def block(self, fd: int) -> object:
-        """The call would sleep on ``fd``: BLOCK, or -EAGAIN if its receive timeout is over.
+    def block(self, fd: int, writing: bool = False) -> object:
+        """The call would sleep on ``fd``: BLOCK, or -EAGAIN if its receive timeout (its send
+        timeout, ``writing``) is over.
 
         socket(7), SO_RCVTIMEO: "If a blocking receive call times out ... -1 is returned
         with errno set to EAGAIN or EWOULDBLOCK"; accept(2) waits under the listener's
-        timeout the same way (``inet_csk_accept`` takes ``sock_rcvtimeo``).  Time is the
+        timeout the same way (``inet_csk_accept`` takes ``sock_rcvtimeo``), a write under
+        SO_SNDTIMEO (``sock_sndtimeo``; a pipe has none).  Time is the
         network's virtual clock (:meth:`Network.advance`), counted from the moment this
         call first blocked; the handler forgets the deadline when the call returns any
         other way.  No timeout set is no deadline; a timeout of 0 stored for a negative
@@ -325,7 +327,7 @@ class Kernel:
         """
         deadline = self.deadline
         if deadline is None:
-            timeout = self.fds.get(fd).rcvtimeo  # only a Socket says WOULD_BLOCK
+            timeout = getattr(self.fds.get(fd), "sndtimeo" if writing else "rcvtimeo", None)
             if timeout is None:
                 self.deadline = NO_DEADLINE
                 self.blocked_fd = fd

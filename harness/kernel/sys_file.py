@@ -1,8 +1,9 @@
 """File descriptors: read, write, close, readv, writev (fs/read_write.c, fs/open.c), ioctl
 (fs/ioctl.c) and fcntl (fs/fcntl.c).
 
-fds 0-2 are the standard streams (stdin as given, stdout and stderr collected); the rest are
-sockets of the fake network (:mod:`harness.net`).
+fds 0-2 are the standard streams (stdin as given; stdout and stderr streamed out, or collected
+in a pipe of bounded size); the rest are sockets of the fake network (:mod:`harness.net`).  A
+write that finds no room sleeps (:func:`write_wait`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .. import linux as L
 from ..net import WOULD_BLOCK, State, StdStream, raises_sigpipe
-from .abi import MAX_RW_COUNT
+from .abi import BLOCK, MAX_RW_COUNT
 
 if TYPE_CHECKING:
     from .process import Kernel
@@ -28,16 +29,33 @@ def sys_read(k: Kernel, fd: int, buf: int, count: int, *_: int) -> object:
     return k.copy_out(buf, result) or len(result)
 
 
-def sys_write(k: Kernel, fd: int, buf: int, count: int, *_: int) -> int:
+def sys_write(k: Kernel, fd: int, buf: int, count: int, *_: int) -> object:
     if k.fds.get(fd) is None:
         return -L.EBADF
     data = k.copy_in(buf, min(count, MAX_RW_COUNT))
     if data.__class__ is int:
         return data
     ret = k.fds.write(fd, data)
+    if ret is WOULD_BLOCK:
+        return write_wait(k, fd)
+    k.deadline = None
     if raises_sigpipe(ret):
         k.deliver(L.SIGPIPE)
     return ret
+
+
+def write_wait(k: Kernel, fd: int) -> object:
+    """A write that found no room (a full pipe, a socket whose peer does not read) sleeps:
+    BLOCK, and the guest parks until the reader has made room; run again, the file carries
+    on from the bytes it already took (its ``wdone``).  Once SO_SNDTIMEO has run out it
+    returns those bytes, or -EAGAIN if there are none (socket(7), ``sk_stream_wait_memory``
+    then tcp_sendmsg's ``copied``)."""
+    ret = k.block(fd, writing=True)
+    if ret is BLOCK:
+        return ret
+    f = k.fds.get(fd)
+    done, f.wdone = f.wdone, 0
+    return done or ret
 
 
 def sys_close(k: Kernel, fd: int, *_: int) -> int:
@@ -105,7 +123,7 @@ def _gather(k: Kernel, vecs: list[tuple[int, int]]) -> bytes | int:
     return data if data else -L.EFAULT
 
 
-def sys_writev(k: Kernel, fd: int, iov: int, count: int, *_: int) -> int:
+def sys_writev(k: Kernel, fd: int, iov: int, count: int, *_: int) -> object:
     """writev(2): one write of the iovecs' bytes in order, through the same file as
     write(2) (so a socket may take fewer, and EPIPE raises SIGPIPE); a total of 0 returns 0
     without touching the file (``do_iter_write``)."""
@@ -126,6 +144,9 @@ def sys_writev(k: Kernel, fd: int, iov: int, count: int, *_: int) -> int:
         if not data:
             return -L.EFAULT
     ret = f.write(data)
+    if ret is WOULD_BLOCK:
+        return write_wait(k, fd)
+    k.deadline = None
     if raises_sigpipe(ret):
         k.deliver(L.SIGPIPE)
     return ret
@@ -191,6 +212,7 @@ def _status_flags(k: Kernel, fd: int, f: object) -> int:
 def _set_status_flags(k: Kernel, f: object, flags: int) -> None:
     if f.__class__ is StdStream:
         k.std_flags[f.fd] = flags
+        f.nonblock = bool(flags & L.O_NONBLOCK)
     else:
         f.nonblock = bool(flags & L.O_NONBLOCK)
         extra = flags & ~(L.O_ACCMODE | L.O_NONBLOCK)

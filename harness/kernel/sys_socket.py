@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .. import linux as L
 from ..net import WOULD_BLOCK, pack_sockaddr_in, parse_sockaddr_in, raises_sigpipe
 from .abi import BLOCK, MAX_RW_COUNT, p32, s32
+from .sys_file import write_wait
 
 if TYPE_CHECKING:
     from .process import Kernel
@@ -139,7 +140,7 @@ def sys_getpeername(k: Kernel, fd: int, addr: int, addrlen_ptr: int, *_: int) ->
     return addr_out(k, pack_sockaddr_in(*peer), addr, addrlen_ptr)
 
 
-def sys_sendto(k: Kernel, fd: int, buf: int, length: int, flags: int, *_: int) -> int:
+def sys_sendto(k: Kernel, fd: int, buf: int, length: int, flags: int, *_: int) -> object:
     sock = k.fds.sock(fd)
     if sock.__class__ is int:
         return sock
@@ -147,12 +148,15 @@ def sys_sendto(k: Kernel, fd: int, buf: int, length: int, flags: int, *_: int) -
     if data.__class__ is int:
         return data
     ret = sock.send(data, flags)
+    if ret is WOULD_BLOCK:
+        return write_wait(k, fd)
+    k.deadline = None
     if raises_sigpipe(ret, flags):
         k.deliver(L.SIGPIPE)
     return ret
 
 
-def sys_send(k: Kernel, fd: int, buf: int, length: int, flags: int, *_: int) -> int:
+def sys_send(k: Kernel, fd: int, buf: int, length: int, flags: int, *_: int) -> object:
     return sys_sendto(k, fd, buf, length, flags, 0, 0)
 
 
