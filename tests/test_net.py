@@ -771,3 +771,141 @@ def test_fds_are_always_the_lowest_free_one(ops):
 
 def test_socket_type_is_exposed(fds):
     assert isinstance(fds.get(fds.socket(AF_INET, SOCK_STREAM, 0)), Socket)
+
+
+# -- buffer sizes and flow control (socket(7) SO_SNDBUF/SO_RCVBUF, tcp(7)) -------------------
+
+import socket as _socket  # noqa: E402
+import sys as _sys  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+
+from harness.linux import SO_RCVBUF, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF  # noqa: E402
+from harness.net import LOOPBACK_SNDBUF  # noqa: E402
+
+#: Tiny, ordinary and huge requests, negative ones (read as unsigned: huge) included.
+BUFFER_SIZES = [0, 1, 100, 1152, 2303, 2304, 2305, 4608, 5000, 16384, 50000, 106496, 212992,
+                212993, 1 << 20, 1 << 22, 1 << 30, 0x7FFFFFFF, -1, -5, -(1 << 31)]
+
+
+def _fresh_socket(net: Network) -> Socket:
+    fds = net.fdtable()
+    return fds.sock(fds.socket(AF_INET, SOCK_STREAM, 0))
+
+
+def _sysctl(name: str) -> int:
+    return int(_Path("/proc/sys/net/core", name).read_text())
+
+
+@pytest.mark.skipif(not _sys.platform.startswith("linux"), reason="Linux's own values")
+@pytest.mark.parametrize("size", BUFFER_SIZES)
+def test_sndbuf_and_rcvbuf_read_back_as_the_real_kernel_reports_them(size):
+    """A native differential: a real socket on this host and the harness's, on a network
+    with this host's net.core.wmem_max/rmem_max, given the same SO_SNDBUF and SO_RCVBUF:
+    getsockopt must report the same (doubled, clamped to the sysctl, floored at
+    SOCK_MIN_SNDBUF/SOCK_MIN_RCVBUF)."""
+    net = Network(wmem_max=_sysctl("wmem_max"), rmem_max=_sysctl("rmem_max"))
+    sock = _fresh_socket(net)
+    with _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM) as real:
+        for name in (SO_SNDBUF, SO_RCVBUF):
+            real.setsockopt(_socket.SOL_SOCKET, name, size)
+            expected = real.getsockopt(_socket.SOL_SOCKET, name)
+            assert sock.setsockopt(SOL_SOCKET, name, i32(size)) == 0
+            assert sock.getsockopt(SOL_SOCKET, name, 4) == i32(expected), (name, size)
+
+
+@pytest.mark.parametrize("size, sndbuf, rcvbuf", [
+    (0, SOCK_MIN_SNDBUF, SOCK_MIN_RCVBUF),
+    (3000, 6000, 6000),
+    (212992, 425984, 425984),
+    (212993, 425984, 425984),      # clamped to the default wmem_max/rmem_max first
+    (-1, 425984, 425984),          # min_t(u32, ...): a negative size is huge
+])
+def test_sndbuf_and_rcvbuf_with_the_default_sysctls(size, sndbuf, rcvbuf):
+    sock = _fresh_socket(Network())
+    assert sock.setsockopt(SOL_SOCKET, SO_SNDBUF, i32(size)) == 0
+    assert sock.setsockopt(SOL_SOCKET, SO_RCVBUF, i32(size)) == 0
+    assert sock.getsockopt(SOL_SOCKET, SO_SNDBUF, 4) == i32(sndbuf)
+    assert sock.getsockopt(SOL_SOCKET, SO_RCVBUF, 4) == i32(rcvbuf)
+
+
+def test_the_doubled_size_stays_an_int_however_large_wmem_max_is():
+    """``val = min_t(int, val, INT_MAX / 2)`` before doubling."""
+    net = Network(wmem_max=1 << 40, rmem_max=1 << 40)
+    sock = _fresh_socket(net)
+    assert sock.setsockopt(SOL_SOCKET, SO_SNDBUF, i32(-1)) == 0
+    assert sock.getsockopt(SOL_SOCKET, SO_SNDBUF, 4) == i32(0x7FFFFFFE)
+
+
+def test_a_connection_grows_its_send_buffer_unless_it_was_set(net, fds):
+    """Measured on Linux 6.18 over loopback: a listener reports tcp_wmem's 16384, the
+    connection it accepts 3939840 (tcp_sndbuf_expand), unless the listener set SO_SNDBUF
+    (SOCK_SNDBUF_LOCK is inherited: the set value stays).  SO_RCVBUF stays as it was."""
+    lfd = listener(fds)
+    assert fds.sock(lfd).getsockopt(SOL_SOCKET, SO_SNDBUF, 4) == i32(16384)
+    net.connect(PORT)
+    child = fds.get(fds.accept4(lfd))
+    assert child.getsockopt(SOL_SOCKET, SO_SNDBUF, 4) == i32(LOOPBACK_SNDBUF)
+    assert child.getsockopt(SOL_SOCKET, SO_RCVBUF, 4) == i32(131072)
+    assert fds.sock(lfd).setsockopt(SOL_SOCKET, SO_SNDBUF, i32(5000)) == 0
+    net.connect(PORT)
+    child = fds.get(fds.accept4(lfd))
+    assert child.getsockopt(SOL_SOCKET, SO_SNDBUF, 4) == i32(10000)
+
+
+def _small_buffers(net, fds, sndbuf=SOCK_MIN_SNDBUF // 2, rcvbuf=8192):
+    """A connection whose socket may queue SOCK_MIN_SNDBUF + rcvbuf / 2 unread bytes."""
+    client, fd = accepted(net, fds, request=b"")
+    sock = fds.get(fd)
+    assert sock.setsockopt(SOL_SOCKET, SO_SNDBUF, i32(sndbuf)) == 0
+    client.rcvbuf = rcvbuf
+    return client, sock
+
+
+def test_a_blocking_write_queues_what_fits_then_waits_for_the_reader(net, fds):
+    client, sock = _small_buffers(net, fds)
+    room = SOCK_MIN_SNDBUF + 4096
+    assert sock.room() == room
+    data = bytes(range(256)) * 100  # 25600 bytes: three times the room, and more
+    assert sock.write(data) is WOULD_BLOCK
+    assert len(client.rx) == room and sock.room() == 0
+    assert sock.write(data) is WOULD_BLOCK  # run again without a read: no progress
+    got = client.recv()
+    while (ret := sock.write(data)) is WOULD_BLOCK:  # the syscall, run again each time
+        got += client.recv()
+    assert ret == len(data)  # the whole count, once every byte is queued
+    got += client.recv()
+    assert got == data
+    assert sock.write(b"next") == 4 and client.recv() == b"next"
+
+
+def test_a_non_blocking_write_returns_what_fitted_then_eagain(net, fds):
+    client, sock = _small_buffers(net, fds)
+    room = sock.room()
+    assert sock.send(b"a" * (room + 10), MSG_DONTWAIT) == room
+    assert sock.send(b"b", MSG_DONTWAIT) == -EAGAIN
+    sock.nonblock = True
+    assert sock.write(b"b") == -EAGAIN
+    assert client.recv(100) == b"a" * 100
+    assert sock.write(b"c" * 500) == 100
+    assert client.recv() == b"a" * (room - 100) + b"c" * 100
+
+
+def test_a_reset_ends_the_wait_with_the_bytes_already_queued(net, fds):
+    """tcp_sendmsg: an error that ends the wait returns what was copied; the error stays
+    for the next call."""
+    client, sock = _small_buffers(net, fds)
+    room = sock.room()
+    assert sock.write(b"x" * (room + 1000)) is WOULD_BLOCK
+    client.reset()
+    assert sock.write(b"x" * (room + 1000)) == room
+    assert sock.write(b"y") == -ECONNRESET
+    assert sock.write(b"y") == -EPIPE
+
+
+def test_a_client_that_lets_go_of_what_it_read_holds_only_the_unread(net, fds):
+    client, sock = _small_buffers(net, fds)
+    client.keep = False
+    for _ in range(50):
+        while sock.write(b"z" * 1000) is WOULD_BLOCK:
+            assert client.recv(3000) == b"z" * 3000
+        assert len(client.rx) <= SOCK_MIN_SNDBUF + 4096  # 50000 bytes went through
