@@ -28,6 +28,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import NoReturn, Sequence
 
@@ -45,6 +46,8 @@ EXIT_USAGE = 2
 EXIT_TIMEOUT = 124
 EXIT_CANNOT_RUN = 125
 EXIT_SIGNAL_BASE = 128
+#: Ctrl-C, as a shell reports a command SIGINT ended: 128 + SIGINT.
+EXIT_INTERRUPTED = EXIT_SIGNAL_BASE + signal.SIGINT
 
 
 class UsageError(Exception):
@@ -534,7 +537,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(words)
         if guest_args is not None:
             args.args = guest_args
+        if args.func in (_run, _check) and threading.current_thread() is threading.main_thread():
+            from harness.machine import interruptible
+
+            with interruptible():  # Ctrl-C stops a guest that runs, at once
+                return args.func(args)
         return args.func(args)
+    except KeyboardInterrupt:
+        _stderr_line("webelf: interrupted")
+        return EXIT_INTERRUPTED
     except (UsageError, GeneratorError) as exc:
         _stderr_line(f"webelf: error: {exc}")
         return EXIT_USAGE
