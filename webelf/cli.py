@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
+import stat
 import sys
 import threading
 from pathlib import Path
@@ -43,6 +45,7 @@ EXIT_OK = 0
 EXIT_DIFFERS = 1
 EXIT_NO_LISTENER = 1
 EXIT_USAGE = 2
+EXIT_NO_RESPONSE = 3
 EXIT_TIMEOUT = 124
 EXIT_CANNOT_RUN = 125
 EXIT_SIGNAL_BASE = 128
@@ -59,6 +62,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+    def parse_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's
+        """As argparse's, but words no option took point to the subcommand's help
+        (``webelf run --help``), where the options are, not to ``webelf --help``."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(namespace, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            raise UsageError(f"unrecognized arguments: {' '.join(extras)} (see {prog} --help)")
+        return namespace
 
 
 def _ports_from(lowest: int):
@@ -99,6 +112,34 @@ def _fault(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+#: --idle-timeout's range: whole seconds, as SO_RCVTIMEO is set from them (generator/server.py).
+IDLE_TIMEOUT_RANGE = (1, 86400)
+
+
+def _idle_seconds(text: str) -> int:
+    low, high = IDLE_TIMEOUT_RANGE
+    try:
+        value = int(text.replace("_", ""), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of seconds ({low}..{high})") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high} seconds")
+    return value
+
+
+def _version() -> str:
+    """The installed distribution's version; a source tree that was never installed says so."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - Python without importlib.metadata
+        return "webelf (version unknown)"
+    try:
+        return f"webelf {version('webelf')}"
+    except PackageNotFoundError:
+        return "webelf (version unknown: not installed)"
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text.replace("_", ""), 10)
@@ -132,6 +173,8 @@ def _parser() -> _Parser:
     parser = _Parser(prog="webelf", description=(
         "Write a web site as a static i386 Linux executable of hand-encoded machine code, "
         "and run any such executable in an emulator over a fake network."))
+    parser.add_argument("--version", action="version", version=_version(),
+                        help="print webelf's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -145,14 +188,17 @@ def _parser() -> _Parser:
             "Linux kernel. Run it with ./OUT and open http://localhost:PORT/. If it "
             "cannot listen, it prints which call failed and the errno, and exits with "
             "status 1."),
-        epilog="exit status: 0 written; 2 bad input (one line on stderr).")
+        epilog="exit status: 0 written (one line on stderr says where, how large, and the "
+               "URL it serves); 2 bad input (one line on stderr).")
     source = build.add_mutually_exclusive_group()
     source.add_argument("--html", metavar="FILE", type=Path,
-                        help="one page to serve at / (default: the built-in site)")
+                        help="one page to serve at / (default: the built-in site); a regular "
+                             "file of at most 2 GiB")
     source.add_argument("--site", metavar="DIR", type=Path,
                         help="a directory of pages: index.html serves / (and DIR/sub/index.html "
                              "serves /sub/), about.html serves /about.html and /about, any "
-                             "other file its own name, typed by its suffix")
+                             "other file its own name, typed by its suffix; text pages must be "
+                             "UTF-8; links must stay inside DIR; at most 2 GiB of pages")
     build.add_argument("--port", metavar="N", type=_port, default=8080,
                        help="TCP port to listen on, 1..65535 (default: 8080)")
     build.add_argument("--bind", metavar="ADDR", default="0.0.0.0",
@@ -161,9 +207,9 @@ def _parser() -> _Parser:
     build.add_argument("--content-type", metavar="TYPE", default=None,
                        help="Content-Type of the page (default: from the file's suffix, "
                             "text/html for .html; text types get charset=utf-8)")
-    build.add_argument("--idle-timeout", metavar="S", type=_positive, default=5,
-                       help="seconds a client may stay silent before it is dropped, so the "
-                            "next visitor is served (default: 5)")
+    build.add_argument("--idle-timeout", metavar="S", type=_idle_seconds, default=5,
+                       help="whole seconds, 1..86400, a client may stay silent before it is "
+                            "dropped, so the next visitor is served (default: 5)")
     build.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
                        help="where to write the executable (mode 0755)")
     build.set_defaults(func=_build)
@@ -290,7 +336,13 @@ def _build(args: argparse.Namespace) -> int:
     else:
         site = default_site()
     config = ServerConfig(port=args.port, bind=args.bind, idle_timeout=args.idle_timeout)
-    _write_executable(args.output, build_server(site, config))
+    program = build_server(site, config)
+    _write_executable(args.output, program)
+    # Where it went, and where to point a browser once it runs.
+    command = str(args.output) if os.sep in str(args.output) else f".{os.sep}{args.output}"
+    host = "localhost" if args.bind == "0.0.0.0" else args.bind
+    _stderr_line(f"webelf: wrote {args.output} ({len(program)} bytes): {shlex.quote(command)} "
+                 f"serves http://{host}:{args.port}/")
     return EXIT_OK
 
 
@@ -310,11 +362,34 @@ def _write_executable(path: Path, data: bytes) -> None:
 
 # ---------------------------------------------------------------------- run, check, disasm
 
-def _read(path: Path) -> bytes:
+#: The most a request or expected-response file may hold: as much as the guest's stdin.
+FILE_LIMIT = STDIN_LIMIT
+#: An i386 process has a 4 GiB address space: no larger file can be an ELF it loads whole.
+ELF_LIMIT = 4 << 30
+
+
+def _read(path: Path, what: str = "a request or response file", limit: int = FILE_LIMIT) -> bytes:
+    """A regular file's bytes; a device (/dev/zero never ends), a FIFO (it may never be
+    written) or a file larger than ``limit`` is a usage error before anything is read."""
+    from generator.site import read_file
+
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return read_file(path, limit, what)
+    except GeneratorError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _read_elf(path: Path) -> bytes:
+    """The ELF's bytes: a regular file, refused (exit status 125) if larger than the 4 GiB
+    address space it would have to be loaded into."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None  # _read says why
+    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > ELF_LIMIT:
+        raise ElfError(f"it is {st.st_size:,} bytes, larger than the 4 GiB address space "
+                       "of an i386 process: no i386 ELF can be that large")
+    return _read(path, "an ELF", ELF_LIMIT)
 
 
 def _stderr_line(text: str) -> None:
@@ -322,7 +397,7 @@ def _stderr_line(text: str) -> None:
 
 
 def _guest(args: argparse.Namespace, *, trace: bool = False, stdin: bytes = b"") -> Guest:
-    return Guest(_read(args.elf), argv=(str(args.elf), *getattr(args, "args", ())),
+    return Guest(_read_elf(args.elf), argv=(str(args.elf), *getattr(args, "args", ())),
                  env=dict(getattr(args, "env", ())), stdin=stdin,
                  exe_path=os.path.abspath(args.elf),
                  max_instructions=args.max_instructions, max_seconds=args.max_seconds,
@@ -368,7 +443,10 @@ class _GuestOutput:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _one_file_each(args)
     requests = [(path.stem, _read(path)) for path in args.request] or [("request", DEFAULT_REQUEST)]
+    names = [str(path) for path in args.request] or ["the default request"]
+    unanswered = 0
     if args.out is not None:
         try:
             args.out.mkdir(parents=True, exist_ok=True)
@@ -384,9 +462,12 @@ def _run(args: argparse.Namespace) -> int:
         if guest.exited:
             return _exited(guest)
         port = guest.port(args.port)
-        for stem, request in requests:
+        for (stem, request), name in zip(requests, names):
             response = guest.request(request, port)
             output.flush()
+            if not response:  # a failure, never a silent success
+                unanswered += 1
+                _stderr_line(f"webelf: no response to {name}: {_doing(guest)}")
             if args.out is not None:
                 target = args.out / f"{stem}.http"
                 try:
@@ -397,8 +478,8 @@ def _run(args: argparse.Namespace) -> int:
                 sys.stdout.buffer.write(response)
                 sys.stdout.flush()
             if guest.exited:
-                return _exited(guest)
-        return EXIT_OK
+                return _exited(guest) or (EXIT_NO_RESPONSE if unanswered else EXIT_OK)
+        return EXIT_NO_RESPONSE if unanswered else EXIT_OK
     except GuestFault as exc:
         output.flush()
         _stderr_line(f"webelf: guest killed by {exc}")
@@ -410,6 +491,32 @@ def _run(args: argparse.Namespace) -> int:
             from harness.coverage import Coverage
 
             _stderr_line(Coverage.of(guest).report())
+
+
+def _one_file_each(args: argparse.Namespace) -> None:
+    """With --out, two request files of the same name would write one response over the
+    other: refused before anything runs."""
+    if args.out is None:
+        return
+    seen: dict[str, Path] = {}
+    for path in args.request:
+        name = f"{path.stem}.http"
+        if name in seen:
+            raise UsageError(f"--request {seen[name]} and {path} would both write "
+                             f"{args.out / name}: give the request files different names")
+        seen[name] = path
+
+
+def _doing(guest: Guest) -> str:
+    """What the guest was doing when a request got no response: the call it waits in (and
+    on which fd), or that it exited."""
+    if guest.exited:
+        return f"the guest exited with status {guest.exit_status} before it answered"
+    stop = guest.last_stop
+    if stop is None or stop.syscall is None:
+        return "the guest did not answer"
+    on = f" on fd {stop.fd}" if stop.fd is not None and stop.fd >= 0 else ""
+    return f"the guest waits in {stop.syscall}(){on}"
 
 
 def _exited(guest: Guest) -> int:
@@ -460,7 +567,7 @@ def _disasm(args: argparse.Namespace) -> int:
     from harness.elf import load
     from harness.trace import listing
 
-    sys.stdout.write(listing(load(_read(args.elf))))
+    sys.stdout.write(listing(load(_read_elf(args.elf))))
     return EXIT_OK
 
 
@@ -550,7 +657,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stderr_line(f"webelf: error: {exc}")
         return EXIT_USAGE
     except ElfError as exc:
-        _stderr_line(f"webelf: cannot run {getattr(args, 'elf', 'the file')}: {exc}")
+        verb = "disassemble" if getattr(args, "command", None) == "disasm" else "run"
+        _stderr_line(f"webelf: cannot {verb} {getattr(args, 'elf', 'the file')}: {exc}")
         return EXIT_CANNOT_RUN
     except GuestTimeout as exc:
         _stderr_line(f"webelf: {exc}")
