@@ -399,3 +399,32 @@ def test_version():
     result = webelf("--version")
     assert result.returncode == 0
     assert result.stdout.decode() == f"webelf {version('webelf')}\n"
+
+
+# ---------------------------------------------------------------------- whose status
+
+def test_the_guests_status_wins_and_the_line_tells_whose_it_is(tmp_path):
+    from generator.elf import link
+    from generator.x86 import EAX, EBX, Assembler
+
+    a = Assembler()
+    start = a.label("_start")
+    a.bind(start)
+    a.mov(EAX, 1)
+    a.mov(EBX, 125)
+    a.int_(0x80)
+    elf = tmp_path / "exit125.elf"
+    elf.write_bytes(link(a, start))
+    own = webelf("run", str(elf))
+    text = tmp_path / "text.txt"
+    text.write_text("not an ELF\n")
+    refused = webelf("run", str(text))
+    assert own.returncode == refused.returncode == 125
+    assert one_line(own) == "webelf: the guest exited with status 125"
+    assert one_line(refused).startswith(f"webelf: cannot run {text}: ")
+    documented = " ".join(webelf("run", "--help").stdout.decode().split())
+    assert "the guest's own when it exits (it wins: the line on stderr tells it" in documented
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "The guest's own exit status wins" in readme
+    for row in ("| 3 | `run`: a request got no response", "| 130 | also: interrupted by Ctrl-C"):
+        assert row in readme

@@ -12,14 +12,20 @@ N      run: the guest exited by itself with status N.
 1      check: the response differs from the expected one, or is not valid HTTP.
        run: the guest listens on no port, so the requests could not be sent.
        capture: cannot listen on the port (taken), or cannot write a capture.
-2      bad input: unknown options, missing files, a port outside 1..65535 (capture:
-       0..65535), an address that is not dotted IPv4, an unwritable output.
+2      bad input: unknown options, missing files, files that are not regular files
+       (/dev/zero, a FIFO) or are too large (a page over 2 GiB, a request over 64 MiB),
+       a port outside 1..65535 (capture: 0..65535), an address that is not dotted IPv4,
+       an unwritable output, two --request files that would write one --out file.
+3      run: a request got no response (one line names it, and what the guest was doing).
 124    run, check: the guest ran out of its time or instruction budget (a runaway loop).
 125    run, check, disasm: the file is not a static i386 ELF the harness can run.
 128+N  run, check: Linux would have killed the guest with signal N (139: SIGSEGV).
+130    run, check: interrupted by Ctrl-C (SIGINT).
 =====  ============================================================================
 
-Every error is one line on stderr, never a traceback.
+Every error is one line on stderr, never a traceback.  The guest's own exit status wins
+(a guest calling exit(125) exits webelf run with 125); the line on stderr tells webelf's
+statuses from the guest's.
 """
 
 from __future__ import annotations
@@ -164,9 +170,10 @@ def _env_pair(text: str) -> tuple[str, str]:
 STDIN_LIMIT = 64 << 20
 
 _EXIT_TABLE = (
-    "exit status: the guest's own when it exits; 0 when it served every request and "
-    "waits for more; 1 when it listens on no port; 2 bad usage; 124 time or instruction "
-    "budget used up; 125 not a static i386 ELF; 128+N killed by signal N.")
+    "exit status: the guest's own when it exits (it wins: the line on stderr tells it from "
+    "webelf's); 0 when it served every request and waits for more; 1 when it listens on no "
+    "port; 2 bad usage; 3 a request got no response; 124 time or instruction budget used "
+    "up; 125 not a static i386 ELF; 128+N killed by signal N; 130 interrupted (Ctrl-C).")
 
 
 def _parser() -> _Parser:
@@ -278,7 +285,7 @@ def _parser() -> _Parser:
             "for byte, with the expected file; then check the response is valid HTTP/1.1 "
             "(h11), Content-Length included."),
         epilog="exit status: 0 identical and valid; 1 different or invalid; 2 bad usage; "
-               "124, 125, 128+N as for run.")
+               "124, 125, 128+N, 130 as for run.")
     guest_options(check)
     check.add_argument("--request", metavar="FILE", type=Path, required=True,
                        help="the request to send")
