@@ -18,6 +18,8 @@ What a response carries, and why (RFC 9110 / RFC 9112 sections in brackets):
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,6 +38,53 @@ CONTENT_TYPES = {
 }
 
 
+#: The most bytes a site's pages may hold, one page or all of a directory's together.  The
+#: program loads at 0x08048000 with its data right after its code (generator/elf.py), and
+#: the whole image must end below the top of a 32-bit process's address space, where the
+#: kernel puts the stack and the mmap area: 3 GiB on a 32-bit kernel (TASK_SIZE,
+#: PAGE_OFFSET 0xC0000000), 4 GiB on a 64-bit one.  2 GiB of pages keeps the image below
+#: 0x88100000, on either kernel, with room to spare for the stack and the mmap area.
+MAX_SITE_BYTES = 2 << 30
+
+
+def _size_text(n: int) -> str:
+    """``2 GiB`` for a whole number of GiB or MiB, else the bytes: ``2,148,532,224 bytes``."""
+    for unit, name in ((1 << 30, "GiB"), (1 << 20, "MiB")):
+        if n >= unit and n % unit == 0:
+            return f"{n // unit} {name}"
+    return f"{n:,} bytes"
+
+
+def read_file(path: str | Path, limit: int = MAX_SITE_BYTES, what: str = "a page") -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them.  What is not a
+    regular file (a device such as /dev/zero, which never ends, or a FIFO, which may never
+    be written) and a file larger than ``limit`` are refused before a byte is read."""
+    path = Path(path)
+    try:
+        # stat first, so a FIFO is never opened (that would wait for a writer); O_NONBLOCK
+        # and fstat for one swapped in meanwhile.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise SiteError(f"cannot read {path}: not a regular file")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise SiteError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with open(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise SiteError(f"cannot read {path}: not a regular file")
+        if st.st_size > limit:
+            raise SiteError(f"{path} is {st.st_size:,} bytes; {what} may hold at most "
+                            f"{_size_text(limit)}")
+        try:
+            data = f.read(limit + 1)
+        except OSError as exc:
+            raise SiteError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:  # it grew as it was read
+        raise SiteError(f"{path} holds more than {_size_text(limit)}; {what} may hold at most "
+                        f"{_size_text(limit)}")
+    return data
+
+
 @dataclass(frozen=True)
 class Page:
     """One resource: its body and its full Content-Type value."""
@@ -44,27 +93,32 @@ class Page:
     content_type: str = "text/html; charset=utf-8"
 
     @classmethod
-    def from_file(cls, path: str | Path, content_type: str | None = None) -> Page:
+    def from_file(cls, path: str | Path, content_type: str | None = None, *,
+                  limit: int = MAX_SITE_BYTES,
+                  advice: str = "name its charset in --content-type") -> Page:
+        """The page in the regular file at ``path`` (:func:`read_file`: at most ``limit``
+        bytes, refused before reading if larger), typed by ``content_type`` or its suffix."""
         path = Path(path)
-        try:
-            body = path.read_bytes()
-        except OSError as exc:
-            raise SiteError(f"cannot read {path}: {exc.strerror or exc}") from None
+        body = read_file(path, limit)
         ctype = content_type or CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        return cls.make(body, ctype, source=str(path))
+        return cls.make(body, ctype, source=str(path), advice=advice)
 
     @classmethod
-    def make(cls, body: bytes, content_type: str = "text/html", source: str = "the page") -> Page:
+    def make(cls, body: bytes, content_type: str = "text/html", source: str = "the page",
+             advice: str = "name its charset in --content-type") -> Page:
         """A page whose text type gets ``charset=utf-8`` unless it names a charset itself;
-        a body that is not UTF-8 is refused rather than mislabelled."""
+        a body that is not UTF-8 is refused rather than mislabelled (``advice`` ends the
+        message: what the user can do about it)."""
+        if len(body) > MAX_SITE_BYTES:
+            raise SiteError(f"{source} is {len(body):,} bytes; a page may hold at most "
+                            f"{_size_text(MAX_SITE_BYTES)}")
         ctype = _check_content_type(content_type)
         if _is_text(ctype) and "charset=" not in ctype.lower():
             try:
                 body.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise SiteError(
-                    f"{source} is not valid UTF-8 (byte {exc.start}); "
-                    "name its charset in --content-type") from None
+                    f"{source} is not valid UTF-8 (byte {exc.start}); {advice}") from None
             ctype += "; charset=utf-8"
         return cls(body, ctype)
 
@@ -153,17 +207,29 @@ class Site:
     def from_dir(cls, root: str | Path) -> Site:
         """Every file under ``root``: ``index.html`` serves its directory (``/``,
         ``/blog/``) and its own name; ``about.html`` serves ``/about.html`` and ``/about``;
-        any other file its name, with the type its suffix says."""
+        any other file its name, with the type its suffix says.
+
+        A symbolic link is followed only while it stays inside ``root`` (it then serves
+        under its own name); a link that leads out of ``root`` is refused, so a link to
+        /etc/passwd is never published.  Anything but regular files and directories (a
+        FIFO, a device) is refused; dot-files and dot-directories are skipped.  The pages
+        may hold :data:`MAX_SITE_BYTES` together, checked before any is read."""
         root = Path(root)
         if not root.is_dir():
             raise SiteError(f"{root} is not a directory")
+        files = _site_files(root)
+        total = 0
+        for path, size in files:
+            total += size
+            if total > MAX_SITE_BYTES:
+                raise SiteError(f"the pages of {root} hold more than {_size_text(MAX_SITE_BYTES)}"
+                                f", the most a site may hold (at {path})")
         routes: list[tuple[str, Page]] = []
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        for path, _ in files:
             rel = path.relative_to(root).as_posix()
-            if any(part.startswith(".") for part in rel.split("/")):
-                continue  # .git, editor swap files: never published
             _check_path(rel)
-            page = Page.from_file(path)
+            page = Page.from_file(path, advice="a site's text pages are served as UTF-8: "
+                                               "convert it to UTF-8")
             url = "/" + rel
             if path.name == "index.html":
                 routes.append((url[: -len("index.html")], page))
@@ -176,6 +242,48 @@ class Site:
 
     def paths(self) -> list[str]:
         return [path for path, _ in self.routes]
+
+
+def _site_files(root: Path) -> list[tuple[Path, int]]:
+    """(path under ``root``, size) of every file a site publishes, sorted by path; links
+    are followed while they stay inside ``root`` (a link back up to a directory it is in,
+    a loop, is not followed)."""
+    real_root = os.path.realpath(root)
+    inside = real_root.rstrip(os.sep) + os.sep
+    found: list[tuple[Path, int]] = []
+
+    def walk(directory: Path, ancestors: frozenset[tuple[int, int]]) -> None:
+        st = os.stat(directory)
+        if (st.st_dev, st.st_ino) in ancestors:
+            return  # a link back up: a loop
+        ancestors |= {(st.st_dev, st.st_ino)}
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            raise SiteError(f"cannot read {directory}: {exc.strerror or exc}") from None
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue  # .git, editor swap files: never published
+            path = Path(entry.path)
+            rel = path.relative_to(root).as_posix()
+            if entry.is_symlink():
+                target = os.path.realpath(path)
+                if target != real_root and not target.startswith(inside):
+                    raise SiteError(f"{rel} is a link that leads out of {root} (to {target}); "
+                                    "a site publishes only what is inside its directory")
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                raise SiteError(f"cannot read {rel}: {exc.strerror or exc}") from None
+            if stat.S_ISDIR(st.st_mode):
+                walk(path, ancestors)
+            elif stat.S_ISREG(st.st_mode):
+                found.append((path, st.st_size))
+            else:
+                raise SiteError(f"cannot serve {rel}: not a regular file")
+
+    walk(root, frozenset())
+    return sorted(found, key=lambda item: item[0].relative_to(root).parts)
 
 
 def _check_path(rel: str) -> None:

@@ -123,6 +123,31 @@ class Guest:
         kwargs.setdefault("exe_path", os.path.abspath(path))
         return cls(data, **kwargs)
 
+    # ------------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        """Free the guest's emulator and memory now (idempotent).  A guest that is dropped
+        is closed as it goes (:meth:`__del__`), so a loop that makes and drops guests holds
+        one at a time; ``with Guest(...) as guest:`` closes at the end of the block.  What
+        the guest wrote, its exit status and its network stay readable."""
+        machine = self.__dict__.get("machine")
+        if machine is not None:
+            machine.close()
+
+    def __enter__(self) -> Guest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # The machine is a reference cycle (machine.close says why): without this, its
+        # memory would wait for the cyclic garbage collector.
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to free
+            pass
+
     # ------------------------------------------------------------------ running
 
     def run(self) -> Stop:

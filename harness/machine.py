@@ -28,13 +28,17 @@ clock (one watchdog thread for every machine), after ``max_syscalls`` calls, or 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import select
+import signal
+import socket
 import struct
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from unicorn import (
     UC_ARCH_X86, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED, UC_ERR_FETCH_UNMAPPED,
@@ -74,9 +78,21 @@ _unpack7 = struct.Struct("<7I").unpack_from
 
 #: void (*)(uc_engine *uc, uint32_t intno, void *user_data): unicorn's interrupt hook.
 _INTR_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
-#: void (*)(uc_engine *uc, uint64_t address, uint32_t size, void *user_data): the block hook.
+#: void (*)(uc_engine *uc, uint64_t address, uint32_t size, void *user_data): the block hook,
+#: and the code hook.
 _BLOCK_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
                                 ctypes.c_void_p)
+#: bool (*)(uc_engine *uc, uc_mem_type type, uint64_t address, int size, int64_t value,
+#: void *user_data): an access to unmapped or protected memory.
+_MEM_INVALID_CFUNC = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
+                                      ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
+                                      ctypes.c_void_p)
+#: The x86 instruction hooks (unicorn's include/unicorn/x86.h): in, out, sysenter.
+_INSN_IN_CFUNC = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32,
+                                  ctypes.c_int, ctypes.c_void_p)
+_INSN_OUT_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
+                                   ctypes.c_uint32, ctypes.c_void_p)
+_INSN_SYSENTER_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
 PAGE = elfmod.PAGE_SIZE
 #: The stack mapping: RLIMIT_STACK's default, 8 MiB, ending at STACK_TOP.
@@ -109,12 +125,16 @@ _PROTECTED = {UC_ERR_READ_PROT, UC_ERR_WRITE_PROT, UC_ERR_FETCH_PROT}
 
 
 class _Watchdog:
-    """One thread for every machine: it stops a run that has outlived its time budget.
+    """One thread for every machine: it stops a run that has outlived its time budget, and
+    one that Ctrl-C interrupts (under :func:`interruptible`).
 
     uc_emu_stop may be called from another thread (it is how unicorn's own timeout
     works); ctypes releases the GIL during uc_emu_start, so this thread gets to run.  A
     stop that arrives just after its run ended only cuts the next run short, and
     :meth:`Machine.run` resumes that one.
+
+    The machines are held weakly, and only for the moment of a scan: a machine nobody
+    else holds is freed while the thread sleeps.
     """
 
     PERIOD = 0.05
@@ -123,27 +143,98 @@ class _Watchdog:
         self._machines: weakref.WeakSet[Machine] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        #: The read end of the signal wakeup fd, while :func:`interruptible` is active.
+        self.wakeup: socket.socket | None = None
 
     def watch(self, machine: Machine) -> None:
         with self._lock:
             self._machines.add(machine)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="webelf-watchdog",
-                                                daemon=True)
-                self._thread.start()
+            self.start()
+
+    def start(self) -> None:
+        """Start the thread if it is not running (call with the lock held)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="webelf-watchdog",
+                                            daemon=True)
+            self._thread.start()
 
     def _loop(self) -> None:
         while True:
-            time.sleep(self.PERIOD)
-            now = time.monotonic()
-            with self._lock:
-                machines = list(self._machines)
-            for m in machines:
-                if m._running and now >= m._deadline:
+            interrupted = False
+            wakeup = self.wakeup
+            if wakeup is None:
+                time.sleep(self.PERIOD)
+            else:
+                try:  # the C signal handler writes each signal's number here
+                    if select.select([wakeup], [], [], self.PERIOD)[0]:
+                        interrupted = signal.SIGINT in wakeup.recv(512)
+                except (OSError, ValueError):  # closed as interruptible() ended
+                    time.sleep(self.PERIOD)
+            self._scan(interrupted)
+
+    def _scan(self, interrupted: bool) -> None:
+        now = time.monotonic()
+        with self._lock:  # no reference to a machine outlives this call
+            for m in self._machines:
+                if m._running and (interrupted or now >= m._deadline):
+                    if interrupted:
+                        m._interrupted = True
                     _uclib.uc_emu_stop(m._uch)
+
+    def interrupt(self) -> bool:
+        """Stop every running machine as interrupted; False if none was running."""
+        stopped = False
+        with self._lock:
+            for m in self._machines:
+                if m._running:
+                    m._interrupted = True
+                    _uclib.uc_emu_stop(m._uch)
+                    stopped = True
+        return stopped
 
 
 _WATCHDOG = _Watchdog()
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    """SIGINT's handler under :func:`interruptible`.  With a guest running (this handler
+    then runs inside one of its hooks: an exception raised there would be swallowed by
+    ctypes), the guest is stopped and :meth:`Machine.run` raises KeyboardInterrupt once
+    unicorn returns; otherwise KeyboardInterrupt is raised here, as Python's own handler
+    does."""
+    if not _WATCHDOG.interrupt():
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Within this block, Ctrl-C (SIGINT) stops a running guest at once: run() raises
+    KeyboardInterrupt.  Without it, SIGINT waits for the guest to stop by itself, since
+    Python runs signal handlers only between bytecodes and the main thread is inside
+    uc_emu_start.  CPython's C-level handler writes the signal's number to the fd
+    given to ``signal.set_wakeup_fd``; the watchdog thread waits on that fd and stops the
+    running guest with uc_emu_stop.  Call from the main thread (signal handlers can only
+    be set there); the previous handler and wakeup fd come back at the end."""
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    old_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    try:
+        old_handler = signal.signal(signal.SIGINT, _on_sigint)
+    except BaseException:
+        signal.set_wakeup_fd(old_fd)
+        raise
+    with _WATCHDOG._lock:
+        _WATCHDOG.wakeup = reader
+        _WATCHDOG.start()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_handler)
+        signal.set_wakeup_fd(old_fd)
+        _WATCHDOG.wakeup = None
+        writer.close()
+        reader.close()
 
 
 class Machine:
@@ -179,6 +270,8 @@ class Machine:
         self.max_syscalls = max_syscalls
         self._deadline = 0.0
         self._running = False
+        self._interrupted = False
+        self._uch = None  # until unicorn exists: close() and the watchdog look at it
         _WATCHDOG.watch(self)
         self._syscalls_left = max_syscalls
         self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_32)
@@ -224,31 +317,41 @@ class Machine:
         #: what :mod:`harness.coverage` turns into instructions.
         self.covered: set[tuple[int, int]] | None = set() if coverage else None
         self._trace = trace
-        # The interrupt and block hooks are registered with the C library directly: the
-        # binding's wrapper costs more per call than the hook's own work.
-        self._intr_callback = _INTR_CFUNC(self._on_interrupt)
-        self._add_hook(UC_HOOK_INTR, self._intr_callback, "interrupt")
-        uc.hook_add(UC_HOOK_MEM_INVALID, self._on_bad_access)
+        # Every hook is registered with the C library directly: the binding's wrapper costs
+        # more per call than the hook's own work, and ties each callback into reference
+        # cycles that close() could not break.  The callbacks are kept here, so that
+        # close() can let go of them once unicorn is closed.
+        self._callbacks: list[ctypes._CFuncPtr] = []
+        self._add_hook(UC_HOOK_INTR, _INTR_CFUNC(self._on_interrupt), "interrupt")
+        self._add_hook(UC_HOOK_MEM_INVALID, _MEM_INVALID_CFUNC(self._on_bad_access),
+                       "memory")
         # Instructions unicorn runs that fault at CPL 3 on the real CPU (harness/cpu.py).
         self._fault_context: object | None = None
-        uc.hook_add(UC_HOOK_INSN, self._on_io_in, None, 1, 0, UC_X86_INS_IN)
-        uc.hook_add(UC_HOOK_INSN, self._on_privileged, None, 1, 0, UC_X86_INS_OUT)
-        uc.hook_add(UC_HOOK_INSN, self._on_privileged, None, 1, 0, UC_X86_INS_SYSENTER)
+        self._add_hook(UC_HOOK_INSN, _INSN_IN_CFUNC(self._on_io_in), "in",
+                       UC_X86_INS_IN)
+        self._add_hook(UC_HOOK_INSN, _INSN_OUT_CFUNC(self._on_io_out), "out",
+                       UC_X86_INS_OUT)
+        self._add_hook(UC_HOOK_INSN, _INSN_SYSENTER_CFUNC(self._on_sysenter), "sysenter",
+                       UC_X86_INS_SYSENTER)
         if trace is not None:
-            uc.hook_add(UC_HOOK_CODE, self._on_insn)
+            self._add_hook(UC_HOOK_CODE, _BLOCK_CFUNC(self._on_insn), "code")
         if self.covered is not None:
             add = self.covered.add
-            self._block_callback = _BLOCK_CFUNC(lambda _uch, address, size, _user:
-                                                add((address, size)))
-            self._add_hook(UC_HOOK_BLOCK, self._block_callback, "block")
+            self._add_hook(UC_HOOK_BLOCK, _BLOCK_CFUNC(lambda _uch, address, size, _user:
+                                                       add((address, size))), "block")
 
-    def _add_hook(self, kind: int, callback: ctypes._CFuncPtr, what: str) -> None:
+    def _add_hook(self, kind: int, callback: ctypes._CFuncPtr, what: str,
+                  *insn: int) -> None:
         handle = ctypes.c_size_t()
-        status = _uclib.uc_hook_add(self._uch, ctypes.byref(handle), kind,
-                                    ctypes.cast(callback, ctypes.c_void_p), None,
-                                    ctypes.c_uint64(1), ctypes.c_uint64(0))
+        # The function pointer read from the callback's own buffer: ctypes.cast would tie
+        # the two objects in a reference cycle.
+        pointer = ctypes.c_void_p.from_address(ctypes.addressof(callback))
+        status = _uclib.uc_hook_add(self._uch, ctypes.byref(handle), kind, pointer, None,
+                                    ctypes.c_uint64(1), ctypes.c_uint64(0),
+                                    *(ctypes.c_int(i) for i in insn))
         if status != 0:
             raise HarnessError(f"unicorn refused the {what} hook: {UcError(status)}")
+        self._callbacks.append(callback)
 
     # ------------------------------------------------------------------ running
 
@@ -259,6 +362,8 @@ class Machine:
     def run(self) -> Stop:
         if self.exit_status is not None:
             return Stop("exited", self.exit_status)
+        if self._uch is None:
+            raise HarnessError("the machine was closed; it cannot run")
         if self.killed_by is not None:
             raise HarnessError(f"the guest was killed by signal {self.killed_by}; it cannot run")
         self._stop = None
@@ -283,6 +388,11 @@ class Machine:
                                              self.max_instructions or 0)
             finally:
                 self._running = False
+            if self._interrupted:  # Ctrl-C, under interruptible()
+                self._interrupted = False
+                _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
+                self.eip = self._eip.value
+                raise KeyboardInterrupt
             _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
             if status in _UNMAPPED and self._reads_gdt(self._eip.value):
                 # A segment load met the descriptor table, which is unmapped while the guest
@@ -477,11 +587,17 @@ class Machine:
         signal, code, address, at = cpumod.exception(intno, self.mem.fetch(eip - 2, 2), eip)
         raise GuestFault(signal, address, at, insn_text(self.mem.fetch(at), at), code)
 
-    def _on_io_in(self, uc: Uc, port: int, size: int, _user: object) -> int:
-        self._on_privileged(uc)
+    def _on_io_in(self, _uch: int, port: int, size: int, _user: int) -> int:
+        self._on_privileged()
         return 0
 
-    def _on_privileged(self, uc: Uc, *_: object) -> None:
+    def _on_io_out(self, _uch: int, port: int, size: int, value: int, _user: int) -> None:
+        self._on_privileged()
+
+    def _on_sysenter(self, _uch: int, _user: int) -> None:
+        self._on_privileged()
+
+    def _on_privileged(self) -> None:
         """in, out, or sysenter, which unicorn runs at CPL 3 but the real CPU refuses: in and
         out are #GP without I/O permission (Linux grants none unless ioperm or iopl is
         called; unicorn checks none); sysenter is #UD in compatibility mode on AMD CPUs, and
@@ -491,26 +607,65 @@ class Machine:
         translation block is not undone), and no system call runs in between."""
         if self._error is not None:
             return
-        eip = uc.reg_read(UC_X86_REG_EIP)
-        code = self.mem.fetch(eip)
-        if code[:2] == b"\x0f\x34":
-            signal, si_code, address, at = cpumod.exception(cpumod.X86_TRAP_UD, b"", eip)
-        else:
-            signal, si_code, address, at = cpumod.exception(cpumod.X86_TRAP_GP, b"", eip)
-        self._fault_context = uc.context_save()
-        self._error = GuestFault(signal, address, at, insn_text(code, at), si_code)
-        uc.emu_stop()
+        uc = self.uc
+        try:
+            eip = uc.reg_read(UC_X86_REG_EIP)
+            code = self.mem.fetch(eip)
+            if code[:2] == b"\x0f\x34":
+                signal, si_code, address, at = cpumod.exception(cpumod.X86_TRAP_UD, b"", eip)
+            else:
+                signal, si_code, address, at = cpumod.exception(cpumod.X86_TRAP_GP, b"", eip)
+            self._fault_context = uc.context_save()
+            self._error = GuestFault(signal, address, at, insn_text(code, at), si_code)
+        except BaseException as exc:  # noqa: BLE001 - ctypes would swallow it: run() raises it
+            self._error = exc
+        _uclib.uc_emu_stop(self._uch)
 
-    def _on_bad_access(self, uc: Uc, access: int, address: int, size: int, value: int,
-                       _user: object) -> bool:
+    def _on_bad_access(self, _uch: int, access: int, address: int, size: int, value: int,
+                       _user: int) -> bool:
         self._bad_access = (access, address)
         return False
 
-    def _on_insn(self, uc: Uc, address: int, size: int, _user: object) -> None:
-        self._trace(trace_insn(address, self.mem.fetch(address, size)))
+    def _on_insn(self, _uch: int, address: int, size: int, _user: int) -> None:
+        if self._error is not None:
+            return
+        try:
+            self._trace(trace_insn(address, self.mem.fetch(address, size)))
+        except BaseException as exc:  # noqa: BLE001 - ctypes would swallow it: run() raises it
+            self._error = exc
+            _uclib.uc_emu_stop(self._uch)
 
     # ------------------------------------------------------------------ the end
 
     def close(self) -> None:
-        """Release the emulator and guest memory (also done when garbage-collected)."""
+        """Release the emulator and guest memory now.
+
+        A machine is a cycle (unicorn holds its hooks, which are bound methods; the kernel
+        holds the machine), so without close() CPython frees it only when the cyclic
+        garbage collector runs.  :class:`harness.Guest` closes its machine when it is
+        dropped or closed.  Idempotent; the machine cannot run afterwards."""
+        uch, self._uch = self._uch, None
+        if uch is None:
+            return
+        self._running = False
+        uc = self.uc
+        finalizer = getattr(uc, "_Uc__finalizer", None)
+        if finalizer is not None:
+            finalizer()  # uc_close, once: unicorn lets go of the host memory first
+        for name in ("_callbacks", "_mmio_callbacks"):
+            table = getattr(uc, name, None)
+            if table is not None:
+                table.clear()  # the binding's hooks close over uc: a cycle
+        self._callbacks.clear()  # bound methods of this machine: a cycle until now
+        self._syscall = None
+        self._error = None
+        self._fault_context = None
+        if getattr(self.kernel, "cpu", None) is self:
+            self.kernel.cpu = None
         self.mem.close()
+
+    def __enter__(self) -> Machine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

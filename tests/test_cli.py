@@ -22,8 +22,9 @@ def test_build_writes_an_executable_with_the_default_page(tmp_path):
     out = tmp_path / "site.elf"
     result = webelf("build", "-o", str(out))
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
     data = out.read_bytes()
+    assert result.stderr == (f"webelf: wrote {out} ({len(data)} bytes): {out} serves "
+                             "http://localhost:8080/\n")
     assert data[:4] == b"\x7fELF"
     assert http_response(default_page()) in data
     assert os.stat(out).st_mode & stat.S_IXUSR
@@ -70,7 +71,7 @@ def test_help_documents_every_option():
     (["build", "-o", "/nonexistent-dir/site.elf"], "cannot write"),
     (["build", "--site", "/nonexistent-dir", "-o", "x"], "is not a directory"),
     (["build", "--site", ".", "--html", "a.html", "-o", "x"], "not allowed with"),
-    (["build", "--idle-timeout", "0", "-o", "x"], "not a positive number"),
+    (["build", "--idle-timeout", "0", "-o", "x"], "outside 1..86400 seconds"),
 ])
 def test_bad_input_is_one_line_and_status_2(args, fragment, tmp_path):
     result = webelf(*args, cwd=tmp_path)

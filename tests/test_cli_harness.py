@@ -267,10 +267,10 @@ def _elf_variants() -> dict[str, bytes]:
 def test_malformed_elfs_are_125_with_one_line(name, tmp_path):
     path = tmp_path / "bad.elf"
     path.write_bytes(_elf_variants()[name])
-    for command in ("run", "disasm"):
+    for command, verb in (("run", "run"), ("disasm", "disassemble")):
         result = webelf(command, str(path))
         assert result.returncode == 125, (command, result.stderr)
-        assert one_line(result.stderr).startswith(f"webelf: cannot run {path}: ")
+        assert one_line(result.stderr).startswith(f"webelf: cannot {verb} {path}: ")
 
 
 def test_run_strace_shows_a_fatal_signal_as_strace_does():

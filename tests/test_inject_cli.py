@@ -71,17 +71,20 @@ def test_accept4_at_the_fd_limit_once_still_gets_the_response(site):
 
 def test_a_write_epipe_loses_the_first_response_and_the_second_is_exact(site, requests, tmp_path):
     """write(2) EPIPE on the first call: that client is gone (its response is lost, and the
-    SIGPIPE it raises is ignored by this server), the next is served exactly."""
+    SIGPIPE it raises is ignored by this server), the next is served exactly.  The lost one
+    is a failure: one line names it, and the status is 3."""
     out = tmp_path / "out"
     result = webelf("run", str(site), "--inject", "write=EPIPE@1", *requests, "--out", str(out))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.decode().splitlines() == [
+        f"webelf: no response to {tmp_path / 'a.http'}: the guest waits in accept4() on fd 3"]
     assert (out / "a.http").read_bytes() == b""
     assert (out / "b.http").read_bytes() == page("/about")
 
 
 def test_the_same_on_stdout_is_exactly_the_second_response(site, requests):
     result = webelf("run", str(site), "--inject", "write=EPIPE@1", *requests)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr
     assert result.stdout == page("/about")
 
 
@@ -95,7 +98,7 @@ def test_inject_is_repeatable_and_short_reads_and_writes_lose_nothing(site, requ
     assert result.stdout == page("/") + page("/about")
     text = strace_text(result.stderr)
     assert 'read(4, "G", 8192) = 1' in text, "strace shows the count asked for, and 1"
-    assert 'write(4, "HTTP/1.1 200 OK\\r\\nContent-Type: t"..., 1028) = 7' in text
+    assert f'write(4, "HTTP/1.1 200 OK\\r\\nContent-Type: t"..., {len(page("/"))}) = 7' in text
 
 
 def test_an_injected_epipe_kills_a_guest_that_does_not_ignore_sigpipe():

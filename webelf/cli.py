@@ -12,22 +12,31 @@ N      run: the guest exited by itself with status N.
 1      check: the response differs from the expected one, or is not valid HTTP.
        run: the guest listens on no port, so the requests could not be sent.
        capture: cannot listen on the port (taken), or cannot write a capture.
-2      bad input: unknown options, missing files, a port outside 1..65535 (capture:
-       0..65535), an address that is not dotted IPv4, an unwritable output.
+2      bad input: unknown options, missing files, files that are not regular files
+       (/dev/zero, a FIFO) or are too large (a page over 2 GiB, a request over 64 MiB),
+       a port outside 1..65535 (capture: 0..65535), an address that is not dotted IPv4,
+       an unwritable output, two --request files that would write one --out file.
+3      run: a request got no response (one line names it, and what the guest was doing).
 124    run, check: the guest ran out of its time or instruction budget (a runaway loop).
 125    run, check, disasm: the file is not a static i386 ELF the harness can run.
 128+N  run, check: Linux would have killed the guest with signal N (139: SIGSEGV).
+130    run, check: interrupted by Ctrl-C (SIGINT).
 =====  ============================================================================
 
-Every error is one line on stderr, never a traceback.
+Every error is one line on stderr, never a traceback.  The guest's own exit status wins
+(a guest calling exit(125) exits webelf run with 125); the line on stderr tells webelf's
+statuses from the guest's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
+import stat
 import sys
+import threading
 from pathlib import Path
 from typing import NoReturn, Sequence
 
@@ -42,9 +51,12 @@ EXIT_OK = 0
 EXIT_DIFFERS = 1
 EXIT_NO_LISTENER = 1
 EXIT_USAGE = 2
+EXIT_NO_RESPONSE = 3
 EXIT_TIMEOUT = 124
 EXIT_CANNOT_RUN = 125
 EXIT_SIGNAL_BASE = 128
+#: Ctrl-C, as a shell reports a command SIGINT ended: 128 + SIGINT.
+EXIT_INTERRUPTED = EXIT_SIGNAL_BASE + signal.SIGINT
 
 
 class UsageError(Exception):
@@ -56,6 +68,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+    def parse_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's
+        """As argparse's, but words no option took point to the subcommand's help
+        (``webelf run --help``), where the options are, not to ``webelf --help``."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(namespace, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            raise UsageError(f"unrecognized arguments: {' '.join(extras)} (see {prog} --help)")
+        return namespace
 
 
 def _ports_from(lowest: int):
@@ -96,6 +118,34 @@ def _fault(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+#: --idle-timeout's range: whole seconds, as SO_RCVTIMEO is set from them (generator/server.py).
+IDLE_TIMEOUT_RANGE = (1, 86400)
+
+
+def _idle_seconds(text: str) -> int:
+    low, high = IDLE_TIMEOUT_RANGE
+    try:
+        value = int(text.replace("_", ""), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of seconds ({low}..{high})") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high} seconds")
+    return value
+
+
+def _version() -> str:
+    """The installed distribution's version; a source tree that was never installed says so."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - Python without importlib.metadata
+        return "webelf (version unknown)"
+    try:
+        return f"webelf {version('webelf')}"
+    except PackageNotFoundError:
+        return "webelf (version unknown: not installed)"
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text.replace("_", ""), 10)
@@ -120,15 +170,18 @@ def _env_pair(text: str) -> tuple[str, str]:
 STDIN_LIMIT = 64 << 20
 
 _EXIT_TABLE = (
-    "exit status: the guest's own when it exits; 0 when it served every request and "
-    "waits for more; 1 when it listens on no port; 2 bad usage; 124 time or instruction "
-    "budget used up; 125 not a static i386 ELF; 128+N killed by signal N.")
+    "exit status: the guest's own when it exits (it wins: the line on stderr tells it from "
+    "webelf's); 0 when it served every request and waits for more; 1 when it listens on no "
+    "port; 2 bad usage; 3 a request got no response; 124 time or instruction budget used "
+    "up; 125 not a static i386 ELF; 128+N killed by signal N; 130 interrupted (Ctrl-C).")
 
 
 def _parser() -> _Parser:
     parser = _Parser(prog="webelf", description=(
         "Write a web site as a static i386 Linux executable of hand-encoded machine code, "
         "and run any such executable in an emulator over a fake network."))
+    parser.add_argument("--version", action="version", version=_version(),
+                        help="print webelf's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -142,14 +195,17 @@ def _parser() -> _Parser:
             "Linux kernel. Run it with ./OUT and open http://localhost:PORT/. If it "
             "cannot listen, it prints which call failed and the errno, and exits with "
             "status 1."),
-        epilog="exit status: 0 written; 2 bad input (one line on stderr).")
+        epilog="exit status: 0 written (one line on stderr says where, how large, and the "
+               "URL it serves); 2 bad input (one line on stderr).")
     source = build.add_mutually_exclusive_group()
     source.add_argument("--html", metavar="FILE", type=Path,
-                        help="one page to serve at / (default: the built-in site)")
+                        help="one page to serve at / (default: the built-in site); a regular "
+                             "file of at most 2 GiB")
     source.add_argument("--site", metavar="DIR", type=Path,
                         help="a directory of pages: index.html serves / (and DIR/sub/index.html "
                              "serves /sub/), about.html serves /about.html and /about, any "
-                             "other file its own name, typed by its suffix")
+                             "other file its own name, typed by its suffix; text pages must be "
+                             "UTF-8; links must stay inside DIR; at most 2 GiB of pages")
     build.add_argument("--port", metavar="N", type=_port, default=8080,
                        help="TCP port to listen on, 1..65535 (default: 8080)")
     build.add_argument("--bind", metavar="ADDR", default="0.0.0.0",
@@ -158,9 +214,9 @@ def _parser() -> _Parser:
     build.add_argument("--content-type", metavar="TYPE", default=None,
                        help="Content-Type of the page (default: from the file's suffix, "
                             "text/html for .html; text types get charset=utf-8)")
-    build.add_argument("--idle-timeout", metavar="S", type=_positive, default=5,
-                       help="seconds a client may stay silent before it is dropped, so the "
-                            "next visitor is served (default: 5)")
+    build.add_argument("--idle-timeout", metavar="S", type=_idle_seconds, default=5,
+                       help="whole seconds, 1..86400, a client may stay silent before it is "
+                            "dropped, so the next visitor is served (default: 5)")
     build.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
                        help="where to write the executable (mode 0755)")
     build.set_defaults(func=_build)
@@ -229,7 +285,7 @@ def _parser() -> _Parser:
             "for byte, with the expected file; then check the response is valid HTTP/1.1 "
             "(h11), Content-Length included."),
         epilog="exit status: 0 identical and valid; 1 different or invalid; 2 bad usage; "
-               "124, 125, 128+N as for run.")
+               "124, 125, 128+N, 130 as for run.")
     guest_options(check)
     check.add_argument("--request", metavar="FILE", type=Path, required=True,
                        help="the request to send")
@@ -287,7 +343,13 @@ def _build(args: argparse.Namespace) -> int:
     else:
         site = default_site()
     config = ServerConfig(port=args.port, bind=args.bind, idle_timeout=args.idle_timeout)
-    _write_executable(args.output, build_server(site, config))
+    program = build_server(site, config)
+    _write_executable(args.output, program)
+    # Where it went, and where to point a browser once it runs.
+    command = str(args.output) if os.sep in str(args.output) else f".{os.sep}{args.output}"
+    host = "localhost" if args.bind == "0.0.0.0" else args.bind
+    _stderr_line(f"webelf: wrote {args.output} ({len(program)} bytes): {shlex.quote(command)} "
+                 f"serves http://{host}:{args.port}/")
     return EXIT_OK
 
 
@@ -307,11 +369,34 @@ def _write_executable(path: Path, data: bytes) -> None:
 
 # ---------------------------------------------------------------------- run, check, disasm
 
-def _read(path: Path) -> bytes:
+#: The most a request or expected-response file may hold: as much as the guest's stdin.
+FILE_LIMIT = STDIN_LIMIT
+#: An i386 process has a 4 GiB address space: no larger file can be an ELF it loads whole.
+ELF_LIMIT = 4 << 30
+
+
+def _read(path: Path, what: str = "a request or response file", limit: int = FILE_LIMIT) -> bytes:
+    """A regular file's bytes; a device (/dev/zero never ends), a FIFO (it may never be
+    written) or a file larger than ``limit`` is a usage error before anything is read."""
+    from generator.site import read_file
+
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return read_file(path, limit, what)
+    except GeneratorError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _read_elf(path: Path) -> bytes:
+    """The ELF's bytes: a regular file, refused (exit status 125) if larger than the 4 GiB
+    address space it would have to be loaded into."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None  # _read says why
+    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > ELF_LIMIT:
+        raise ElfError(f"it is {st.st_size:,} bytes, larger than the 4 GiB address space "
+                       "of an i386 process: no i386 ELF can be that large")
+    return _read(path, "an ELF", ELF_LIMIT)
 
 
 def _stderr_line(text: str) -> None:
@@ -320,7 +405,7 @@ def _stderr_line(text: str) -> None:
 
 def _guest(args: argparse.Namespace, *, trace: bool = False, stdin: bytes = b"",
            stdout: object = None, stderr: object = None) -> Guest:
-    return Guest(_read(args.elf), argv=(str(args.elf), *getattr(args, "args", ())),
+    return Guest(_read_elf(args.elf), argv=(str(args.elf), *getattr(args, "args", ())),
                  env=dict(getattr(args, "env", ())), stdin=stdin, stdout=stdout, stderr=stderr,
                  exe_path=os.path.abspath(args.elf),
                  max_instructions=args.max_instructions, max_seconds=args.max_seconds,
@@ -377,7 +462,10 @@ class _GuestOutput:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _one_file_each(args)
     requests = [(path.stem, _read(path)) for path in args.request] or [("request", DEFAULT_REQUEST)]
+    names = [str(path) for path in args.request] or ["the default request"]
+    unanswered = 0
     if args.out is not None:
         try:
             args.out.mkdir(parents=True, exist_ok=True)
@@ -393,11 +481,14 @@ def _run(args: argparse.Namespace) -> int:
         if guest.exited:
             return _exited(guest)
         port = guest.port(args.port)
-        for stem, request in requests:
+        for (stem, request), name in zip(requests, names):
             # A response for stdout streams there as it arrives; one for --out is collected
             # (up to harness.guest.RESPONSE_LIMIT) and written whole.
             response = guest.request(request, port,
                                      sink=output.stdout if args.out is None else None)
+            if not guest.response_size:  # a failure, never a silent success
+                unanswered += 1
+                _stderr_line(f"webelf: no response to {name}: {_doing(guest)}")
             if args.out is not None:
                 target = args.out / f"{stem}.http"
                 try:
@@ -405,8 +496,8 @@ def _run(args: argparse.Namespace) -> int:
                 except OSError as exc:
                     raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
             if guest.exited:
-                return _exited(guest)
-        return EXIT_OK
+                return _exited(guest) or (EXIT_NO_RESPONSE if unanswered else EXIT_OK)
+        return EXIT_NO_RESPONSE if unanswered else EXIT_OK
     except GuestFault as exc:
         _stderr_line(f"webelf: guest killed by {exc}")
         _unmodelled(guest)
@@ -416,6 +507,32 @@ def _run(args: argparse.Namespace) -> int:
             from harness.coverage import Coverage
 
             _stderr_line(Coverage.of(guest).report())
+
+
+def _one_file_each(args: argparse.Namespace) -> None:
+    """With --out, two request files of the same name would write one response over the
+    other: refused before anything runs."""
+    if args.out is None:
+        return
+    seen: dict[str, Path] = {}
+    for path in args.request:
+        name = f"{path.stem}.http"
+        if name in seen:
+            raise UsageError(f"--request {seen[name]} and {path} would both write "
+                             f"{args.out / name}: give the request files different names")
+        seen[name] = path
+
+
+def _doing(guest: Guest) -> str:
+    """What the guest was doing when a request got no response: the call it waits in (and
+    on which fd), or that it exited."""
+    if guest.exited:
+        return f"the guest exited with status {guest.exit_status} before it answered"
+    stop = guest.last_stop
+    if stop is None or stop.syscall is None:
+        return "the guest did not answer"
+    on = f" on fd {stop.fd}" if stop.fd is not None and stop.fd >= 0 else ""
+    return f"the guest waits in {stop.syscall}(){on}"
 
 
 def _exited(guest: Guest) -> int:
@@ -466,7 +583,7 @@ def _disasm(args: argparse.Namespace) -> int:
     from harness.elf import load
     from harness.trace import listing
 
-    sys.stdout.write(listing(load(_read(args.elf))))
+    sys.stdout.write(listing(load(_read_elf(args.elf))))
     return EXIT_OK
 
 
@@ -543,12 +660,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(words)
         if guest_args is not None:
             args.args = guest_args
+        if args.func in (_run, _check) and threading.current_thread() is threading.main_thread():
+            from harness.machine import interruptible
+
+            with interruptible():  # Ctrl-C stops a guest that runs, at once
+                return args.func(args)
         return args.func(args)
+    except KeyboardInterrupt:
+        _stderr_line("webelf: interrupted")
+        return EXIT_INTERRUPTED
     except (UsageError, GeneratorError) as exc:
         _stderr_line(f"webelf: error: {exc}")
         return EXIT_USAGE
     except ElfError as exc:
-        _stderr_line(f"webelf: cannot run {getattr(args, 'elf', 'the file')}: {exc}")
+        verb = "disassemble" if getattr(args, "command", None) == "disasm" else "run"
+        _stderr_line(f"webelf: cannot {verb} {getattr(args, 'elf', 'the file')}: {exc}")
         return EXIT_CANNOT_RUN
     except GuestTimeout as exc:
         _stderr_line(f"webelf: {exc}")
