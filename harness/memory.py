@@ -32,9 +32,12 @@ import ctypes
 import mmap
 from dataclasses import dataclass
 
-from unicorn import Uc
+from collections.abc import Callable
+
+from unicorn import Uc, UcError
 
 from . import elf as elfmod
+from .errors import HarnessError
 from .kernel import BadAddress
 
 _R, _W, _X = elfmod.PROT_READ, elfmod.PROT_WRITE, elfmod.PROT_EXEC
@@ -44,6 +47,12 @@ _HOST_MADVISE = hasattr(mmap.mmap, "madvise") and mmap.PAGESIZE == elfmod.PAGE_S
 #: together: the harness's stand-in for RLIMIT_AS, so a hostile guest cannot exhaust the
 #: host.  Mappings are committed lazily by the host, so only touched pages cost memory.
 MAX_GUEST_MEMORY = 2 << 30
+
+
+class MapFailed(HarnessError):
+    """Host memory for a guest mapping could not be had (the host's mmap failed, or unicorn
+    refused the range).  The kernel answers the guest's call as Linux does when memory runs
+    out (ENOMEM; brk keeps the old break); at exec it is a refusal to load."""
 
 
 def effective_prot(prot: int) -> int:
@@ -92,6 +101,11 @@ class Memory:
         self._starts: list[int] = []
         #: Bytes of guest memory mapped now (the sum of the regions' sizes).
         self.mapped = 0
+        #: ``grow(address) -> bool``: make an unmapped ``address`` just below a stack
+        #: mapping valid by growing the stack down (harness.kernel.sys_mm.expand_stack),
+        #: as Linux's page fault handler does; set by the machine.  Kernel accesses
+        #: (copy_from_user, copy_to_user) call it here, the CPU's through the machine.
+        self.grow: Callable[[int], bool] | None = None
 
     # ------------------------------------------------------------------ the address space
 
@@ -100,16 +114,54 @@ class Memory:
         self._starts = [r.start for r in self.regions]
 
     def map(self, start: int, size: int, prot: int, data: bytes = b"", *,
-            kind: str = "anon") -> None:
-        """New zeroed memory at [start, start + size), which must be free, page-aligned."""
-        buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        view = memoryview(buf)
+            kind: str = "anon", reserve: int = 0) -> None:
+        """New zeroed memory at [start, start + size), which must be free, page-aligned.
+
+        ``reserve`` bytes of host address space are set aside below it (not mapped for the
+        guest, and not committed by the host until used), so that :meth:`grow_down` can
+        extend the mapping downwards in the same host buffer: a stack growing page by page
+        stays one region.  Raises :class:`MapFailed` when the host or unicorn refuses."""
+        try:
+            buf = mmap.mmap(-1, reserve + size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        except (OSError, ValueError, OverflowError) as exc:
+            raise MapFailed(f"cannot map {size:#x} bytes of guest memory at {start:#x}: "
+                            f"the host refused ({exc})") from None
+        view = memoryview(buf)[reserve:]
         if data:
             view[:len(data)] = data
-        region = _Region(start, start + size, prot, buf, view, 0, kind)
-        address = ctypes.addressof(ctypes.c_char.from_buffer(buf))
-        self._uc.mem_map_ptr(start, size, region.access, address)
+        region = _Region(start, start + size, prot, buf, view, reserve, kind)
+        self._uc_map(region)
         self.regions.append(region)
+        self.mapped += size
+        self._index()
+
+    def _uc_map(self, r: _Region) -> None:
+        """Hand [r.start, r.end) of r's host buffer to unicorn."""
+        address = ctypes.addressof(ctypes.c_char.from_buffer(r.buf)) + r.offset
+        try:
+            self._uc.mem_map_ptr(r.start, r.end - r.start, r.access, address)
+        except UcError as exc:
+            r.view.release()
+            raise MapFailed(f"cannot map guest memory at [{r.start:#x}, {r.end:#x}): "
+                            f"unicorn refused ({exc})") from None
+
+    def grow_down(self, r: _Region, start: int) -> None:
+        """Extend the region ``r`` down to ``start`` (the pages [start, r.start) must be
+        free), with r's protection and kind: stack growth.  In r's host buffer when it has
+        room below (see ``reserve`` in :meth:`map`), which keeps one region; else as a
+        region of its own."""
+        size = r.start - start
+        if r.offset < size:
+            self.map(start, size, r.prot, kind=r.kind)
+            return
+        piece = _Region(start, r.start, r.prot, r.buf,
+                        memoryview(r.buf)[r.offset - size:r.offset], r.offset - size, r.kind)
+        self._uc_map(piece)
+        grown = _Region(start, r.end, r.prot, r.buf,
+                        memoryview(r.buf)[piece.offset:r.offset + r.end - r.start],
+                        piece.offset, r.kind)
+        piece.view.release()
+        self.regions[self.regions.index(r)] = grown
         self.mapped += size
         self._index()
 
@@ -202,6 +254,20 @@ class Memory:
             out[lo - start:hi - start] = r.view[lo - r.start:hi - r.start]
         return bytes(out)
 
+    def region_after(self, address: int) -> _Region | None:
+        """The lowest region that ends above ``address`` (find_vma): the one holding it, or
+        the next one up."""
+        i = max(bisect.bisect_right(self._starts, address) - 1, 0)
+        for r in self.regions[i:i + 2]:
+            if r.end > address:
+                return r
+        return None
+
+    def region_before(self, address: int) -> _Region | None:
+        """The highest region that starts below ``address``."""
+        i = bisect.bisect_left(self._starts, address) - 1
+        return self.regions[i] if i >= 0 else None
+
     def region_at(self, address: int) -> _Region | None:
         i = bisect.bisect_right(self._starts, address) - 1
         if i >= 0:
@@ -247,6 +313,8 @@ class Memory:
         while done < size:
             at = address + done
             r = self.region_at(at)
+            if r is None and self.grow is not None and self.grow(at):
+                continue  # the stack grew down to it: the page fault handler's retry
             if r is None or not r.access & need:
                 raise BadAddress(at)
             n = min(size - done, r.end - at)
