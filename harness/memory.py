@@ -47,6 +47,9 @@ _HOST_MADVISE = hasattr(mmap.mmap, "madvise") and mmap.PAGESIZE == elfmod.PAGE_S
 #: together: the harness's stand-in for RLIMIT_AS, so a hostile guest cannot exhaust the
 #: host.  Mappings are committed lazily by the host, so only touched pages cost memory.
 MAX_GUEST_MEMORY = 2 << 30
+#: Host address space set aside below a stack's new buffer when it grows past its first
+#: one (:meth:`Memory.grow_down`): committed only where the guest touches it.
+_GROW_RESERVE = 8 << 20
 
 
 class MapFailed(HarnessError):
@@ -130,7 +133,11 @@ class Memory:
         if data:
             view[:len(data)] = data
         region = _Region(start, start + size, prot, buf, view, reserve, kind)
-        self._uc_map(region)
+        try:
+            self._uc_map(region)
+        except MapFailed:
+            view.release()
+            raise
         self.regions.append(region)
         self.mapped += size
         self._index()
@@ -141,26 +148,32 @@ class Memory:
         try:
             self._uc.mem_map_ptr(r.start, r.end - r.start, r.access, address)
         except UcError as exc:
-            r.view.release()
             raise MapFailed(f"cannot map guest memory at [{r.start:#x}, {r.end:#x}): "
                             f"unicorn refused ({exc})") from None
 
     def grow_down(self, r: _Region, start: int) -> None:
         """Extend the region ``r`` down to ``start`` (the pages [start, r.start) must be
-        free), with r's protection and kind: stack growth.  In r's host buffer when it has
-        room below (see ``reserve`` in :meth:`map`), which keeps one region; else as a
-        region of its own."""
+        free), with r's protection and kind: stack growth.
+
+        In r's host buffer when it has room below (see ``reserve`` in :meth:`map`): the
+        region is handed to unicorn again, whole, so that a stack grown page by page stays
+        one region there too (unicorn's cost of mapping grows with its number of regions,
+        and steeply once code has run).  Else the new pages start a new buffer."""
         size = r.start - start
-        if r.offset < size:
-            self.map(start, size, r.prot, kind=r.kind)
+        if r.offset < size:  # a new buffer, with room below for the growth to come
+            self.map(start, size, r.prot, kind=r.kind, reserve=_GROW_RESERVE)
             return
-        piece = _Region(start, r.start, r.prot, r.buf,
-                        memoryview(r.buf)[r.offset - size:r.offset], r.offset - size, r.kind)
-        self._uc_map(piece)
+        lo = r.offset - size
         grown = _Region(start, r.end, r.prot, r.buf,
-                        memoryview(r.buf)[piece.offset:r.offset + r.end - r.start],
-                        piece.offset, r.kind)
-        piece.view.release()
+                        memoryview(r.buf)[lo:r.offset + r.end - r.start], lo, r.kind)
+        if not _HOST_MADVISE:  # pages given back earlier may still hold their old bytes
+            grown.view[:size] = bytes(size)
+        self._uc.mem_unmap(r.start, r.end - r.start)
+        try:
+            self._uc_map(grown)
+        except MapFailed:
+            self._uc_map(r)
+            raise
         self.regions[self.regions.index(r)] = grown
         self.mapped += size
         self._index()
