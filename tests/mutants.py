@@ -125,3 +125,83 @@ def mutate(seed: bytes, rng: random.Random) -> bytes:
         else:
             data = _truncate(data, rng)
     return bytes(data)
+
+
+# ---------------------------------------------------------------------------- a chunk, in a child
+
+#: How long one mutant may take, budget included, before the run counts as a hang.
+SLOW = 5.0
+
+
+def seeds() -> dict[str, bytes]:
+    """The seed programs by name: the fixtures' ELFs and a generated server."""
+    from pathlib import Path
+
+    from generator import Page, build_server
+
+    programs = Path(__file__).resolve().parent.parent / "fixtures" / "programs"
+    out = {p.name: p.read_bytes() for p in sorted(programs.glob("*.elf"))}
+    out["server"] = build_server(Page.make(b"<p>mutant</p>"))
+    return out
+
+
+def mutant(all_seeds: dict[str, bytes], index: int) -> tuple[str, bytes]:
+    """Mutant number ``index``: the same bytes on every machine and every run."""
+    names = sorted(all_seeds)
+    name = names[index % len(names)]
+    return name, mutate(all_seeds[name], random.Random(index))
+
+
+def outcome(program: bytes) -> str:
+    """Run ``program`` in the harness with a short budget: how it ended, as a word or two.
+    Raises whatever the harness raises that is not a HarnessError."""
+    from harness import ElfError, Guest, GuestFault, GuestTimeout, HarnessError
+
+    try:
+        guest = Guest(program, argv=["mutant"], max_seconds=0.2, max_syscalls=200,
+                      max_instructions=50_000)
+        stop = guest.run()
+        if guest.waiting_in_accept:
+            guest.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            return "served"
+        return f"exit {stop.status}" if stop.reason == "exited" else f"blocked {stop.syscall}"
+    except ElfError:
+        return "refused"
+    except GuestFault as fault:
+        return f"signal {fault.signal}"
+    except GuestTimeout:
+        return "timeout"
+    except HarnessError as exc:
+        return type(exc).__name__
+
+
+def run_chunk(first: int, count: int) -> dict:
+    """Mutants ``first`` to ``first + count - 1`` in this process: the ones that raised
+    something other than a HarnessError (with the last lines of the traceback), the
+    slowest, the outcomes counted, and this process's peak RSS."""
+    import resource
+    import time
+    import traceback
+    from collections import Counter
+
+    all_seeds = seeds()
+    failures, outcomes, slowest = [], Counter(), (0.0, -1)
+    for index in range(first, first + count):
+        name, program = mutant(all_seeds, index)
+        start = time.monotonic()
+        try:
+            outcomes[outcome(program)] += 1
+        except Exception:  # noqa: BLE001 - what the property test looks for
+            failures.append({"index": index, "seed": name,
+                             "error": traceback.format_exc().splitlines()[-3:]})
+        took = time.monotonic() - start
+        slowest = max(slowest, (took, index))
+    return {"failures": failures, "outcomes": dict(outcomes), "slowest": slowest,
+            "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(run_chunk(int(sys.argv[1]), int(sys.argv[2]))))
