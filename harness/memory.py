@@ -168,7 +168,7 @@ class Memory:
                         memoryview(r.buf)[lo:r.offset + r.end - r.start], lo, r.kind)
         if not _HOST_MADVISE:  # pages given back earlier may still hold their old bytes
             grown.view[:size] = bytes(size)
-        self._uc.mem_unmap(r.start, r.end - r.start)
+        _unicorn(self._uc.mem_unmap, r.start, r.end - r.start)
         try:
             self._uc_map(grown)
         except MapFailed:
@@ -214,7 +214,7 @@ class Memory:
     def unmap(self, start: int, end: int) -> None:
         """Remove [start, end) from the address space; unmapped parts are left alone."""
         def drop(piece: _Region) -> None:
-            self._uc.mem_unmap(piece.start, piece.end - piece.start)
+            _unicorn(self._uc.mem_unmap, piece.start, piece.end - piece.start)
             self.mapped -= piece.end - piece.start
             _host_free(piece)
             piece.view.release()
@@ -231,7 +231,7 @@ class Memory:
             old_exec |= bool(piece.access & _X)
             piece.prot = prot
             piece.access = effective_prot(prot)
-            self._uc.mem_protect(piece.start, piece.end - piece.start, piece.access)
+            _unicorn(self._uc.mem_protect, piece.start, piece.end - piece.start, piece.access)
             return piece
 
         self._split(start, end, change)
@@ -359,6 +359,16 @@ class Memory:
         self.regions.clear()
         self._starts.clear()
         self.mapped = 0
+
+
+def _unicorn(call, start: int, size: int, *args: int) -> None:
+    """mem_unmap or mem_protect of pages the address space says are mapped: unicorn has
+    them too, so a refusal is the harness's own inconsistency, reported in one line."""
+    try:
+        call(start, size, *args)
+    except UcError as exc:
+        raise HarnessError(f"unicorn refused {call.__name__} of [{start:#x}, "
+                           f"{start + size:#x}): {exc}") from None
 
 
 def _host_free(piece: _Region) -> bool:

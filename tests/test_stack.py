@@ -328,3 +328,27 @@ def test_growth_faults_where_linux_does(tmp_path):
         lines, _, fault = run_harness(build(tmp_path, name, GROWTH[name][0]))
         assert f"si_code={code}, si_addr={addr:#x}}}" in signal_lines(lines)[0], name
         assert fault.address == addr
+
+
+def _brk(addr: int) -> str:
+    return f"        mov eax, 45\n        mov ebx, {addr:#x}\n        int 0x80\n"
+
+
+#: Programs linked high whose break runs into the vDSO or the stack: brk keeps the old break.
+BRK = {
+    0xF7F00000: [0, 0xF7FF7000, 0xF7FF0000, 0xF7FF6000, 0xF7FF5000],
+    0xFFF00000: [0, 0xFFFD0000, 0xFFF10000, 0xFFEDE000],
+    0xFFFD0000: [0, 0xFFFD4000, 0xFFFDE000, 0xFFFFF000],
+}
+
+
+@native
+@pytest.mark.native
+@pytest.mark.parametrize("text", list(BRK), ids=[f"{t:#x}" for t in BRK])
+def test_brk_into_another_mapping_keeps_the_old_break(text, tmp_path):
+    path = build(tmp_path, "brk", "".join(_brk(a) for a in BRK[text]) + EXIT_42, text=text)
+    strace, _ = run_native(path, tmp_path)
+    run = parse_strace(strace)
+    assert run.end == ("exited", 42), strace
+    _, guest, fault = run_harness(path)
+    assert fault is None and guest.calls == run.calls
