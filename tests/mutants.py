@@ -179,7 +179,6 @@ def run_chunk(first: int, count: int) -> dict:
     """Mutants ``first`` to ``first + count - 1`` in this process: the ones that raised
     something other than a HarnessError (with the last lines of the traceback), the
     slowest, the outcomes counted, and this process's peak RSS."""
-    import resource
     import time
     import traceback
     from collections import Counter
@@ -197,7 +196,25 @@ def run_chunk(first: int, count: int) -> dict:
         took = time.monotonic() - start
         slowest = max(slowest, (took, index))
     return {"failures": failures, "outcomes": dict(outcomes), "slowest": slowest,
-            "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+            "maxrss_kib": peak_rss_kib()}
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory, in KiB.  On Linux VmHWM, the high-water mark of
+    this address space: ru_maxrss survives execve, so a child of a big pytest worker
+    would report the worker's peak."""
+    import resource
+    import sys
+
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS
 
 
 if __name__ == "__main__":
