@@ -12,6 +12,14 @@ into the same host buffer), and :attr:`Memory.regions` gets the same pieces, eac
 that buffer.  A buffer lives as long as one piece of it does; pages unmapped from its middle
 are given back to the host with ``madvise(MADV_DONTNEED)``.
 
+The stack grows down on demand (harness.kernel.sys_mm.expand_stack decides, as Linux's
+page fault handler does): from the CPU through the machine's UC_HOOK_MEM_INVALID hook, which
+maps the pages and has unicorn retry the access, and from the kernel's copy_from_user and
+copy_to_user here (:attr:`Memory.grow`).  The stack's host buffer has room set aside below it
+(``reserve``), so a grown stack stays one region, here and in unicorn, whose cost of mapping
+grows with its number of regions.  An error of the host's mmap or of unicorn becomes
+:class:`MapFailed` (the kernel answers ENOMEM) or a one-line HarnessError, never a UcError.
+
 Protections, as tested against unicorn 2.1.4 (tests/test_mm.py): with guest memory mapped
 this way and the machine's UC_HOOK_MEM_INVALID hook installed, unicorn refuses a write to a
 read-only page, any access to a PROT_NONE page and a fetch from a non-executable page, also
