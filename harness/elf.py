@@ -500,6 +500,18 @@ def _cstring(value: str | bytes, what: str) -> bytes:
     return raw
 
 
+def arg_strings_start(stack_top: int, argv: Sequence[str | bytes], envp: Sequence[str | bytes],
+                      execfn: str | bytes) -> int:
+    """``bprm->p`` after execve copied its strings: the address of argv[0]'s first byte,
+    the lowest byte of the stack that exec writes before it maps the program
+    (``copy_string_kernel`` and ``copy_strings``, fs/exec.c).  The pages from there up to
+    ``stack_top`` are what ``setup_arg_pages`` finds in the stack VMA."""
+    args = [_cstring(a, "argument") for a in argv] or [b"\0"]
+    envs = [_cstring(e, "environment string") for e in envp]
+    return (stack_top - STACK_END_GAP - len(_cstring(execfn, "execfn"))
+            - sum(map(len, envs)) - sum(map(len, args)))
+
+
 def build_initial_stack(
     image: Image,
     stack_top: int,

@@ -45,7 +45,8 @@ from unicorn import (
     UC_ERR_INSN_INVALID, UC_ERR_READ_PROT, UC_ERR_READ_UNALIGNED, UC_ERR_READ_UNMAPPED,
     UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNALIGNED, UC_ERR_WRITE_UNMAPPED, UC_HOOK_BLOCK,
     UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MEM_FETCH_PROT,
-    UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED, UC_MODE_32, Uc, UcError,
+    UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED,
+    UC_MODE_32, Uc, UcError,
 )
 from unicorn.x86_const import (
     UC_X86_INS_IN, UC_X86_INS_OUT, UC_X86_INS_SYSENTER, UC_X86_REG_CS, UC_X86_REG_DS,
@@ -62,7 +63,7 @@ from .linux import (
 )
 from .kernel import BLOCK, Kernel, Stop
 from .kernel.sigframe import REGISTERS, SigInfo, fault_arch, force
-from .kernel.sys_mm import reserve_vdso
+from .kernel.sys_mm import expand_stack, setup_exec, stack_rlimit
 from .memory import Memory
 from .trace import insn_text, trace_insn
 
@@ -95,8 +96,6 @@ _INSN_OUT_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctype
 _INSN_SYSENTER_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
 PAGE = elfmod.PAGE_SIZE
-#: The stack mapping: RLIMIT_STACK's default, 8 MiB, ending at STACK_TOP.
-STACK_SIZE = 8 << 20
 #: Wall-clock seconds a guest may run between two stops (exit, block) before it counts
 #: as runaway.  A time budget costs nothing per instruction; an instruction budget
 #: (``max_instructions``) is exact and reproducible but makes unicorn count every
@@ -122,6 +121,7 @@ _SEGMENTS = frozenset({"gs", "fs", "es", "ds", "cs", "ss"})
 _UNMAPPED = {UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED, UC_ERR_FETCH_UNMAPPED,
              UC_ERR_READ_UNALIGNED, UC_ERR_WRITE_UNALIGNED, UC_ERR_FETCH_UNALIGNED}
 _PROTECTED = {UC_ERR_READ_PROT, UC_ERR_WRITE_PROT, UC_ERR_FETCH_PROT}
+_UNMAPPED_ACCESS = frozenset({UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_UNMAPPED, UC_MEM_FETCH_UNMAPPED})
 
 
 class _Watchdog:
@@ -276,20 +276,21 @@ class Machine:
         self._syscalls_left = max_syscalls
         self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_32)
         self._uch = uc._uch
-        self.mem = Memory(uc)
-        for m in image.mappings:
-            self.mem.map(m.start, m.size, m.prot, m.data)
+        self.mem = mem = Memory(uc)
+        kernel = self.kernel
+        # The stack grows down on a fault below it, within the process's RLIMIT_STACK.
+        mem.grow = lambda address: expand_stack(mem, address, stack_rlimit(kernel))
         stack_prot = elfmod.PROT_READ | elfmod.PROT_WRITE
         if image.stack_executable:
             stack_prot |= elfmod.PROT_EXEC
-        self.mem.map(elfmod.STACK_TOP - STACK_SIZE, STACK_SIZE, stack_prot, kind="stack")
-        reserve_vdso(self.mem)
         random16 = random16 if random16 is not None else os.urandom(16)
         self.kernel.random_seed = random16  # getrandom's stream is keyed by AT_RANDOM
+        execfn = argv[0] if argv else ""
         esp, stack = elfmod.build_initial_stack(
-            image, elfmod.STACK_TOP, list(argv), list(envp), random16, argv[0] if argv else "",
+            image, elfmod.STACK_TOP, list(argv), list(envp), random16, execfn,
             uid=self.kernel.uid, gid=self.kernel.gid)
-        self.mem.write(esp, stack)
+        strings = elfmod.arg_strings_start(elfmod.STACK_TOP, list(argv), list(envp), execfn)
+        setup_exec(mem, image, stack_prot, esp, stack, strings, stack_rlimit(kernel))
         # Ring 3 with Linux's segments, esp at argc; every other general register starts at
         # 0 (ELF_PLAT_INIT, arch/x86/include/asm/elf.h).
         self.cpu = cpumod.Cpu(uc)
@@ -623,6 +624,12 @@ class Machine:
 
     def _on_bad_access(self, _uch: int, access: int, address: int, size: int, value: int,
                        _user: int) -> bool:
+        if access in _UNMAPPED_ACCESS:
+            try:
+                if self.mem.grow(address):
+                    return True  # the stack grew down to it: unicorn retries the access
+            except BaseException as exc:  # noqa: BLE001 - handed to run(), raised there
+                self._error = exc
         self._bad_access = (access, address)
         return False
 

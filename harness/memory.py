@@ -12,6 +12,14 @@ into the same host buffer), and :attr:`Memory.regions` gets the same pieces, eac
 that buffer.  A buffer lives as long as one piece of it does; pages unmapped from its middle
 are given back to the host with ``madvise(MADV_DONTNEED)``.
 
+The stack grows down on demand (harness.kernel.sys_mm.expand_stack decides, as Linux's
+page fault handler does): from the CPU through the machine's UC_HOOK_MEM_INVALID hook, which
+maps the pages and has unicorn retry the access, and from the kernel's copy_from_user and
+copy_to_user here (:attr:`Memory.grow`).  The stack's host buffer has room set aside below it
+(``reserve``), so a grown stack stays one region, here and in unicorn, whose cost of mapping
+grows with its number of regions.  An error of the host's mmap or of unicorn becomes
+:class:`MapFailed` (the kernel answers ENOMEM) or a one-line HarnessError, never a UcError.
+
 Protections, as tested against unicorn 2.1.4 (tests/test_mm.py): with guest memory mapped
 this way and the machine's UC_HOOK_MEM_INVALID hook installed, unicorn refuses a write to a
 read-only page, any access to a PROT_NONE page and a fetch from a non-executable page, also
@@ -32,9 +40,12 @@ import ctypes
 import mmap
 from dataclasses import dataclass
 
-from unicorn import Uc
+from collections.abc import Callable
+
+from unicorn import Uc, UcError
 
 from . import elf as elfmod
+from .errors import HarnessError
 from .kernel import BadAddress
 
 _R, _W, _X = elfmod.PROT_READ, elfmod.PROT_WRITE, elfmod.PROT_EXEC
@@ -44,6 +55,15 @@ _HOST_MADVISE = hasattr(mmap.mmap, "madvise") and mmap.PAGESIZE == elfmod.PAGE_S
 #: together: the harness's stand-in for RLIMIT_AS, so a hostile guest cannot exhaust the
 #: host.  Mappings are committed lazily by the host, so only touched pages cost memory.
 MAX_GUEST_MEMORY = 2 << 30
+#: Host address space set aside below a stack's new buffer when it grows past its first
+#: one (:meth:`Memory.grow_down`): committed only where the guest touches it.
+_GROW_RESERVE = 8 << 20
+
+
+class MapFailed(HarnessError):
+    """Host memory for a guest mapping could not be had (the host's mmap failed, or unicorn
+    refused the range).  The kernel answers the guest's call as Linux does when memory runs
+    out (ENOMEM; brk keeps the old break); at exec it is a refusal to load."""
 
 
 def effective_prot(prot: int) -> int:
@@ -92,6 +112,11 @@ class Memory:
         self._starts: list[int] = []
         #: Bytes of guest memory mapped now (the sum of the regions' sizes).
         self.mapped = 0
+        #: ``grow(address) -> bool``: make an unmapped ``address`` just below a stack
+        #: mapping valid by growing the stack down (harness.kernel.sys_mm.expand_stack),
+        #: as Linux's page fault handler does; set by the machine.  Kernel accesses
+        #: (copy_from_user, copy_to_user) call it here, the CPU's through the machine.
+        self.grow: Callable[[int], bool] | None = None
 
     # ------------------------------------------------------------------ the address space
 
@@ -100,16 +125,64 @@ class Memory:
         self._starts = [r.start for r in self.regions]
 
     def map(self, start: int, size: int, prot: int, data: bytes = b"", *,
-            kind: str = "anon") -> None:
-        """New zeroed memory at [start, start + size), which must be free, page-aligned."""
-        buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        view = memoryview(buf)
+            kind: str = "anon", reserve: int = 0) -> None:
+        """New zeroed memory at [start, start + size), which must be free, page-aligned.
+
+        ``reserve`` bytes of host address space are set aside below it (not mapped for the
+        guest, and not committed by the host until used), so that :meth:`grow_down` can
+        extend the mapping downwards in the same host buffer: a stack growing page by page
+        stays one region.  Raises :class:`MapFailed` when the host or unicorn refuses."""
+        try:
+            buf = mmap.mmap(-1, reserve + size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        except (OSError, ValueError, OverflowError) as exc:
+            raise MapFailed(f"cannot map {size:#x} bytes of guest memory at {start:#x}: "
+                            f"the host refused ({exc})") from None
+        view = memoryview(buf)[reserve:]
         if data:
             view[:len(data)] = data
-        region = _Region(start, start + size, prot, buf, view, 0, kind)
-        address = ctypes.addressof(ctypes.c_char.from_buffer(buf))
-        self._uc.mem_map_ptr(start, size, region.access, address)
+        region = _Region(start, start + size, prot, buf, view, reserve, kind)
+        try:
+            self._uc_map(region)
+        except MapFailed:
+            view.release()
+            raise
         self.regions.append(region)
+        self.mapped += size
+        self._index()
+
+    def _uc_map(self, r: _Region) -> None:
+        """Hand [r.start, r.end) of r's host buffer to unicorn."""
+        address = ctypes.addressof(ctypes.c_char.from_buffer(r.buf)) + r.offset
+        try:
+            self._uc.mem_map_ptr(r.start, r.end - r.start, r.access, address)
+        except UcError as exc:
+            raise MapFailed(f"cannot map guest memory at [{r.start:#x}, {r.end:#x}): "
+                            f"unicorn refused ({exc})") from None
+
+    def grow_down(self, r: _Region, start: int) -> None:
+        """Extend the region ``r`` down to ``start`` (the pages [start, r.start) must be
+        free), with r's protection and kind: stack growth.
+
+        In r's host buffer when it has room below (see ``reserve`` in :meth:`map`): the
+        region is handed to unicorn again, whole, so that a stack grown page by page stays
+        one region there too (unicorn's cost of mapping grows with its number of regions,
+        and steeply once code has run).  Else the new pages start a new buffer."""
+        size = r.start - start
+        if r.offset < size:  # a new buffer, with room below for the growth to come
+            self.map(start, size, r.prot, kind=r.kind, reserve=_GROW_RESERVE)
+            return
+        lo = r.offset - size
+        grown = _Region(start, r.end, r.prot, r.buf,
+                        memoryview(r.buf)[lo:r.offset + r.end - r.start], lo, r.kind)
+        if not _HOST_MADVISE:  # pages given back earlier may still hold their old bytes
+            grown.view[:size] = bytes(size)
+        _unicorn(self._uc.mem_unmap, r.start, r.end - r.start)
+        try:
+            self._uc_map(grown)
+        except MapFailed:
+            self._uc_map(r)
+            raise
+        self.regions[self.regions.index(r)] = grown
         self.mapped += size
         self._index()
 
@@ -149,7 +222,7 @@ class Memory:
     def unmap(self, start: int, end: int) -> None:
         """Remove [start, end) from the address space; unmapped parts are left alone."""
         def drop(piece: _Region) -> None:
-            self._uc.mem_unmap(piece.start, piece.end - piece.start)
+            _unicorn(self._uc.mem_unmap, piece.start, piece.end - piece.start)
             self.mapped -= piece.end - piece.start
             _host_free(piece)
             piece.view.release()
@@ -166,7 +239,7 @@ class Memory:
             old_exec |= bool(piece.access & _X)
             piece.prot = prot
             piece.access = effective_prot(prot)
-            self._uc.mem_protect(piece.start, piece.end - piece.start, piece.access)
+            _unicorn(self._uc.mem_protect, piece.start, piece.end - piece.start, piece.access)
             return piece
 
         self._split(start, end, change)
@@ -201,6 +274,20 @@ class Memory:
             lo, hi = max(r.start, start), min(r.end, end)
             out[lo - start:hi - start] = r.view[lo - r.start:hi - r.start]
         return bytes(out)
+
+    def region_after(self, address: int) -> _Region | None:
+        """The lowest region that ends above ``address`` (find_vma): the one holding it, or
+        the next one up."""
+        i = max(bisect.bisect_right(self._starts, address) - 1, 0)
+        for r in self.regions[i:i + 2]:
+            if r.end > address:
+                return r
+        return None
+
+    def region_before(self, address: int) -> _Region | None:
+        """The highest region that starts below ``address``."""
+        i = bisect.bisect_left(self._starts, address) - 1
+        return self.regions[i] if i >= 0 else None
 
     def region_at(self, address: int) -> _Region | None:
         i = bisect.bisect_right(self._starts, address) - 1
@@ -247,6 +334,8 @@ class Memory:
         while done < size:
             at = address + done
             r = self.region_at(at)
+            if r is None and self.grow is not None and self.grow(at):
+                continue  # the stack grew down to it: the page fault handler's retry
             if r is None or not r.access & need:
                 raise BadAddress(at)
             n = min(size - done, r.end - at)
@@ -278,6 +367,16 @@ class Memory:
         self.regions.clear()
         self._starts.clear()
         self.mapped = 0
+
+
+def _unicorn(call, start: int, size: int, *args: int) -> None:
+    """mem_unmap or mem_protect of pages the address space says are mapped: unicorn has
+    them too, so a refusal is the harness's own inconsistency, reported in one line."""
+    try:
+        call(start, size, *args)
+    except UcError as exc:
+        raise HarnessError(f"unicorn refused {call.__name__} of [{start:#x}, "
+                           f"{start + size:#x}): {exc}") from None
 
 
 def _host_free(piece: _Region) -> bool:

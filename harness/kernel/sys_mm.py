@@ -16,12 +16,32 @@ stack_guard_gap (1 MiB) free below it.  At exec Linux maps the vDSO and its data
 just below mmap_base; the harness gives the guest no vDSO (no AT_SYSINFO_EHDR) but reserves
 the same 8 pages as a PROT_NONE hole, so that later mappings land where Linux puts them.
 
+Exec (:func:`setup_exec`, fs/exec.c and fs/binfmt_elf.c ``load_elf_binary``), in Linux's
+order: the stack VMA holds the pages of the argument strings, and ``setup_arg_pages`` adds
+``stack_expand`` (128 KiB) below them, within RLIMIT_STACK: with one page of strings it is
+0xFFFDD000-0xFFFFE000.  Then the PT_LOAD segments are mapped: the first with
+MAP_FIXED_NOREPLACE (one that meets the stack fails the exec: Linux kills the process with
+SIGSEGV, the harness refuses the file), the later ones, and the zero pages after file bytes,
+with MAP_FIXED, which replaces what was there, stack pages included (a program linked at
+0xFFFDC000 runs on Linux with its stack cut to 0xFFFDF000-0xFFFFE000).  Then
+``create_elf_tables`` writes argc, argv, envp and the auxiliary vector below the strings,
+and the vDSO goes where ``get_unmapped_area`` puts it, the highest free 8 pages below
+mmap_base (below a segment linked there: at 0xF7FEF000 for a program linked at 0xF7FF8000).
+
+Stack growth (:func:`expand_stack`, mm/mmap.c ``expand_downwards`` and
+``acct_stack_growth``, as the page fault handler calls it since Linux 6.5): an access to an
+unmapped address whose next mapping above is a stack (VM_GROWSDOWN: the process's stack or
+a MAP_GROWSDOWN mapping) extends that mapping down to the page of the address, by the CPU
+or by the kernel's own copy_from_user and copy_to_user, unless the address is below
+mmap_min_addr, the mapping below is accessible, not a stack, and closer than
+stack_guard_gap (256 pages), or the VMA would exceed RLIMIT_STACK (or the harness's bound on
+guest memory); then the access faults: SIGSEGV with SEGV_MAPERR, or EFAULT for a system
+call.  No check against esp (Linux dropped it in 4.20).
+
 Differences, each a choice:
 
 * mmap_min_addr is 65536 and the process unprivileged: MAP_FIXED below it fails with EPERM
   (root, with CAP_SYS_RAWIO, may map down to vm.mmap_min_addr, often 4096 or 0).
-* The stack is mapped whole (8 MiB) from the start; Linux maps 132 KiB and grows it, so a
-  MAP_FIXED or hint between 0xFF6FE000 and the live stack behaves differently.
 * The vDSO hole is not readable (Linux's vvar is, its vdso executable): an access faults.
 * Only anonymous memory: a file descriptor gets the errno its file would (EBADF, EACCES for
   a write-only stdout, ENODEV for stdin); a TCP socket gets EPERM with PROT_WRITE or
@@ -40,9 +60,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import linux as L
-from ..elf import MMAP_MIN_ADDR, PAGE_SIZE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE, TASK_SIZE
-from ..memory import MAX_GUEST_MEMORY
+from ..elf import (
+    MMAP_MIN_ADDR, PAGE_SIZE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE, STACK_TOP, TASK_SIZE,
+    Image, flags_text,
+)
+from ..errors import ElfError
+from ..memory import MAX_GUEST_MEMORY, MapFailed
+from . import BadAddress
 from .abi import s32
+from .sys_rlimit import INITIAL_RLIMITS
 
 if TYPE_CHECKING:
     from ..memory import Memory, _Region
@@ -135,8 +161,92 @@ def _may_expand(mem: Memory, more: int) -> bool:
 
 
 def reserve_vdso(mem: Memory) -> None:
-    """The hole where Linux maps [vvar], [vvar_vclock] and [vdso] at exec (see above)."""
-    mem.map(L.MMAP_BASE - L.VDSO_SIZE, L.VDSO_SIZE, PROT_NONE, kind="reserved")
+    """The hole where Linux maps [vvar], [vvar_vclock] and [vdso] at exec (see above):
+    the highest 8 free pages below mmap_base, as ``map_vdso`` asks ``get_unmapped_area``."""
+    addr = get_unmapped_area(mem, 0, L.VDSO_SIZE, 0)
+    if addr < 0:
+        raise ElfError("no room is left below the program's segments for the vDSO")
+    mem.map(addr, L.VDSO_SIZE, PROT_NONE, kind="reserved")
+
+
+# ---------------------------------------------------------------------------- the stack
+
+#: ``stack_expand`` in setup_arg_pages (fs/exec.c): the stack VMA starts this much below
+#: the pages of the argument strings.
+STACK_EXPAND = 128 << 10
+#: Host address space set aside below the stack for it to grow in one buffer (harness:
+#: see :meth:`harness.memory.Memory.map`); growth past it still works, piece by piece.
+_STACK_RESERVE = 8 << 20
+
+
+def stack_rlimit(k: Kernel) -> int:
+    """RLIMIT_STACK's soft limit for the process now (RLIM64_INFINITY when unlimited)."""
+    limits = k.rlimits
+    return (limits[L.RLIMIT_STACK] if limits is not None else
+            INITIAL_RLIMITS[L.RLIMIT_STACK])[0]
+
+
+def expand_stack(mem: Memory, address: int, rlimit: int) -> bool:
+    """The page fault handler's ``expand_stack`` for an access to the unmapped ``address``
+    (see the module docstring): True if the stack above it grew down to its page."""
+    above = mem.region_after(address)
+    if above is None or above.start <= address or above.kind != "stack":
+        return False
+    page = address & ~_PAGE_MASK
+    if page < MMAP_MIN_ADDR:
+        return False
+    below = mem.region_before(above.start)
+    if (below is not None and below.kind != "stack" and (below.access or below.kind == "reserved")
+            and page - below.end < L.STACK_GUARD_GAP):
+        return False  # the guard gap (vma_is_accessible: the vDSO's vvar is readable)
+    vma_end = _vma(mem, above.start)[1]
+    if vma_end - page > rlimit or not _may_expand(mem, above.start - page):
+        return False
+    try:
+        mem.grow_down(above, page)
+    except MapFailed:
+        return False
+    return True
+
+
+def setup_exec(mem: Memory, image: Image, stack_prot: int, esp: int, stack: bytes,
+               strings: int, rlimit: int) -> None:
+    """Lay out a new process's address space as load_elf_binary does (module docstring):
+    the stack (``stack``, the bytes from ``esp`` up to STACK_TOP, the argument strings from
+    ``strings`` up), the program's pages, the vDSO hole.  Raises ElfError where Linux's
+    exec fails (past its point of no return: the process dies of SIGSEGV)."""
+    arg_pages = STACK_TOP - (strings & ~_PAGE_MASK)
+    grown = min(rlimit & ~_PAGE_MASK, arg_pages + STACK_EXPAND)
+    start = STACK_TOP - max(arg_pages, grown)
+    size = STACK_TOP - start
+    mem.map(start, size, stack_prot, kind="stack", reserve=max(_STACK_RESERVE - size, 0))
+    mem.write(strings, stack[strings - esp:])  # copy_strings, before the program is mapped
+    first = image.segments[0]
+    if first.filesz:  # elf_map with MAP_FIXED_NOREPLACE (only the first PT_LOAD)
+        lo = first.vaddr & ~_PAGE_MASK
+        hi = _page_align(first.vaddr + first.filesz)
+        if mem.overlapping(lo, hi):
+            raise ElfError(
+                f"program header {first.index} (PT_LOAD): its pages [{lo:#x}, {hi:#x}) meet "
+                f"the stack at [{start:#x}, {STACK_TOP:#x}), which exec maps first")
+    for m in image.mappings:  # MAP_FIXED: each replaces what is there
+        mem.unmap(m.start, m.end)
+        try:
+            mem.map(m.start, m.size, m.prot, m.data)
+        except MapFailed as exc:
+            raise ElfError(str(exc)) from None
+    tables = strings & ~0xF  # create_elf_tables writes below the (aligned) strings
+    try:
+        mem.write(esp, stack[:tables - esp])
+    except BadAddress as exc:
+        at = exc.args[0]
+        owner = next((s for s in image.segments
+                      if s.vaddr & ~_PAGE_MASK <= at < _page_align(s.end)), None)
+        what = (f"program header {owner.index} (PT_LOAD, {flags_text(owner.flags) or 'no'} "
+                f"access) lies there" if owner else "it is not mapped")
+        raise ElfError(f"exec cannot write the initial stack at {at:#x}: "
+                       f"{what}") from None
+    reserve_vdso(mem)
 
 
 # ---------------------------------------------------------------------------- mmap
@@ -220,7 +330,10 @@ def do_mmap(k: Kernel, addr: int, length: int, prot: int, flags: int, fd: int,
     if not _may_expand(mem, length - _mapped_in(mem, addr, end)):
         return -L.ENOMEM
     mem.unmap(addr, end)  # MAP_FIXED replaces whatever was there
-    mem.map(addr, length, prot & _RWX, kind=kind)
+    try:
+        mem.map(addr, length, prot & _RWX, kind=kind)
+    except MapFailed:
+        return -L.ENOMEM
     return addr
 
 
@@ -289,7 +402,10 @@ def sys_brk(k: Kernel, brk: int, *_: int) -> int:
     prot = PROT_READ | PROT_WRITE
     if k.read_implies_exec:
         prot |= PROT_EXEC
-    mem.map(oldbrk, newbrk - oldbrk, prot, kind="brk")
+    try:
+        mem.map(oldbrk, newbrk - oldbrk, prot, kind="brk")
+    except MapFailed:
+        return orig
     k.brk_end = brk
     k.mapped_brk = newbrk
     return brk
@@ -385,7 +501,10 @@ def _move(mem: Memory, vma: tuple, addr: int, old_len: int, new_len: int, new_ad
     (MREMAP_DONTUNMAP: kept, but empty, so it reads as zeros)."""
     data = mem.contents(addr, addr + old_len)
     kind = "anon" if vma[3] in ("brk", "reserved") else vma[3]
-    mem.map(new_addr, new_len, vma[2], data, kind=kind)
+    try:
+        mem.map(new_addr, new_len, vma[2], data, kind=kind)
+    except MapFailed:
+        return -L.ENOMEM
     if dontunmap:
         mem.discard(addr, addr + old_len)
     else:
@@ -423,7 +542,10 @@ def sys_mremap(k: Kernel, addr: int, old_len: int, new_len: int, flags: int,
     if old_len == vma[1] - addr:  # vma_expandable
         end = vma[1] + new_len - old_len
         if not mem.overlapping(vma[1], end) and vma[0] + (end - vma[0]) <= TASK_SIZE:
-            mem.map(vma[1], end - vma[1], vma[2], kind=vma[3])
+            try:
+                mem.map(vma[1], end - vma[1], vma[2], kind=vma[3])
+            except MapFailed:
+                return -L.ENOMEM
             return addr
     if not flags & L.MREMAP_MAYMOVE:
         return -L.ENOMEM
