@@ -121,12 +121,21 @@ def _toolchain(libc: str) -> Toolchain:
     raise ValueError(f"unknown C library {libc!r}")
 
 
-def toolchain(libc: str) -> Toolchain:
-    """The toolchain for ``libc``, or skip (fail under CI=true) naming what to install."""
+@functools.cache
+def _toolchain_or_missing(libc: str) -> Toolchain | ToolchainMissing:
+    """The probe's answer, cached either way: a missing toolchain is probed once per process."""
     try:
         return _toolchain(libc)
     except ToolchainMissing as exc:
-        missing(exc.what, exc.remedy)
+        return exc
+
+
+def toolchain(libc: str) -> Toolchain:
+    """The toolchain for ``libc``, or skip (fail under CI=true) naming what to install."""
+    chain = _toolchain_or_missing(libc)
+    if isinstance(chain, ToolchainMissing):
+        missing(chain.what, chain.remedy)
+    return chain
 
 
 @functools.cache
