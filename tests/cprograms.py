@@ -34,7 +34,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from support import FIXTURES, missing
+from support import FIXTURES, _complaint, missing
 
 SOURCES = FIXTURES / "programs" / "c"
 PROGRAMS = ("hello", "filter", "bigmalloc", "abort", "server")
@@ -75,8 +75,7 @@ def _probe(command: list[str], what: str, remedy: str, source: str) -> None:
     result = subprocess.run([*command, "-o", str(out), str(out.with_suffix(".c"))],
                             capture_output=True, timeout=120)
     if result.returncode != 0:
-        error = result.stderr.decode(errors="replace").strip().splitlines()[-1:]
-        raise ToolchainMissing(what, f"{remedy} ({' '.join(error)})")
+        raise ToolchainMissing(what, f"{remedy} ({_complaint(result)})")
 
 
 _PROBE_SOURCE = "#include <stdio.h>\n#include <sys/socket.h>\nint main(void){return puts(\"\");}\n"

@@ -257,9 +257,15 @@ def _is_i386_executable(path: Path) -> bool:
 
 
 def _complaint(result: subprocess.CompletedProcess) -> str:
-    """The last line a failed tool printed: the one that says why."""
-    lines = (result.stderr or b"").decode(errors="replace").strip().splitlines()
-    return lines[-1].strip() if lines else f"exit status {result.returncode}"
+    """The first line a failed tool printed: the cause (``ld: unrecognised emulation mode:
+    elf_i386``), before what follows from it (the emulations listed, collect2's summary)."""
+    lines = [line.strip() for line in (result.stderr or b"").decode(errors="replace").splitlines()
+             if line.strip()]
+    causes = [line for line in lines if any(word in line.lower() for word in _CAUSES)]
+    return (causes or lines or [f"exit status {result.returncode}"])[0]
+
+
+_CAUSES = ("error", "unrecognised", "unrecognized", "cannot", "not found", "no such")
 
 
 def _attempt(argv: list[str], **kwargs) -> subprocess.CompletedProcess | str:
@@ -285,16 +291,18 @@ def _probe_dir() -> Path:
 #: Linkers that may link elf_i386: the native ld on x86, a cross ld elsewhere (Debian's
 #: binutils-i686-linux-gnu provides i686-linux-gnu-ld on every architecture).
 I386_LINKERS = ("ld", "i686-linux-gnu-ld", "x86_64-linux-gnu-ld")
-I386_COMPILERS = ("gcc", "i686-linux-gnu-gcc")
+#: Only x86-64's own gcc: i686-linux-gnu-gcc defaults to -march=i686 and so makes other code
+#: than the ``gcc -m32`` that built the committed fixtures (fixtures/programs/build.sh).
+I386_COMPILERS = ("gcc",)
 
 
 
 
 def _multilib_package() -> str:
     """gcc-N-multilib for the installed gcc (the gcc-multilib metapackage conflicts with
-    musl-dev:i386 on Debian 12), gcc-i686-linux-gnu on a host that is not x86."""
+    musl-dev:i386 on Debian 12); it exists for x86 hosts only."""
     if not X86_LINUX:
-        return "gcc-i686-linux-gnu"
+        return "gcc-multilib on an x86-64 host"
     gcc = shutil.which("gcc")
     version = _attempt([gcc, "-dumpversion"]) if gcc else None
     if isinstance(version, subprocess.CompletedProcess) and version.returncode == 0:
@@ -342,13 +350,13 @@ def i386_ld() -> str:
     # (binutils-i686-linux-gnu exists for every Debian architecture).
     package = "binutils" if X86_LINUX and not complaints else "binutils-i686-linux-gnu"
     raise Missing("ld -m elf_i386 (a linker for i386)", f"apt-get install {package}",
-                  "; ".join(complaints))
+                  "; ".join(dict.fromkeys(complaints)))
 
 
 @capability
 def i386_gcc() -> str:
-    """A gcc that makes a static i386 executable with ``-m32 -static -nostdlib``: the native
-    gcc on x86 (with multilib), else i686-linux-gnu-gcc."""
+    """A gcc that makes a static i386 executable with ``-m32 -static -nostdlib``: x86's own
+    gcc, with multilib."""
     source = _probe_dir() / "probe.c"
     source.write_text("void _start(void) { for (;;); }\n")
     complaints = []
@@ -365,7 +373,7 @@ def i386_gcc() -> str:
             return path
         complaints.append(result if isinstance(result, str) else _complaint(result))
     raise Missing("gcc -m32 -static (a compiler for i386)", f"apt-get install {_multilib_package()}",
-                  "; ".join(complaints))
+                  "; ".join(dict.fromkeys(complaints)))
 
 
 def _native_only() -> None:

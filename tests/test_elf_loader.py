@@ -214,8 +214,8 @@ def test_socketcall_server_data_page_shows_the_file_around_its_segment():
 def _rebuild(name: str, out: Path) -> Path:
     sh = tool("sh", "dash")  # runs fixtures/programs/build.sh
     # A missing capability skips, naming its package; under CI=true (.ci/run) it fails.
-    # build.sh calls nasm, ld and gcc by name: a cross tool found instead (an arm64 host's
-    # i686-linux-gnu-ld) is put first in PATH under that name.
+    # build.sh calls nasm, ld and gcc by name: a cross linker found instead (an arm64 host's
+    # i686-linux-gnu-ld, whose output is the same) is put first in PATH under that name.
     if (PROGRAMS / f"{name}.asm").exists():
         tools = {"nasm": nasm(), "ld": i386_ld()}
     else:
