@@ -34,7 +34,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from support import FIXTURES, missing
+from support import FIXTURES, _complaint, missing
 
 SOURCES = FIXTURES / "programs" / "c"
 PROGRAMS = ("hello", "filter", "bigmalloc", "abort", "server")
@@ -75,8 +75,7 @@ def _probe(command: list[str], what: str, remedy: str, source: str) -> None:
     result = subprocess.run([*command, "-o", str(out), str(out.with_suffix(".c"))],
                             capture_output=True, timeout=120)
     if result.returncode != 0:
-        error = result.stderr.decode(errors="replace").strip().splitlines()[-1:]
-        raise ToolchainMissing(what, f"{remedy} ({' '.join(error)})")
+        raise ToolchainMissing(what, f"{remedy} ({_complaint(result)})")
 
 
 _PROBE_SOURCE = "#include <stdio.h>\n#include <sys/socket.h>\nint main(void){return puts(\"\");}\n"
@@ -121,12 +120,21 @@ def _toolchain(libc: str) -> Toolchain:
     raise ValueError(f"unknown C library {libc!r}")
 
 
-def toolchain(libc: str) -> Toolchain:
-    """The toolchain for ``libc``, or skip (fail under CI=true) naming what to install."""
+@functools.cache
+def _toolchain_or_missing(libc: str) -> Toolchain | ToolchainMissing:
+    """The probe's answer, cached either way: a missing toolchain is probed once per process."""
     try:
         return _toolchain(libc)
     except ToolchainMissing as exc:
-        missing(exc.what, exc.remedy)
+        return exc
+
+
+def toolchain(libc: str) -> Toolchain:
+    """The toolchain for ``libc``, or skip (fail under CI=true) naming what to install."""
+    chain = _toolchain_or_missing(libc)
+    if isinstance(chain, ToolchainMissing):
+        missing(chain.what, chain.remedy)
+    return chain
 
 
 @functools.cache

@@ -29,7 +29,7 @@ from harness import linux as L
 from harness.kernel import Kernel
 from harness.kernel.sys_stat import stat64_bytes, statx_bytes, getattr_fd
 from harness.kernel.sys_utsname import UTSNAME_BYTES
-from support import NATIVE, NATIVE_REASON, tool
+from support import NATIVE, NATIVE_REASON, i386_gcc, i386_strace
 
 STRACE = "/usr/bin/strace"
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -187,7 +187,7 @@ def _preexec() -> None:
 def program(tmp_path_factory) -> Path:
     if not NATIVE:
         pytest.skip(NATIVE_REASON)
-    gcc = tool("gcc")
+    gcc = i386_gcc()
     tmp = tmp_path_factory.mktemp("calls")
     (tmp / "calls.c").write_text(PROGRAM)
     subprocess.run([gcc, "-m32", "-static", "-nostdlib", "-fno-pie", "-no-pie", "-O1",
@@ -198,7 +198,7 @@ def program(tmp_path_factory) -> Path:
 
 def native_log(program: Path) -> tuple[list[str], bytes]:
     log = program.with_suffix(".log")
-    proc = subprocess.run([tool("strace"), "-o", str(log), str(program)], input=STDIN,
+    proc = subprocess.run([i386_strace(), "-o", str(log), str(program)], input=STDIN,
                           capture_output=True, timeout=20, preexec_fn=_preexec)
     lines = [line for line in log.read_text().splitlines()
              if "runs in 32 bit mode" not in line]

@@ -19,7 +19,7 @@ from generator.elf import link
 from generator.x86 import EAX, EBX, Assembler
 from harness import Guest, GuestFault
 from harness.cpu import reads_descriptor
-from support import NATIVE, NATIVE_REASON, tool
+from support import NATIVE, NATIVE_REASON, i386_strace
 
 # Registers each program starts from: eax points at 8 bytes of stack holding (0, 2), an
 # operand for lgdt and a bound pair; ebx = 1, ecx = 2, edx = 0x80 (a port).
@@ -100,7 +100,7 @@ def _native_lines(elf: bytes, tmp_path: Path) -> list[str]:
     path.write_bytes(elf)
     path.chmod(0o755)
     out = tmp_path / "strace.txt"
-    subprocess.run([tool("strace"), "-q", "-e", "trace=none", "-o", str(out), str(path)],
+    subprocess.run([i386_strace(), "-q", "-e", "trace=none", "-o", str(out), str(path)],
                    stdin=subprocess.DEVNULL, capture_output=True, timeout=20,
                    preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
     return [line for line in out.read_text().splitlines() if line.startswith(("---", "+++"))]

@@ -44,7 +44,8 @@ import pytest
 
 from generator import Page, ServerConfig, build_server, default_page, http_response
 from harness import Guest, GuestFault, GuestTimeout
-from support import FIXTURES, LOOPBACK, NATIVE, NATIVE_REASON, free_port, socketcall_server, tool
+from support import (FIXTURES, LOOPBACK, NATIVE, NATIVE_REASON, free_port, i386_setarch,
+                     i386_strace, socketcall_server)
 
 pytestmark = [pytest.mark.native, pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)]
 
@@ -248,7 +249,7 @@ class Traced:
 @pytest.fixture
 def native(tmp_path):
     """Start programs under strace; every one is killed when the test ends."""
-    strace = tool("strace")
+    strace = i386_strace()
     started: list[Traced] = []
 
     def start(path: Path, *args: str, **kwargs) -> Traced:
@@ -369,7 +370,7 @@ def test_stackdump_writes_the_same_arguments(native, tmp_path):
     Linux ends it.  The auxiliary vectors legitimately differ (vDSO, hardware caps, random
     bytes; test_elf_loader compares those), so the lengths do: compare the call names, that
     each write wrote everything, the exit status, and argv/envp as the program sees them."""
-    setarch = tool("setarch", "util-linux")  # turns address randomisation off
+    setarch = i386_setarch()  # turns address randomisation off
     data = (PROGRAMS / "stackdump.elf").read_bytes()
     path = _executable(tmp_path, "stackdump.elf", data)
     run = native(path, "one", "two", prefix=(setarch, "-R"), env={})

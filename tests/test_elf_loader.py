@@ -53,7 +53,7 @@ from harness.elf import (
     page_ranges,
 )
 from harness.errors import ElfError, HarnessError
-from support import NATIVE, NATIVE_REASON, missing, tool
+from support import NATIVE, NATIVE_REASON, i386_gcc, i386_ld, i386_setarch, nasm, tool
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "fixtures" / "programs"
 ELF_FILES = sorted(PROGRAMS.glob("*.elf"))
@@ -213,21 +213,20 @@ def test_socketcall_server_data_page_shows_the_file_around_its_segment():
 
 def _rebuild(name: str, out: Path) -> Path:
     sh = tool("sh", "dash")  # runs fixtures/programs/build.sh
-    # A missing tool skips, naming its package; under CI=true (.ci/run) it fails.
+    # A missing capability skips, naming its package; under CI=true (.ci/run) it fails.
+    # build.sh calls nasm, ld and gcc by name: a cross linker found instead (an arm64 host's
+    # i686-linux-gnu-ld, whose output is the same) is put first in PATH under that name.
     if (PROGRAMS / f"{name}.asm").exists():
-        for program in ("nasm", "ld"):
-            tool(program)
+        tools = {"nasm": nasm(), "ld": i386_ld()}
     else:
-        tool("gcc")
-        probe = subprocess.run(
-            ["gcc", "-m32", "-nostdlib", "-static", "-x", "c", "-o", os.devnull, "-"],
-            input=b"void _start(void){for(;;);}", capture_output=True,
-        )
-        if probe.returncode:
-            missing(f"gcc -m32 (cannot link, so cannot rebuild {name}.c)",
-                    "apt-get install gcc-12-multilib")
+        tools = {"gcc": i386_gcc()}
+    shims = out / "tools"
+    shims.mkdir(exist_ok=True)
+    for program, path in tools.items():
+        (shims / program).symlink_to(path)
+    env = dict(os.environ, PATH=f"{shims}{os.pathsep}{os.environ.get('PATH', '')}")
     result = subprocess.run([sh, str(PROGRAMS / "build.sh"), str(out), name],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     return out / f"{name}.elf"
 
@@ -763,10 +762,10 @@ def test_initial_stack_rejects_what_execve_would(kwargs, fragment):
 def _native_stack_dump() -> bytes:
     if not NATIVE:
         pytest.skip(NATIVE_REASON)
-    tool("setarch", "util-linux")  # turns address randomisation off
-    tool("env", "coreutils")
+    setarch = i386_setarch()  # turns address randomisation off
+    env = tool("env", "coreutils")
     result = subprocess.run(
-        ["setarch", "-R", "env", "-i", "A=1", "B=xyz", "./stackdump.elf", "one", "two"],
+        [setarch, "-R", env, "-i", "A=1", "B=xyz", "./stackdump.elf", "one", "two"],
         cwd=PROGRAMS, capture_output=True,
     )
     if result.returncode != 0:

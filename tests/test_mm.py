@@ -21,7 +21,7 @@ import pytest
 from harness import Guest, GuestFault
 from harness import linux as L
 from harness.memory import MAX_GUEST_MEMORY
-from support import NATIVE, NATIVE_REASON, tool
+from support import NATIVE, NATIVE_REASON, i386_gcc, i386_ld, i386_strace, nasm
 from test_differential import parse_strace
 from test_trace import GuestMemory, assert_lines_equal, run_twice
 
@@ -205,11 +205,11 @@ ENDINGS = {
 
 
 def build(tmp_path: Path, mode: int) -> Path:
-    tool("gcc")
+    gcc = i386_gcc()
     source = tmp_path / "mm.c"
     source.write_text(MM_C)
     out = tmp_path / f"mm{mode}"
-    subprocess.run(["gcc", "-m32", "-static", "-nostdlib", "-fno-pic", "-no-pie", "-O1",
+    subprocess.run([gcc, "-m32", "-static", "-nostdlib", "-fno-pic", "-no-pie", "-O1",
                     "-fno-stack-protector", f"-DMODE={mode}", "-Wl,-z,noexecstack",
                     "-o", str(out), str(source)], check=True, capture_output=True)
     return out
@@ -222,7 +222,7 @@ def _in_child() -> None:
 
 def run_native(path: Path, tmp_path: Path) -> tuple[str, bytes]:
     log = tmp_path / "strace.txt"
-    proc = subprocess.run([tool("strace"), "-q", "-o", str(log), str(path)],
+    proc = subprocess.run([i386_strace(), "-q", "-o", str(log), str(path)],
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
                           preexec_fn=_in_child)
     return log.read_text(), proc.stdout
@@ -260,7 +260,7 @@ def test_memory_calls_as_on_the_kernel(mode, tmp_path):
 def test_memory_call_lines_equal_strace(tmp_path):
     """trace.py's mmap2, mmap, munmap, mprotect, mremap, madvise and brk lines, from the raw
     numbers, equal strace's own lines (the other calls' buffers are not in the ELF)."""
-    tool("strace")
+    i386_strace()
     path = build(tmp_path, 0)
     default, raw, _ = run_twice([str(path)], tmp_path)
     keep = [i for i, line in enumerate(default) if i == 0 or line.startswith(MEMORY_CALLS)]
@@ -280,12 +280,11 @@ _start:
 
 
 def _guest(tmp_path: Path, body: str) -> Guest:
-    tool("nasm")
-    tool("ld")
+    assembler, linker = nasm(), i386_ld()
     asm = tmp_path / "t.asm"
     asm.write_text(ASM_PRELUDE + body + "\n        mov eax, 1\n        xor ebx, ebx\n        int 0x80\n")
-    subprocess.run(["nasm", "-f", "elf32", "-o", str(tmp_path / "t.o"), str(asm)], check=True)
-    subprocess.run(["ld", "-m", "elf_i386", "-o", str(tmp_path / "t"), str(tmp_path / "t.o")],
+    subprocess.run([assembler, "-f", "elf32", "-o", str(tmp_path / "t.o"), str(asm)], check=True)
+    subprocess.run([linker, "-m", "elf_i386", "-o", str(tmp_path / "t"), str(tmp_path / "t.o")],
                    check=True)
     return Guest((tmp_path / "t").read_bytes(), record=True)
 

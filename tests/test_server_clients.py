@@ -17,7 +17,7 @@ from pathlib import Path
 
 from generator import ServerConfig, build_server, default_site
 from generator.site import Response
-from support import LOOPBACK, env_without_proxy, free_port, tool, wait_listening
+from support import LOOPBACK, env_without_proxy, free_port, missing, tool, wait_listening
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
@@ -111,9 +111,13 @@ def test_ab_10000_requests_all_2xx(servers, tmp_path):
 def test_headless_chromium_follows_the_link_to_the_second_page(servers, tmp_path):
     """A real browser loads /, clicks the link, and lands on /about; the screenshot is
     kept in artifacts/ for a human to look at."""
-    from selenium import webdriver
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    try:
+        from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+    except ImportError:
+        missing("selenium", "pip install '.[test]'")
 
     _, port = start_site(servers, tmp_path)
     options = webdriver.ChromeOptions()
@@ -124,7 +128,12 @@ def test_headless_chromium_follows_the_link_to_the_second_page(servers, tmp_path
                  f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(flag)
     service = webdriver.ChromeService(executable_path=tool("chromedriver"))
-    driver = webdriver.Chrome(options=options, service=service)
+    try:  # the capability is a browser that starts, not a name on PATH
+        driver = webdriver.Chrome(options=options, service=service)
+    except (WebDriverException, OSError) as exc:
+        why = (getattr(exc, "msg", None) or str(exc)).strip().splitlines()
+        missing("a chromium that chromedriver can start",
+                f"apt-get install chromium chromium-driver ({why[0] if why else type(exc).__name__})")
     try:
         driver.set_page_load_timeout(20)
         driver.get(f"http://{LOOPBACK}:{port}/")

@@ -21,7 +21,7 @@ import pytest
 from harness import Guest, GuestFault
 from harness import linux as L
 from harness.kernel.sigframe import RT_SIGFRAME_SIZE, SIGFRAME_SIZE
-from support import NATIVE, NATIVE_REASON, tool
+from support import NATIVE, NATIVE_REASON, i386_gcc, i386_strace
 
 SIGZOO = r"""
 /* Built with -DCASE=N: one signal scenario per program. */
@@ -180,7 +180,7 @@ def build(tmp_path, case: int):
     source = tmp_path / "sigzoo.c"
     source.write_text(SIGZOO)
     elf = tmp_path / f"sigzoo{case}"
-    subprocess.run([tool("gcc"), "-m32", "-static", "-nostdlib", "-O0", "-fno-omit-frame-pointer",
+    subprocess.run([i386_gcc(), "-m32", "-static", "-nostdlib", "-O0", "-fno-omit-frame-pointer",
                     "-fno-pie", "-no-pie", "-fno-stack-protector", f"-DCASE={case}", "-o",
                     str(elf), str(source)], check=True, timeout=60, capture_output=True)
     return elf
@@ -199,7 +199,7 @@ def _normal(line: str) -> str:
 
 def run_native(elf, tmp_path) -> tuple[list[str], bytes, tuple[str, int]]:
     log = tmp_path / "native.log"
-    proc = subprocess.run([tool("strace"), "-o", str(log), str(elf)], capture_output=True,
+    proc = subprocess.run([i386_strace(), "-o", str(log), str(elf)], capture_output=True,
                           timeout=60, preexec_fn=_no_core)
     lines = [line for line in log.read_text().splitlines()
              if not line.startswith("execve(") and "runs in 32 bit mode" not in line]
