@@ -35,7 +35,12 @@ def sys_write(k: Kernel, fd: int, buf: int, count: int, *_: int) -> object:
     data = k.copy_in(buf, min(count, MAX_RW_COUNT))
     if data.__class__ is int:
         return data
-    ret = k.fds.write(fd, data)
+    return wrote(k, fd, k.fds.write(fd, data))
+
+
+def wrote(k: Kernel, fd: int, ret: object) -> object:
+    """The end of every write to a file: wait for room (:func:`write_wait`), or return the
+    count with SIGPIPE raised for EPIPE, as pipe_write and tcp_sendmsg's callers do."""
     if ret is WOULD_BLOCK:
         return write_wait(k, fd)
     k.deadline = None
@@ -143,13 +148,7 @@ def sys_writev(k: Kernel, fd: int, iov: int, count: int, *_: int) -> object:
         data = data[:len(data) // _PAGE * _PAGE]
         if not data:
             return -L.EFAULT
-    ret = f.write(data)
-    if ret is WOULD_BLOCK:
-        return write_wait(k, fd)
-    k.deadline = None
-    if raises_sigpipe(ret):
-        k.deliver(L.SIGPIPE)
-    return ret
+    return wrote(k, fd, f.write(data))
 
 
 def _unread(f: object, data: bytes) -> None:
