@@ -172,5 +172,6 @@ def markdown() -> str:
     """The README's table of modelled calls, one row per number, in number order."""
     rows = ["| number | call | support | notes |", "|---|---|---|---|"]
     for entry in sorted(TABLE, key=lambda e: e.number):
-        rows.append(f"| {entry.number} | `{entry.name}` | {entry.support} | {entry.note} |")
+        note = entry.note.replace("|", "\\|")  # a flag union must not split the cell
+        rows.append(f"| {entry.number} | `{entry.name}` | {entry.support} | {note} |")
     return "\n".join(rows)
