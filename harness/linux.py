@@ -1765,3 +1765,34 @@ PR_GET_NAME = 16
 SUID_DUMP_DISABLE = 0
 SUID_DUMP_USER = 1
 TASK_COMM_LEN = 16
+
+# ---------------------------------------------------------------------------------------------
+# Readiness: poll(2) events (include/uapi/asm-generic/poll.h, which x86 uses), select(2)'s
+# fd_set size (include/uapi/linux/posix_types.h) and epoll(7) (include/uapi/linux/eventpoll.h).
+# ---------------------------------------------------------------------------------------------
+POLLIN = 0x0001
+POLLPRI = 0x0002
+POLLOUT = 0x0004
+POLLERR = 0x0008
+POLLHUP = 0x0010
+POLLNVAL = 0x0020
+POLLRDNORM = 0x0040
+POLLRDBAND = 0x0080
+POLLWRNORM = 0x0100
+POLLWRBAND = 0x0200
+POLLMSG = 0x0400
+POLLREMOVE = 0x1000
+POLLRDHUP = 0x2000
+#: What a file that cannot wait is (DEFAULT_POLLMASK, include/linux/poll.h): always ready.
+DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
+__FD_SETSIZE = 1024
+EPOLL_CLOEXEC = O_CLOEXEC
+EPOLL_CTL_ADD = 1
+EPOLL_CTL_DEL = 2
+EPOLL_CTL_MOD = 3
+EPOLLEXCLUSIVE = 1 << 28
+EPOLLWAKEUP = 1 << 29
+EPOLLONESHOT = 1 << 30
+EPOLLET = 1 << 31
+#: ep_max_events: the most events one epoll_wait may ask for.
+EP_MAX_EVENTS = 0x7FFFFFFF // 12

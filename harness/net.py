@@ -643,6 +643,30 @@ class Socket(_Endpoint):
         return bool(self.rx) or self.done or bool(self.err) or bool(
             self.shut & RCV_SHUTDOWN) or self.state is not _CONNECTED
 
+    def poll(self) -> int:
+        """The POLL* events ready now, as ``tcp_poll`` computes them (net/ipv4/tcp.c): a
+        listener is readable when a connection waits (``inet_csk_listen_poll``); otherwise
+        POLLHUP when both directions are shut or the socket is closed (a fresh one too),
+        POLLIN|POLLRDNORM|POLLRDHUP once the peer's FIN arrived or reading was shut down,
+        POLLIN|POLLRDNORM with bytes queued, POLLOUT|POLLWRNORM while a write has room or
+        writing is shut down (it would fail at once), POLLERR with an error pending."""
+        state = self.state
+        if state is _LISTENING:
+            return 0x41 if self.queue else 0  # POLLIN | POLLRDNORM
+        shut = self.shut | (RCV_SHUTDOWN if self.done else 0)
+        mask = 0
+        if shut == SHUTDOWN_MASK or state is not _CONNECTED:
+            mask = 0x10  # POLLHUP
+        if shut & RCV_SHUTDOWN:
+            mask |= 0x2041  # POLLIN | POLLRDNORM | POLLRDHUP
+        if self.rx:
+            mask |= 0x41
+        if shut & SEND_SHUTDOWN or state is not _CONNECTED or self.room() > 0:
+            mask |= 0x104  # POLLOUT | POLLWRNORM
+        if self.err:
+            mask |= 0x8  # POLLERR
+        return mask
+
     # -- data -----------------------------------------------------------------------------
 
     def read(self, count: int) -> bytes | int | WouldBlock:
@@ -1204,6 +1228,17 @@ class StdStream:
         data = bytes(self.output)
         self.output.clear()
         return data
+
+    def poll(self) -> int:
+        """``pipe_poll`` (fs/pipe.c) for the pipe end this stream stands for: stdin is
+        readable with bytes left and hung up (POLLHUP) since its writer is gone, so a read
+        returns end of file at once; stdout and stderr are writable while the pipe has
+        room (always, when streamed to a sink)."""
+        if self.readable:
+            return 0x10 | (0x41 if self.data else 0)  # POLLHUP, POLLIN | POLLRDNORM
+        if self.sink is not None or len(self.output) < self.capacity:
+            return 0x104  # POLLOUT | POLLWRNORM
+        return 0
 
     def read(self, count: int) -> bytes | int:
         if not self.readable:

@@ -19,6 +19,7 @@ from . import (
     sys_file, sys_identity, sys_mm, sys_prctl, sys_process, sys_random, sys_rlimit, sys_signal,
     sys_socket, sys_stat, sys_thread, sys_time, sys_tls, sys_utsname,
 )
+from . import sys_poll
 
 #: Support levels, as gVisor's compatibility docs name them.
 FULL = "full"  # Linux's semantics and errnos for every argument the harness can be given
@@ -161,6 +162,20 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L.SYS_clock_getres, sys_time.sys_clock_getres, FULL),
     Syscall(L.SYS_clock_gettime64, sys_time.sys_clock_gettime64, FULL, "virtual clock"),
     Syscall(L.SYS_clock_getres_time64, sys_time.sys_clock_getres_time64, FULL),
+    # readiness (sys_poll)
+    Syscall(L.SYS_poll, sys_poll.sys_poll, FULL, "timeouts on the virtual clock"),
+    Syscall(L.SYS_ppoll, sys_poll.sys_ppoll, FULL, "the signal mask is checked, not applied"),
+    Syscall(L.SYS_ppoll_time64, sys_poll.sys_ppoll_time64, FULL, "as ppoll"),
+    Syscall(L.SYS_select, sys_poll.sys_old_select, FULL, "old_select: the arguments in memory"),
+    Syscall(L.SYS__newselect, sys_poll.sys_newselect, FULL, "timeouts on the virtual clock"),
+    Syscall(L.SYS_pselect6, sys_poll.sys_pselect6, FULL, "as ppoll"),
+    Syscall(L.SYS_pselect6_time64, sys_poll.sys_pselect6_time64, FULL, "as ppoll"),
+    Syscall(L.SYS_epoll_create, sys_poll.sys_epoll_create, FULL),
+    Syscall(L.SYS_epoll_create1, sys_poll.sys_epoll_create1, FULL),
+    Syscall(L.SYS_epoll_ctl, sys_poll.sys_epoll_ctl, PARTIAL,
+            "EPOLLET, EPOLLONESHOT; no ELOOP check for nested sets"),
+    Syscall(L.SYS_epoll_wait, sys_poll.sys_epoll_wait, FULL, "packed 12-byte epoll_event"),
+    Syscall(L.SYS_epoll_pwait, sys_poll.sys_epoll_pwait, FULL, "as ppoll"),
 
 )
 
