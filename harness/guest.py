@@ -332,6 +332,30 @@ class Guest:
                 # virtual clock jump there, as a discrete-event simulation would.
                 self.network.advance(max(0.0, self.kernel.timeout_at - self.network.now))
                 continue
+            if stop.reason == "blocked" and stop.syscall in _POLLS:
+                # A multiplexing guest waits in poll/select/epoll for no one fd (Stop.fd is
+                # -1): if it still holds this connection, the client does what it does for
+                # a read on it (takes what arrived, half-closes, closes after the FIN);
+                # otherwise, with a timeout, the clock jumps there as for nanosleep.
+                if not any(getattr(f, "peer", None) is client
+                           for f in self.kernel.fds._files):
+                    if self.kernel.timeout_at is None or client.closed_by_peer:
+                        break
+                    self.network.advance(max(0.0, self.kernel.timeout_at - self.network.now))
+                    continue
+                if client.received:
+                    take()
+                    wakes -= 1  # the guest may have waited for room: not a new wait
+                if client.closed_by_peer:
+                    take()
+                    client.close()
+                elif not client.fin_sent:
+                    client.shutdown_write()
+                elif self.kernel.timeout_at is not None:
+                    self.network.advance(max(0.0, self.kernel.timeout_at - self.network.now))
+                else:
+                    break
+                continue
             if stop.reason == "exited" or stop.syscall not in _READS:
                 break
             if getattr(self.kernel.fds.get(stop.fd), "peer", None) is not client:
@@ -362,6 +386,9 @@ def environ_strings(env: Mapping[str, str]) -> list[str]:
 
 #: The calls a guest reads a connection with, by the names Stop reports.
 _READS = frozenset({"read", "recvfrom", "recv"})
+#: The calls a guest waits in for any of many fds.
+_POLLS = frozenset({"poll", "ppoll", "ppoll_time64", "select", "_newselect", "pselect6",
+                    "pselect6_time64", "epoll_wait", "epoll_pwait"})
 #: The calls a guest writes a connection with.
 _WRITES = frozenset({"write", "writev", "sendto", "send"})
 
