@@ -9,6 +9,7 @@ in the harness; the response bytes must be equal.
 from __future__ import annotations
 
 import socket
+import sys
 import subprocess
 import time
 
@@ -199,3 +200,32 @@ def test_epoll_edge_triggered_reports_each_arrival_once():
     assert ep.collect(8) == []
     client.send(b"b")  # more arrived while still readable: a new edge
     assert ep.collect(8) == [(L.POLLIN, 7)]
+
+
+def test_fionread_on_an_epoll_fd_is_what_the_kernel_says():
+    """FIONREAD is not the generic code's for a non-regular file, so the epoll file's own
+    ioctl answers; compared with the host kernel's answer where there is one."""
+    import array
+    import fcntl
+    import select
+    import termios
+
+    from harness.kernel.sys_file import sys_ioctl
+
+    class Memory:
+        def read(self, address, size):
+            return bytes(size)
+
+        def write(self, address, data):
+            pass
+
+    kernel = Kernel()
+    kernel.mem = Memory()
+    fd = kernel.fds.install(Epoll(kernel.fds))
+    got = sys_ioctl(kernel, fd, L.FIONREAD, 0x1000)
+    assert got == -L.EINVAL
+    if sys.platform.startswith("linux"):
+        with select.epoll() as ep:
+            with pytest.raises(OSError) as info:
+                fcntl.ioctl(ep.fileno(), termios.FIONREAD, array.array("i", [0]))
+        assert -info.value.errno == got

@@ -12,7 +12,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from .. import linux as L
-from ..net import WOULD_BLOCK, State, StdStream, raises_sigpipe
+from ..net import WOULD_BLOCK, Socket, State, StdStream, raises_sigpipe
 from .abi import BLOCK, MAX_RW_COUNT
 
 if TYPE_CHECKING:
@@ -247,6 +247,8 @@ def sys_ioctl(k: Kernel, fd: int, request: int, arg: int, *_: int) -> int:
     if request == L.FIONREAD:
         if f.__class__ is StdStream:
             count = len(f.data) if f.readable else 0
+        elif not isinstance(f, Socket):
+            return getattr(f, "unknown_ioctl", -L.ENOTTY)
         elif f.state is State.LISTENING:
             return -L.EINVAL
         else:

@@ -337,6 +337,10 @@ class Epoll:
     ep_find does, in the order items became ready (a level-triggered item reported goes
     to the back, as ep_send_events puts it back at the tail of the ready list)."""
 
+    #: What an ioctl the generic code does not handle answers: ep_eventpoll_ioctl
+    #: (fs/eventpoll.c, Linux 6.9 and later, as on the kernel the tests run on) knows only
+    #: EPIOCSPARAMS and EPIOCGPARAMS and says -EINVAL to the rest, FIONREAD included.
+    unknown_ioctl = -L.EINVAL
     __slots__ = ("items", "nonblock", "fds")
 
     def __init__(self, fds: object) -> None:
