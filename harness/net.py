@@ -1344,6 +1344,26 @@ class FdTable:
             self._cloexec.add(new)
         return new
 
+    def dup_to(self, fd: int, new: int, cloexec: bool = False) -> int:
+        """dup2/dup3's second half (``do_dup2``, fs/file.c): ``fd``'s file at ``new``, whose
+        own file (if any) is closed after; -EBADF for a bad ``fd`` or a ``new`` at or past
+        the limit.  The caller handles ``fd == new``."""
+        f = self.get(fd)
+        if f is None or not 0 <= new < self.limit:
+            return -EBADF
+        files = self._files
+        if new >= len(files):
+            files.extend([None] * (new + 1 - len(files)))
+        old = files[new]
+        files[new] = f
+        if cloexec:
+            self._cloexec.add(new)
+        else:
+            self._cloexec.discard(new)
+        if old is not None and old not in files:
+            old.close()
+        return new
+
     def _lowest_free(self) -> int:
         """``alloc_fd(0, rlimit(RLIMIT_NOFILE))``: the lowest free fd, or -EMFILE."""
         files = self._files

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from .. import linux as L
 from . import (
-    sys_file, sys_identity, sys_mm, sys_prctl, sys_process, sys_random, sys_rlimit, sys_signal,
+    sys_file, sys_identity, sys_mm, sys_pipe, sys_prctl, sys_process, sys_random, sys_rlimit,
+    sys_signal,
     sys_socket, sys_stat, sys_thread, sys_time, sys_tls, sys_utsname,
 )
 from . import sys_poll
@@ -152,6 +153,12 @@ TABLE: tuple[Syscall, ...] = (
             "deterministic: a stream keyed by the AT_RANDOM bytes"),
     Syscall(L.SYS_set_tid_address, sys_thread.sys_set_tid_address, FULL),
     Syscall(L.SYS_set_robust_list, sys_thread.sys_set_robust_list, FULL),
+    Syscall(L.SYS_pipe, sys_pipe.sys_pipe, FULL, "64 KiB, PIPE_BUF-atomic writes"),
+    Syscall(L.SYS_pipe2, sys_pipe.sys_pipe2, PARTIAL,
+            "O_CLOEXEC, O_NONBLOCK; O_DIRECT accepted, the pipe stays a byte stream"),
+    Syscall(L.SYS_dup, sys_pipe.sys_dup, FULL),
+    Syscall(L.SYS_dup2, sys_pipe.sys_dup2, FULL),
+    Syscall(L.SYS_dup3, sys_pipe.sys_dup3, FULL),
     Syscall(L.SYS_prctl, sys_prctl.sys_prctl, PARTIAL,
             "PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_SET_DUMPABLE; other options EINVAL"),
     Syscall(L.SYS_rseq, sys_thread.sys_rseq, PARTIAL,

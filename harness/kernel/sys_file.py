@@ -205,7 +205,8 @@ def _status_flags(k: Kernel, fd: int, f: object) -> int:
     (create_pipe_files), plus what F_SETFL set."""
     if f.__class__ is StdStream:
         return k.std_flags.get(f.fd, L.O_RDONLY if f.readable else L.O_WRONLY)
-    return L.O_RDWR | (L.O_NONBLOCK if f.nonblock else 0) | k.sock_flags.get(id(f), 0)
+    mode = getattr(f, "access_mode", L.O_RDWR)  # a pipe end's, else sockets' and epoll's
+    return mode | (L.O_NONBLOCK if f.nonblock else 0) | k.sock_flags.get(id(f), 0)
 
 
 def _set_status_flags(k: Kernel, f: object, flags: int) -> None:

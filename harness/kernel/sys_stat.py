@@ -20,6 +20,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from .. import linux as L
+from .pipe import PipeEnd
 from ..net import StdStream
 from .abi import s32
 from .sys_time import REALTIME_EPOCH
@@ -56,6 +57,11 @@ def getattr_fd(k: Kernel, f: object) -> Attr:
     if f.__class__ is StdStream:
         return Attr(PIPEFS_DEV, _STD_INO + f.fd, L.S_IFIFO | 0o600, k.uid, k.gid, PIPEFS_MNT_ID)
     inodes = k.sock_inodes
+    if f.__class__ is PipeEnd:  # both ends of one pipe are one inode
+        ino = inodes.get(f.pipe)
+        if ino is None:
+            ino = inodes[f.pipe] = _STD_INO + 3 + len(inodes)
+        return Attr(PIPEFS_DEV, ino, L.S_IFIFO | 0o600, k.uid, k.gid, PIPEFS_MNT_ID)
     ino = inodes.get(f)
     if ino is None:
         ino = inodes[f] = _SOCK_INO + len(inodes)

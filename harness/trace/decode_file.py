@@ -353,11 +353,38 @@ def _enter_readlinkat(p: Pending, mem: _Memory) -> bool:
     return False
 
 
+def _exit_pipe(p: Pending, mem: _Memory, ret: int) -> None:
+    """src/pipe.c: the two fds after the call (the address if it failed), then pipe2's
+    flags as open flags."""
+    pair = None if mem.failed else mem.umoven(p.args[0], 8)
+    if pair is None:
+        p.text += _addr(p.args[0])
+    else:
+        r, w = struct.unpack("<ii", pair)
+        p.text += f"[{r}, {w}]"
+    if p.name == "pipe2":
+        p.text += ", " + _flags(_OPEN_MODE_FLAGS, p.args[1], "O_???")
+
+
+def _enter_dup2(p: Pending, mem: _Memory) -> bool:
+    """dup2(fd, fd) and dup3(fd, fd, O_ flags), printed as fds (src/dup.c)."""
+    a = p.args
+    p.text += f"{_d(a[0])}, {_d(a[1])}"
+    if p.name == "dup3":
+        p.text += ", " + _flags(_OPEN_MODE_FLAGS, a[2], "O_???")
+    return True
+
+
 #: The file calls strace decodes: name -> (enter, exit, how the result prints).
 DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     "read": (_enter_read, _exit_read, _UDECIMAL),
     "write": (_enter_write, None, _UDECIMAL),
     "close": (_enter_int, None, _UDECIMAL),
+    "pipe": (_enter_nothing, _exit_pipe, _UDECIMAL),
+    "pipe2": (_enter_nothing, _exit_pipe, _UDECIMAL),
+    "dup": (_enter_int, None, _FD),
+    "dup2": (_enter_dup2, None, _FD),
+    "dup3": (_enter_dup2, None, _FD),
     "writev": (_enter_writev, None, _UDECIMAL),
     "readv": (_enter_fd_comma, _exit_readv, _UDECIMAL),
     "ioctl": (_enter_ioctl, _exit_ioctl, _UDECIMAL),
