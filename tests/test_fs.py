@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -211,3 +212,42 @@ def test_file_server_answers_as_on_linux(natives, tmp_path):
     emulated = [guest.request(request) for request in REQUESTS]
     assert emulated == native
     assert guest.exited and guest.exit_status == 0
+
+
+# --- strace lines of the file calls, natively and in the harness -------------------------------
+
+FS_CALLS = {"open", "openat", "lseek", "_llseek", "pread64", "getdents64", "access",
+            "faccessat", "chdir", "fchdir", "sendfile", "sendfile64", "readlink"}
+#: Relative paths only: natively the probe runs from the tree's directory, not chroot'ed
+#: (strace and the probe would need the tree to hold their libraries), so nothing may name
+#: the host's "/".  getcwd is left out for the same reason.
+TRACED = ["r:index.html", "r:sub/inner.txt", "r:nope", "r:sub/../index.html", "d:index.html",
+          "n:rel_in", "e:index.html", "g:sub", "g:index.html", "k:rel_in", "k:index.html",
+          "R:index.html", "R:nope", "a:sub|inner.txt", "m:index.html", "f:sub/inner.txt",
+          "c:index.html", "C:sub", "r:inner.txt", "C:deeper", "r:x", "C:nope", "r:../../loop"]
+
+
+@pytest.mark.native
+@pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)
+def test_file_calls_print_as_strace_prints_them(tmp_path):
+    from support import i386_strace
+    from test_calls import _preexec
+
+    root, _ = _tree(tmp_path)
+    probe = _probe(root, tmp_path)
+    log = tmp_path / "native.log"
+    subprocess.run([i386_strace(), "-o", str(log), str(probe), *TRACED], cwd=root, input=b"",
+                   capture_output=True, timeout=TIMEOUT, preexec_fn=_preexec, check=True)
+    native = [line for line in log.read_text().splitlines()
+              if line.split("(", 1)[0] in FS_CALLS]
+    lines: list[str] = []
+    guest = Guest(probe.read_bytes(), argv=[str(probe), *TRACED], root=root,
+                  strace=lines.append, exe_path=str(probe))
+    guest.start()
+    emulated = [line for line in lines if line.split("(", 1)[0] in FS_CALLS]
+    # Buffers' addresses differ (the stack holds the environment; the heap starts after
+    # what start-up allocated): they are masked, everything else must be equal.
+    found = [f"kernel:  {want}\nharness: {got}" for want, got in zip(native, emulated)
+             if re.sub(r"0x[0-9a-f]+", "0x#", want) != re.sub(r"0x[0-9a-f]+", "0x#", got)]
+    assert not found, "\n\n".join(found)
+    assert len(native) == len(emulated)
