@@ -31,7 +31,7 @@ from rundiff import TIMEOUT, natives, unmodelled  # noqa: F401 - a fixture
 from support import FIXTURES, LOOPBACK, NATIVE, NATIVE_REASON, free_port
 from test_cprograms import _native_fetch
 
-SITE = FIXTURES / "sites" / "files"
+SITE = FIXTURES / "trees" / "files"  # not in sites/: those are replayed as built sites
 SECRET = b"SECRET-OUTSIDE-THE-TREE"
 
 
