@@ -41,6 +41,7 @@ from .faults import Fault, Faults
 from .machine import DEFAULT_MAX_SECONDS, DEFAULT_MAX_SYSCALLS, Machine
 from .net import Client, Network, format_ip
 from .kernel import Kernel, Stop
+from .kernel.fs import Tree
 
 #: What ``webelf run`` sends when no request file is given: what curl sends for ``/``.
 DEFAULT_REQUEST = (b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: webelf\r\n"
@@ -84,6 +85,7 @@ class Guest:
         exe_path: str = "/guest",
         stdout: Sink | None = None,
         stderr: Sink | None = None,
+        root: str | os.PathLike | None = None,
     ) -> None:
         """``stdout`` and ``stderr`` say where the guest's fd 1 and fd 2 go: a callable
         taking the bytes of each write, or a binary file (flushed after each write), gets
@@ -99,6 +101,11 @@ class Guest:
         self.kernel = Kernel(self.network, strict=strict, strace=strace, record=record,
                              stdin=bytes(stdin), faults=faults)
         self.kernel.exe_path = exe_path  # what /proc/self/exe names, and the task's name
+        if root is not None:  # the read-only file tree the guest sees as "/"
+            try:
+                self.kernel.tree = Tree(root)
+            except OSError as exc:
+                raise HarnessError(f"--root {root}: not a directory ({exc})") from None
         self.machine = Machine(program, self.kernel, argv=argv, envp=envp,
                                max_instructions=max_instructions, max_seconds=max_seconds,
                                max_syscalls=max_syscalls, trace=trace,

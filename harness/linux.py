@@ -1796,3 +1796,27 @@ EPOLLONESHOT = 1 << 30
 EPOLLET = 1 << 31
 #: ep_max_events: the most events one epoll_wait may ask for.
 EP_MAX_EVENTS = 0x7FFFFFFF // 12
+
+# --- The read-only file tree (issue 10, part 3) -----------------------------------------------
+# lseek(2) whence (include/uapi/linux/fs.h), access(2) modes (include/linux/fcntl.h).
+SEEK_SET = 0
+SEEK_CUR = 1
+SEEK_END = 2
+SEEK_DATA = 3
+SEEK_HOLE = 4
+F_OK = 0
+X_OK = 1
+W_OK = 2
+R_OK = 4
+# linux_dirent64's d_type (include/linux/fs_types.h): the S_IFMT bits >> 12.
+DT_UNKNOWN = 0
+DT_FIFO = 1
+DT_CHR = 2
+DT_DIR = 4
+DT_BLK = 6
+DT_REG = 8
+DT_LNK = 10
+DT_SOCK = 12
+# path limits (include/uapi/linux/limits.h, include/linux/namei.h)
+NAME_MAX = 255
+MAXSYMLINKS = 40

@@ -37,7 +37,7 @@ from pathlib import Path
 from support import FIXTURES, _complaint, missing
 
 SOURCES = FIXTURES / "programs" / "c"
-PROGRAMS = ("hello", "filter", "bigmalloc", "abort", "server")
+PROGRAMS = ("hello", "filter", "bigmalloc", "abort", "server", "file_server", "fs_probe")
 LIBCS = ("glibc", "musl", "dietlibc")
 
 MUSL_SPECS = Path("/usr/lib/i386-linux-musl/musl-gcc.specs")

@@ -123,7 +123,7 @@ def test_a_spec_prints_back_as_itself(text):
     ("write=@1", "expected NAME=ACTION@WHEN"),
     ("write=EPIPE@", "expected NAME=ACTION@WHEN"),
     ("wrte=EPIPE@1", "unknown system call 'wrte'"),
-    ("open=ENOENT@1", "does not model open"),
+    ("unlink=ENOENT@1", "does not model unlink"),
     ("exit=EINTR@1", "exit never returns"),
     ("exit_group=EINTR@1", "exit_group never returns"),
     ("write=EPIPEX@1", "unknown errno 'EPIPEX'"),

@@ -231,6 +231,9 @@ def _parser() -> _Parser:
         p.add_argument("--max-instructions", metavar="N", type=_positive, default=None,
                        help="an exact, reproducible budget instead: instructions between "
                             "two waits (slower: every instruction is counted)")
+        p.add_argument("--root", metavar="DIR", type=Path, default=None,
+                       help="a directory the guest sees, read-only, as / (default: no "
+                            "files; every path is ENOENT)")
 
     run = sub.add_parser(
         "run", help="run an ELF in the emulator and print its HTTP responses",
@@ -411,7 +414,8 @@ def _guest(args: argparse.Namespace, *, trace: bool = False, stdin: bytes = b"",
                  max_instructions=args.max_instructions, max_seconds=args.max_seconds,
                  trace=_stderr_line if trace else None,
                  faults=getattr(args, "inject", None),
-                 coverage=getattr(args, "coverage", False))
+                 coverage=getattr(args, "coverage", False),
+                 root=getattr(args, "root", None))
 
 
 def _own_stdin() -> bytes:

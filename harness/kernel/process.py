@@ -115,6 +115,10 @@ class Kernel:
         self.uid = self.gid = 0 if self.network.privileged else 1000
         #: The working directory getcwd reports and relative paths start from.
         self.cwd = "/"
+        #: The read-only file tree (fs.Tree, ``--root``) or None (no files), and the cwd
+        #: as components from its root (sys_fs).
+        self.tree = None
+        self.cwd_parts: list[str] = []
         #: The target of /proc/self/exe (Guest.load sets the program's absolute path).
         #: prctl(2): PR_SET_DUMPABLE's value (1 for a task exec'd normally), and the name
         #: PR_SET_NAME gave (None: the exe_path's last part, as exec sets it; sys_prctl).

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .. import linux as L
 from ..net import WOULD_BLOCK, Socket, State, StdStream, raises_sigpipe
 from .abi import BLOCK, MAX_RW_COUNT
+from .fs import File
 
 if TYPE_CHECKING:
     from .process import Kernel
@@ -154,6 +155,9 @@ def sys_writev(k: Kernel, fd: int, iov: int, count: int, *_: int) -> object:
 def _unread(f: object, data: bytes) -> None:
     """Put bytes a failed copy did not deliver back at the head of the queue: Linux
     consumes only what reached user memory (pipe_read, tcp_recvmsg)."""
+    if f.__class__ is File:
+        f.pos -= len(data)
+        return
     queue = f.data if f.__class__ is StdStream else f.rx
     queue[:0] = data
 
@@ -205,6 +209,8 @@ def _status_flags(k: Kernel, fd: int, f: object) -> int:
     (create_pipe_files), plus what F_SETFL set."""
     if f.__class__ is StdStream:
         return k.std_flags.get(f.fd, L.O_RDONLY if f.readable else L.O_WRONLY)
+    if f.__class__ is File:
+        return f.flags
     mode = getattr(f, "access_mode", L.O_RDWR)  # a pipe end's, else sockets' and epoll's
     return mode | (L.O_NONBLOCK if f.nonblock else 0) | k.sock_flags.get(id(f), 0)
 
@@ -213,6 +219,8 @@ def _set_status_flags(k: Kernel, f: object, flags: int) -> None:
     if f.__class__ is StdStream:
         k.std_flags[f.fd] = flags
         f.nonblock = bool(flags & L.O_NONBLOCK)
+    elif f.__class__ is File:
+        f.flags = flags
     else:
         f.nonblock = bool(flags & L.O_NONBLOCK)
         extra = flags & ~(L.O_ACCMODE | L.O_NONBLOCK)
@@ -248,6 +256,9 @@ def sys_ioctl(k: Kernel, fd: int, request: int, arg: int, *_: int) -> int:
     if request == L.FIONREAD:
         if f.__class__ is StdStream:
             count = len(f.data) if f.readable else 0
+        elif f.__class__ is File:
+            return -L.ENOTTY if f.is_dir else k.copy_out(
+                arg, struct.pack("<i", max(0, f.stat().st_size - f.pos)))
         elif not isinstance(f, Socket):
             return getattr(f, "unknown_ioctl", -L.ENOTTY)
         elif f.state is State.LISTENING:

@@ -68,6 +68,8 @@ from ..errors import ElfError
 from ..memory import MAX_GUEST_MEMORY, MapFailed
 from . import BadAddress
 from .abi import s32
+from .fs import File
+from .sys_fs import file_bytes, file_mmap_check
 from .sys_rlimit import INITIAL_RLIMITS
 
 if TYPE_CHECKING:
@@ -313,7 +315,19 @@ def do_mmap(k: Kernel, addr: int, length: int, prot: int, flags: int, fd: int,
     if flags & L.MAP_FIXED_NOREPLACE and mem.overlapping(addr, end):
         return -L.EEXIST
     if file is not None:
-        return _file_mmap(k, file, prot, flags)
+        if file.__class__ is not File:
+            return _file_mmap(k, file, prot, flags)
+        err = file_mmap_check(file, prot, flags)
+        if err:
+            return err
+        if not _may_expand(mem, length - _mapped_in(mem, addr, end)):
+            return -L.ENOMEM
+        mem.unmap(addr, end)
+        try:  # a private copy of the file's bytes (the tree is read-only: shared is the same)
+            mem.map(addr, length, prot & _RWX, file_bytes(file, length, pgoff))
+        except MapFailed:
+            return -L.ENOMEM
+        return addr
     map_type = flags & L.MAP_TYPE
     if map_type == L.MAP_SHARED:
         if flags & L.MAP_GROWSDOWN:

@@ -15,7 +15,9 @@ virtual realtime clock (pipefs and sockfs inodes are stamped when created).
 
 from __future__ import annotations
 
+import os
 import posixpath
+import stat
 import struct
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,8 @@ from .. import linux as L
 from .pipe import PipeEnd
 from ..net import StdStream
 from .abi import s32
+from .fs import File, Resolved
+from .sys_fs import path_lookup, start_dir
 from .sys_time import REALTIME_EPOCH
 
 if TYPE_CHECKING:
@@ -46,16 +50,37 @@ _STATX_FLAGS = (L.AT_SYMLINK_NOFOLLOW | L.AT_NO_AUTOMOUNT | L.AT_EMPTY_PATH
 class Attr:
     """struct kstat, the fields the harness fills."""
 
-    __slots__ = ("dev", "ino", "mode", "nlink", "uid", "gid", "size", "blocks", "time", "mnt")
+    __slots__ = ("dev", "ino", "mode", "nlink", "uid", "gid", "size", "blocks", "time", "mnt",
+                 "times", "blksize", "rdev")
 
     def __init__(self, dev, ino, mode, uid, gid, mnt) -> None:
         self.dev, self.ino, self.mode, self.uid, self.gid, self.mnt = dev, ino, mode, uid, gid, mnt
         self.nlink, self.size, self.blocks, self.time = 1, 0, 0, REALTIME_EPOCH
+        #: (atime, nsec, mtime, nsec, ctime, nsec); None: all ``time``, nsec 0.
+        self.times: tuple[int, ...] | None = None
+        self.blksize = BLKSIZE
+        self.rdev = (0, 0)
+
+
+def host_attr(s: os.stat_result) -> Attr:
+    """A file of the tree as the host's kernel describes it (so Last-Modified and ETag
+    headers match): device, inode, mode, links, owner, size, blocks, block size, times."""
+    a = Attr((os.major(s.st_dev), os.minor(s.st_dev)), s.st_ino, s.st_mode, s.st_uid,
+             s.st_gid, 0)
+    a.nlink, a.size, a.blocks, a.blksize = s.st_nlink, s.st_size, s.st_blocks, s.st_blksize
+    a.rdev = (os.major(s.st_rdev), os.minor(s.st_rdev))
+    a.times = tuple(v for ns in (s.st_atime_ns, s.st_mtime_ns, s.st_ctime_ns)
+                    for v in divmod(ns, 1_000_000_000))
+    return a
 
 
 def getattr_fd(k: Kernel, f: object) -> Attr:
     if f.__class__ is StdStream:
         return Attr(PIPEFS_DEV, _STD_INO + f.fd, L.S_IFIFO | 0o600, k.uid, k.gid, PIPEFS_MNT_ID)
+    if f.__class__ is File:
+        return host_attr(f.stat())
+    if f.__class__ is Resolved:
+        return host_attr(f.stat)
     inodes = k.sock_inodes
     if f.__class__ is PipeEnd:  # both ends of one pipe are one inode
         ino = inodes.get(f.pipe)
@@ -78,18 +103,20 @@ def stat64_bytes(a: Attr) -> bytes:
     """i386 struct stat64 (arch/x86/include/uapi/asm/stat.h, 96 bytes), filled as
     ``cp_stat64`` does: __st_ino and st_ino both carry the inode."""
     t = a.time
+    times = a.times or (t, 0, t, 0, t, 0)
     return struct.pack("<Q4xIIIIIQ4xqIQIIIIIIQ", _huge_dev(a.dev), a.ino & 0xFFFFFFFF, a.mode,
-                       a.nlink, a.uid, a.gid, 0, a.size, BLKSIZE, a.blocks, t, 0, t, 0, t, 0,
-                       a.ino)
+                       a.nlink, a.uid, a.gid, _huge_dev(a.rdev), a.size, a.blksize, a.blocks,
+                       *times, a.ino)
 
 
 def statx_bytes(a: Attr) -> bytes:
     """struct statx (include/uapi/linux/stat.h, 256 bytes), as ``cp_statx`` fills it."""
-    t = struct.pack("<qIi", a.time, 0, 0)
-    head = struct.pack("<IIQIIIHHQQQQ", STATX_RESULT_MASK, BLKSIZE, 0, a.nlink, a.uid, a.gid,
-                       a.mode, 0, a.ino, a.size, a.blocks, STATX_ATTRIBUTES_MASK)
-    tail = struct.pack("<IIIIQII", 0, 0, a.dev[0], a.dev[1], a.mnt, 0, 0)
-    return (head + t + bytes(16) + t + t + tail).ljust(256, b"\0")
+    times = a.times or (a.time, 0, a.time, 0, a.time, 0)
+    at, ct, mt = (struct.pack("<qIi", times[i], times[i + 1], 0) for i in (0, 4, 2))
+    head = struct.pack("<IIQIIIHHQQQQ", STATX_RESULT_MASK, a.blksize, 0, a.nlink, a.uid, a.gid,
+                       a.mode & 0xFFFF, 0, a.ino, a.size, a.blocks, STATX_ATTRIBUTES_MASK)
+    tail = struct.pack("<IIIIQII", a.rdev[0], a.rdev[1], a.dev[0], a.dev[1], a.mnt, 0, 0)
+    return (head + at + bytes(16) + ct + mt + tail).ljust(256, b"\0")
 
 
 def _lookup(k: Kernel, dirfd: int, path: int, flags: int) -> object | int:
@@ -103,13 +130,11 @@ def _lookup(k: Kernel, dirfd: int, path: int, flags: int) -> object | int:
     if not name:
         if not flags & L.AT_EMPTY_PATH:
             return -L.ENOENT
-        if dirfd == L.AT_FDCWD:
-            return -L.ENOENT  # the cwd "/" is no file the harness can describe
+        if dirfd == L.AT_FDCWD:  # the cwd: no file without a tree
+            return -L.ENOENT if k.tree is None else k.tree.resolve(k.cwd_parts, b".")
         f = k.fds.get(dirfd)
         return f if f is not None else -L.EBADF
-    if not name.startswith(b"/") and dirfd != L.AT_FDCWD:
-        return -L.EBADF if k.fds.get(dirfd) is None else -L.ENOTDIR
-    return -L.ENOENT
+    return path_lookup(k, dirfd, name, not flags & L.AT_SYMLINK_NOFOLLOW)
 
 
 def sys_fstat64(k: Kernel, fd: int, buf: int, *_: int) -> int:
@@ -120,12 +145,13 @@ def sys_fstat64(k: Kernel, fd: int, buf: int, *_: int) -> int:
 
 
 def sys_stat64(k: Kernel, path: int, buf: int, *_: int) -> int:
-    """stat64/lstat64: -EFAULT for an unreadable path, else -ENOENT (no file tree)."""
-    name = k.copy_string(path)
-    return name if name.__class__ is int else -L.ENOENT
+    """stat64: -EFAULT for an unreadable path, the lookup's errno (-ENOENT without a
+    tree), or the host's stat of the file the path names in the tree."""
+    return sys_fstatat64(k, L.AT_FDCWD & 0xFFFFFFFF, path, buf, 0)
 
 
-sys_lstat64 = sys_stat64
+def sys_lstat64(k: Kernel, path: int, buf: int, *_: int) -> int:
+    return sys_fstatat64(k, L.AT_FDCWD & 0xFFFFFFFF, path, buf, L.AT_SYMLINK_NOFOLLOW)
 
 
 def sys_fstatat64(k: Kernel, dirfd: int, path: int, buf: int, flags: int, *_: int) -> int:
@@ -165,9 +191,10 @@ def sys_getcwd(k: Kernel, buf: int, size: int, *_: int) -> int:
 
 def _resolve(k: Kernel, dirfd: int, name: bytes) -> bytes | int:
     if not name.startswith(b"/"):
-        if s32(dirfd) != L.AT_FDCWD:
-            return -L.EBADF if k.fds.get(s32(dirfd)) is None else -L.ENOTDIR
-        name = k.cwd.encode() + b"/" + name
+        start = start_dir(k, dirfd, name)
+        if start.__class__ is int:
+            return start
+        name = ("/" + "/".join(start)).encode("utf-8", "surrogateescape") + b"/" + name
     return posixpath.normpath(name.decode("latin-1")).encode("latin-1")
 
 
@@ -192,9 +219,19 @@ def sys_readlinkat(k: Kernel, dirfd: int, path: int, buf: int, bufsiz: int, *_: 
     if full in (b"/proc/self/exe", b"/proc/" + pid + b"/exe", b"/proc/thread-self/exe"):
         target = k.exe_path.encode()[:bufsiz]
         return k.copy_out(buf, target) or len(target)
-    if full == b"/":
+    if k.tree is None:
+        return -L.EINVAL if full == b"/" else -L.ENOENT
+    r = path_lookup(k, dirfd, name, follow=False)
+    if r.__class__ is int:
+        return r
+    if not stat.S_ISLNK(r.stat.st_mode):
         return -L.EINVAL
-    return -L.ENOENT
+    try:
+        target = os.readlink(k.tree.host(r.parts).encode("utf-8", "surrogateescape"))
+    except OSError as exc:
+        return -(exc.errno or L.EIO)
+    target = target[:bufsiz]
+    return k.copy_out(buf, target) or len(target)
 
 
 def sys_readlink(k: Kernel, path: int, buf: int, bufsiz: int, *_: int) -> int:

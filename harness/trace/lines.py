@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 
 from .. import linux as L
-from . import decode_file, decode_mm, decode_process, decode_signal, decode_socket
+from . import decode_file, decode_fs, decode_mm, decode_process, decode_signal, decode_socket
 from . import decode_poll
 from .decode_signal import _signame
 from .format import (
@@ -49,6 +49,7 @@ _MAX_ARGS = 6
 _DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     **decode_file.DECODERS, **decode_mm.DECODERS, **decode_signal.DECODERS,
     **decode_socket.DECODERS, **decode_process.DECODERS, **decode_poll.DECODERS,
+    **decode_fs.DECODERS,
 }
 
 
