@@ -1820,3 +1820,12 @@ DT_SOCK = 12
 # path limits (include/uapi/linux/limits.h, include/linux/namei.h)
 NAME_MAX = 255
 MAXSYMLINKS = 40
+
+# eventfd(2) flags (include/linux/eventfd.h): EFD_CLOEXEC and EFD_NONBLOCK are the O_ flags.
+EFD_SEMAPHORE = 1
+EFD_CLOEXEC = O_CLOEXEC
+EFD_NONBLOCK = O_NONBLOCK
+# An anonymous inode (fs/anon_inodes.c: epoll, eventfd): one inode for all, mode 0600 with no
+# type bits, on the anon_inodefs device, as on the kernel the tests ran on.
+ANON_INODE_DEV = (0, 16)
+ANON_INODE_INO = 26

@@ -49,6 +49,7 @@ static struct iov neg[1] = {{"x", 0x80000000UL}};
 static struct iov rv[2] = {{buf, 3}, {buf + 100, 10}};
 static int one = 1, zero = 0;
 static int pfd[2], pfd2[2];
+static unsigned long long ev = 5, evbig = 0xfffffffffffffffeULL, evmax = ~0ULL;
 void _start(void) {
     sc(146, 1, (long)iov, 3, 0, 0);            /* writev = 9 */
     sc(146, 1, (long)iov, 0, 0, 0);            /* 0 */
@@ -182,6 +183,18 @@ void _start(void) {
     sc(6, pfd[1], 0, 0, 0, 0);
     sc(6, 20, 0, 0, 0, 0);                     /* the last writer goes */
     sc(3, pfd[0], (long)buf, 10, 0, 0);        /* end of file: 0 */
+    int e = sc(328, 3, 0x80800, 0, 0, 0);      /* eventfd2(3, EFD_CLOEXEC|EFD_NONBLOCK) */
+    sc(4, e, (long)&ev, 8, 0, 0);              /* 8: the counter is 8 */
+    sc(3, e, (long)buf, 8, 0, 0);              /* 8: the counter, and it is zeroed */
+    sc(3, e, (long)buf, 8, 0, 0);              /* EAGAIN */
+    sc(3, e, (long)buf, 4, 0, 0);              /* EINVAL: fewer than 8 bytes */
+    sc(4, e, (long)&evmax, 8, 0, 0);           /* EINVAL: ULLONG_MAX */
+    sc(4, e, (long)&evbig, 8, 0, 0);           /* 8: the counter is full */
+    sc(4, e, (long)&ev, 8, 0, 0);              /* EAGAIN */
+    sc(221, e, 3, 0, 0, 0);                    /* F_GETFL: O_RDWR|O_NONBLOCK */
+    sc(328, 0, 2, 0, 0, 0);                    /* EINVAL */
+    sc(328, 2, 1, 0, 0, 0);                    /* EFD_SEMAPHORE */
+    sc(323, 0, 0, 0, 0, 0);                    /* eventfd */
     sc(1, 0, 0, 0, 0, 0);
 }
 """

@@ -229,3 +229,17 @@ def test_fionread_on_an_epoll_fd_is_what_the_kernel_says():
             with pytest.raises(OSError) as info:
                 fcntl.ioctl(ep.fileno(), termios.FIONREAD, array.array("i", [0]))
         assert -info.value.errno == got
+
+
+def test_an_eventfd_is_readable_with_a_count_and_writable_while_one_more_fits():
+    """eventfd_poll (fs/eventfd.c): POLLIN when the counter is above 0, POLLOUT while
+    ULLONG_MAX - 1 - count >= 1."""
+    from harness.kernel.sys_eventfd import EventFd
+
+    ev = EventFd(0, semaphore=False, nonblock=True)
+    assert ev.poll() == L.POLLOUT | L.POLLWRNORM
+    assert ev.write((7).to_bytes(8, "little")) == 8
+    assert ev.poll() == L.POLLIN | L.POLLRDNORM | L.POLLOUT | L.POLLWRNORM
+    assert ev.write((0xFFFFFFFFFFFFFFFE - 7).to_bytes(8, "little")) == 8
+    assert ev.poll() == L.POLLIN | L.POLLRDNORM
+    assert ev.write((1).to_bytes(8, "little")) == -L.EAGAIN

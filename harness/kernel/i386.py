@@ -16,11 +16,10 @@ from dataclasses import dataclass
 
 from .. import linux as L
 from . import (
-    sys_file, sys_fs, sys_identity, sys_mm, sys_pipe, sys_prctl, sys_process, sys_random,
-    sys_rlimit, sys_signal,
-    sys_socket, sys_stat, sys_thread, sys_time, sys_tls, sys_utsname,
+    sys_eventfd, sys_file, sys_fs, sys_identity, sys_mm, sys_pipe, sys_poll, sys_prctl,
+    sys_process, sys_random, sys_rlimit, sys_signal, sys_socket, sys_stat, sys_thread, sys_time,
+    sys_tls, sys_utsname,
 )
-from . import sys_poll
 
 #: Support levels, as gVisor's compatibility docs name them.
 FULL = "full"  # Linux's semantics and errnos for every argument the harness can be given
@@ -170,6 +169,8 @@ TABLE: tuple[Syscall, ...] = (
             "deterministic: a stream keyed by the AT_RANDOM bytes"),
     Syscall(L.SYS_set_tid_address, sys_thread.sys_set_tid_address, FULL),
     Syscall(L.SYS_set_robust_list, sys_thread.sys_set_robust_list, FULL),
+    Syscall(L.SYS_eventfd, sys_eventfd.sys_eventfd, FULL),
+    Syscall(L.SYS_eventfd2, sys_eventfd.sys_eventfd2, FULL),
     Syscall(L.SYS_pipe, sys_pipe.sys_pipe, FULL, "64 KiB, PIPE_BUF-atomic writes"),
     Syscall(L.SYS_pipe2, sys_pipe.sys_pipe2, PARTIAL,
             "O_CLOEXEC, O_NONBLOCK; O_DIRECT accepted, the pipe stays a byte stream"),

@@ -341,6 +341,8 @@ class Epoll:
     #: (fs/eventpoll.c, Linux 6.9 and later, as on the kernel the tests run on) knows only
     #: EPIOCSPARAMS and EPIOCGPARAMS and says -EINVAL to the rest, FIONREAD included.
     unknown_ioctl = -L.EINVAL
+    #: An anonymous inode: fstat shows mode 0600 on anon_inodefs (sys_stat.getattr_fd).
+    anon_inode = True
     __slots__ = ("items", "nonblock", "fds")
 
     def __init__(self, fds: object) -> None:

@@ -81,6 +81,8 @@ def getattr_fd(k: Kernel, f: object) -> Attr:
         return host_attr(f.stat())
     if f.__class__ is Resolved:
         return host_attr(f.stat)
+    if getattr(f, "anon_inode", False):  # epoll, eventfd: anon_inode_getfile
+        return Attr(L.ANON_INODE_DEV, L.ANON_INODE_INO, 0o600, k.uid, k.gid, 0)
     inodes = k.sock_inodes
     if f.__class__ is PipeEnd:  # both ends of one pipe are one inode
         ino = inodes.get(f.pipe)

@@ -130,8 +130,21 @@ def _exit_epoll_wait(p: Pending, mem: _Memory, ret: int) -> None:
         p.text += ", " + ("NULL" if not a[4] else _addr(a[4])) + f", {a[5]}"
 
 
+_EFD_FLAGS = _flag_table("EFD_SEMAPHORE EFD_CLOEXEC EFD_NONBLOCK")
+
+
+def _enter_eventfd(p: Pending, mem: _Memory) -> bool:
+    """src/eventfd.c: the initial value, and eventfd2's flags."""
+    p.text += str(p.args[0])
+    if p.name == "eventfd2":
+        p.text += ", " + _flags(_EFD_FLAGS, p.args[1], "EFD_???")
+    return True
+
+
 DECODERS = {
     "poll": (_enter_poll, _exit_poll, _UDECIMAL),
+    "eventfd": (_enter_eventfd, None, _FD),
+    "eventfd2": (_enter_eventfd, None, _FD),
     "_newselect": (_enter_select, _exit_select, _UDECIMAL),
     "pselect6": (_enter_select, _exit_select, _UDECIMAL),
     "epoll_create": (_enter_epoll_create, None, _FD),
