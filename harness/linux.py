@@ -1820,3 +1820,8 @@ DT_SOCK = 12
 # path limits (include/uapi/linux/limits.h, include/linux/namei.h)
 NAME_MAX = 255
 MAXSYMLINKS = 40
+
+# ---------------------------------------------------------------- processes (issue 10, item 1)
+# SIGCHLD's si_code (include/uapi/asm-generic/siginfo.h).
+CLD_EXITED = 1
+CLD_KILLED = 2
