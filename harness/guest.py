@@ -39,7 +39,7 @@ from pathlib import Path
 from .errors import GuestTimeout, HarnessError
 from .faults import Fault, Faults
 from .machine import DEFAULT_MAX_SECONDS, DEFAULT_MAX_SYSCALLS, Machine
-from .net import Client, Network, format_ip
+from .net import Client, FdTable, Network, format_ip
 from .kernel import Kernel, Stop
 from .kernel.fs import Tree
 
@@ -140,6 +140,9 @@ class Guest:
         machine = self.__dict__.get("machine")
         if machine is not None:
             machine.close()
+            tasks = self.kernel.tasks
+            if tasks is not None:
+                tasks.close()
 
     def __enter__(self) -> Guest:
         return self
@@ -159,8 +162,19 @@ class Guest:
 
     def run(self) -> Stop:
         """Run until the guest exits or waits; raises GuestFault or GuestTimeout."""
-        self.last_stop = self.machine.run()
+        tasks = self.kernel.tasks
+        if tasks is None:
+            self.last_stop = self.machine.run()
+            if self.kernel.tasks is not None:  # it forked
+                self.last_stop = self.kernel.tasks.run()
+        else:  # several processes: harness.kernel.task's scheduler
+            self.last_stop = tasks.run()
         return self.last_stop
+
+    def _fds_of(self, stop: Stop) -> FdTable:
+        """The fd table of the process that made ``stop``."""
+        tasks = self.kernel.tasks
+        return self.kernel.fds if tasks is None else tasks.reporter.fds
 
     def start(self) -> Stop:
         """Run from the entry point until the guest first waits (or exits)."""
@@ -324,7 +338,7 @@ class Guest:
             started = time.monotonic()
             stop = self.run()
             if (stop.reason == "blocked" and stop.syscall in _WRITES
-                    and getattr(self.kernel.fds.get(stop.fd), "peer", None) is client):
+                    and getattr(self._fds_of(stop).get(stop.fd), "peer", None) is client):
                 if writing_since is None:
                     writing_since = started
                 elif time.monotonic() - writing_since >= self.machine.max_seconds:
@@ -365,7 +379,7 @@ class Guest:
                 continue
             if stop.reason == "exited" or stop.syscall not in _READS:
                 break
-            if getattr(self.kernel.fds.get(stop.fd), "peer", None) is not client:
+            if getattr(self._fds_of(stop).get(stop.fd), "peer", None) is not client:
                 break  # it waits on another connection: this one is over
             if client.closed_by_peer:
                 take()

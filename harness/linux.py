@@ -1829,3 +1829,8 @@ EFD_NONBLOCK = O_NONBLOCK
 # type bits, on the anon_inodefs device, as on the kernel the tests ran on.
 ANON_INODE_DEV = (0, 16)
 ANON_INODE_INO = 26
+
+# ---------------------------------------------------------------- processes (issue 10, item 1)
+# SIGCHLD's si_code (include/uapi/asm-generic/siginfo.h).
+CLD_EXITED = 1
+CLD_KILLED = 2

@@ -299,6 +299,10 @@ class Machine:
         self.kernel.attach(self.mem, image, self)
         self._syscall = self.kernel.syscall
 
+        self._hook(trace, coverage)
+
+    def _hook(self, trace: Callable[[str], None] | None, coverage: bool) -> None:
+        """The per-run state and the hooks of a new emulator (a new machine, or a fork)."""
         self._vals = (ctypes.c_uint32 * 7)()
         self._ids = (ctypes.c_int * 7)(*_ARG_REGS)
         base = ctypes.addressof(self._vals)
@@ -340,6 +344,42 @@ class Machine:
             add = self.covered.add
             self._add_hook(UC_HOOK_BLOCK, _BLOCK_CFUNC(lambda _uch, address, size, _user:
                                                        add((address, size))), "block")
+
+    def fork(self, kernel: Kernel) -> Machine:
+        """fork(2)'s copy of this process, for the child's ``kernel``: a new emulator with a
+        copy of every region of memory (MAP_SHARED anonymous ones stay shared), the same
+        registers and descriptor table, returning 0 from the call at the ``int 0x80`` this
+        machine is in (call it from a system call handler)."""
+        child = Machine.__new__(Machine)
+        child.image = self.image
+        child.kernel = kernel
+        child.max_instructions = self.max_instructions
+        child.max_seconds = self.max_seconds
+        child.max_syscalls = self.max_syscalls
+        child._deadline = 0.0
+        child._running = False
+        child._interrupted = False
+        child._uch = None
+        _WATCHDOG.watch(child)
+        child._syscalls_left = self.max_syscalls
+        child.uc = uc = Uc(UC_ARCH_X86, UC_MODE_32)
+        child._uch = uc._uch
+        child.mem = mem = Memory(uc)
+        mem.copy_from(self.mem)
+        mem.grow = lambda address: expand_stack(mem, address, stack_rlimit(kernel))
+        child.cpu = cpumod.Cpu(uc)
+        child.cpu.gdt[:] = self.cpu.gdt
+        uc.context_restore(self.uc.context_save())
+        _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
+        child.eip = self._eip.value  # past the int 0x80
+        uc.reg_write(UC_X86_REG_EAX, 0)
+        uc.reg_write(UC_X86_REG_EIP, child.eip)
+        kernel.attach(mem, self.image, child)
+        kernel.brk_start, kernel.brk_end = self.kernel.brk_start, self.kernel.brk_end
+        kernel.mapped_brk = self.kernel.mapped_brk
+        child._syscall = kernel.syscall
+        child._hook(self._trace, self.covered is not None)
+        return child
 
     def _add_hook(self, kind: int, callback: ctypes._CFuncPtr, what: str,
                   *insn: int) -> None:

@@ -150,6 +150,28 @@ class Memory:
         self.mapped += size
         self._index()
 
+    def copy_from(self, parent: Memory) -> None:
+        """fork's copy of ``parent``'s address space into this empty one (dup_mmap): each
+        host buffer is copied (only the bytes its regions use: the rest stays uncommitted),
+        except MAP_SHARED anonymous memory, which both processes then map."""
+        copies: dict[int, mmap.mmap] = {}
+        for r in parent.regions:
+            size = r.end - r.start
+            if r.kind == "shared":
+                buf = r.buf
+            else:
+                buf = copies.get(id(r.buf))
+                if buf is None:
+                    buf = copies[id(r.buf)] = mmap.mmap(
+                        -1, len(r.buf), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+                buf[r.offset:r.offset + size] = r.view
+            region = _Region(r.start, r.end, r.prot, buf,
+                             memoryview(buf)[r.offset:r.offset + size], r.offset, r.kind)
+            self._uc_map(region)
+            self.regions.append(region)
+            self.mapped += size
+        self._index()
+
     def _uc_map(self, r: _Region) -> None:
         """Hand [r.start, r.end) of r's host buffer to unicorn."""
         address = ctypes.addressof(ctypes.c_char.from_buffer(r.buf)) + r.offset

@@ -1361,7 +1361,7 @@ class FdTable:
         else:
             self._cloexec.discard(new)
         if old is not None and old not in files:
-            old.close()
+            self._fput(old)
         return new
 
     def _lowest_free(self) -> int:
@@ -1397,9 +1397,38 @@ class FdTable:
                 if self._cloexec:
                     self._cloexec.discard(fd)
                 if f not in files:  # the last fd of the open file (dup shares it): fput
-                    f.close()
+                    self._fput(f)
                 return 0
         return -EBADF
+
+    def _fput(self, f: object) -> None:
+        """This table's last fd of ``f`` is gone: the open file is released when no other
+        table holds it either (fork shares open files, ``Network.shared`` counts the
+        tables holding each shared one, harness.kernel.task)."""
+        shared = self.network.shared
+        if shared:
+            key = id(f)
+            holders = shared.get(key)
+            if holders is not None:
+                if holders > 2:
+                    shared[key] = holders - 1
+                else:
+                    del shared[key]
+                return
+        f.close()
+
+    def fork(self) -> FdTable:
+        """dup_fd: a copy of this table for a child, holding the same open files."""
+        child = FdTable.__new__(FdTable)
+        child.network = self.network
+        child.limit = self.limit
+        child.stdin, child.stdout, child.stderr = self.stdin, self.stdout, self.stderr
+        child._files = list(self._files)
+        child._cloexec = set(self._cloexec)
+        shared = self.network.shared
+        for key in {id(f) for f in self._files if f is not None}:
+            shared[key] = shared.get(key, 1) + 1
+        return child
 
     def close_all(self) -> None:
         """What exit does (``close_files``): every fd, lowest first."""
@@ -1464,7 +1493,7 @@ class Network:
     """
 
     __slots__ = ("now", "privileged", "somaxconn", "wmem_max", "rmem_max", "_ports",
-                 "_listeners", "_timewait", "_next_bind_port", "_next_client_port")
+                 "_listeners", "_timewait", "_next_bind_port", "_next_client_port", "shared")
 
     def __init__(self, *, privileged: bool = True, somaxconn: int = SOMAXCONN,
                  wmem_max: int = SK_WMEM_MAX, rmem_max: int = SK_RMEM_MAX) -> None:
@@ -1478,6 +1507,8 @@ class Network:
         self._timewait: dict[int, dict[tuple[int, bool, bool], float]] = {}
         self._next_bind_port = _EPHEMERAL_LOW | 1
         self._next_client_port = _EPHEMERAL_LOW
+        #: id(open file) -> how many fd tables hold it, for files fork shared (FdTable.fork).
+        self.shared: dict[int, int] = {}
 
     def fdtable(self, *, limit: int = INR_OPEN_CUR, stdin: bytes = b"") -> FdTable:
         """A new process's fd table on this host."""

@@ -57,6 +57,7 @@ MAX_RW_COUNT = 0x7FFFF000
 
 def s32(v: int) -> int:
     """A register's 32 bits read as the C ``int`` the kernel declares the argument as."""
+    v &= 0xFFFFFFFF  # idempotent: a value already made signed stays what it is
     return v - (1 << 32) if v & 0x80000000 else v
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .. import linux as L
 from . import (
-    sys_eventfd, sys_file, sys_fs, sys_identity, sys_mm, sys_pipe, sys_poll, sys_prctl,
+    sys_eventfd, sys_file, sys_fork, sys_fs, sys_identity, sys_mm, sys_pipe, sys_poll, sys_prctl,
     sys_process, sys_random, sys_rlimit, sys_signal, sys_socket, sys_stat, sys_thread, sys_time,
     sys_tls, sys_utsname,
 )
@@ -42,6 +42,13 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L.SYS_exit, sys_process.sys_exit, FULL,
             "one thread is the whole process; every fd is closed (FIN, or RST with unread data)"),
     Syscall(L.SYS_exit_group, sys_process.sys_exit, FULL, "as exit"),
+    Syscall(L.SYS_fork, sys_fork.sys_fork, FULL,
+            "a process with a copy of memory; at most 64 per guest, then EAGAIN"),
+    Syscall(L.SYS_vfork, sys_fork.sys_vfork, PARTIAL, "as fork: the parent does not wait"),
+    Syscall(L.SYS_clone, sys_fork.sys_clone, PARTIAL,
+            "fork's, vfork's and posix_spawn's flags; threads ENOSYS"),
+    Syscall(L.SYS_wait4, sys_fork.sys_wait4, PARTIAL, "rusage zero; no stopped children"),
+    Syscall(L.SYS_waitpid, sys_fork.sys_waitpid, PARTIAL, "as wait4"),
     Syscall(L.SYS_read, sys_file.sys_read, FULL, "stdin, sockets"),
     Syscall(L.SYS_write, sys_file.sys_write, FULL, "stdout, stderr, sockets; EPIPE raises SIGPIPE"),
     Syscall(L.SYS_close, sys_file.sys_close, FULL),

@@ -90,6 +90,9 @@ class Kernel:
         #: (999) is the shell or test that started it, which the guest cannot reach.
         self.pid = self.tid = 1000
         self.ppid = 999
+        #: The process table shared by every process of the guest (task.Tasks), made by
+        #: the first fork; None while the guest is one process.
+        self.tasks = None
         #: Signals (see :mod:`.sigframe`): the k_sigaction per signal (absent is SIG_DFL),
         #: the blocked mask, the pending set and each pending signal's siginfo, the
         #: sigaltstack, and the (trapno, err, cr2) of the last fault.  ``pending_signal`` is
@@ -183,10 +186,12 @@ class Kernel:
             regs += (self.cpu.cpu_state()["esp"],)
         pending = syscall_enter(nr, regs, self.peek)
         strace, self.strace = self.strace, None
+        self.strace_outer = strace
         try:
             ret = self.syscall(nr, a, b, c, d, e, f)
         finally:
-            self.strace = strace
+            self.strace = strace if self.tasks is None else self.tasks.traced(self, strace)
+            strace = self.strace
         if ret is not BLOCK:
             strace(syscall_exit(pending, None if ret is EXIT else ret, self.peek))
             if ret is EXIT:
