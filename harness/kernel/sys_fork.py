@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import linux as L
-from .task import _FORK_FLAGS, CLONE_VM, CLONE_VFORK, tasks_of
+from .task import _FORK_FLAGS, tasks_of
 
 if TYPE_CHECKING:
     from .process import Kernel
@@ -30,7 +30,7 @@ def sys_clone(k: Kernel, flags: int, newsp: int, parent_tid: int, tls: int, chil
     CLONE_CHILD_SETTID, CLONE_CHILD_CLEARTID, CLONE_PARENT_SETTID, CLONE_VM with
     CLONE_VFORK) make a process; threads and other sharing (CLONE_VM alone, CLONE_THREAD,
     CLONE_FILES, namespaces...) answer ENOSYS."""
-    if flags & ~_FORK_FLAGS or (flags & CLONE_VM and not flags & CLONE_VFORK):
+    if flags & ~_FORK_FLAGS or (flags & L.CLONE_VM and not flags & L.CLONE_VFORK):
         return -L.ENOSYS
     return tasks_of(k).fork(k, flags, newsp, parent_tid, child_tid)
 

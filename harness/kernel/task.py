@@ -35,27 +35,12 @@ if TYPE_CHECKING:
 MAX_PROCESSES = 64
 FIRST_CHILD_PID = 1001
 
-CLONE_VM = 0x00000100
-CLONE_FS = 0x00000200
-CLONE_FILES = 0x00000400
-CLONE_SIGHAND = 0x00000800
-CLONE_VFORK = 0x00004000
-CLONE_THREAD = 0x00010000
-CLONE_SETTLS = 0x00080000
-CLONE_PARENT_SETTID = 0x00100000
-CLONE_CHILD_CLEARTID = 0x00200000
-CLONE_CHILD_SETTID = 0x01000000
-CSIGNAL = 0x000000FF
 #: The flags fork, vfork and posix_spawn pass, which the harness does as a fork.
-_FORK_FLAGS = (CSIGNAL | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID
-               | CLONE_CHILD_SETTID)
-WNOHANG = 0x00000001
-WUNTRACED = 0x00000002
-WCONTINUED = 0x00000008
-_WALL = 0x40000000
-_WCLONE = 0x80000000
-_WNOTHREAD = 0x20000000
-
+_FORK_FLAGS = (L.CSIGNAL | L.CLONE_VM | L.CLONE_VFORK | L.CLONE_PARENT_SETTID
+               | L.CLONE_CHILD_CLEARTID | L.CLONE_CHILD_SETTID)
+#: The options wait4 accepts (kernel_wait4); the __W names would be mangled inside a class.
+_WAIT4_OPTIONS = (L.WNOHANG | L.WUNTRACED | L.WCONTINUED | L.__WALL | L.__WCLONE
+                  | L.__WNOTHREAD)
 
 class Process:
     """One entry of the process table."""
@@ -127,7 +112,7 @@ class Tasks:
         child.std_flags = dict(k.std_flags)
         child.sock_flags = dict(k.sock_flags)
         child.cwd_parts = list(k.cwd_parts)
-        child.clear_child_tid = child_tid if flags & CLONE_CHILD_CLEARTID else 0
+        child.clear_child_tid = child_tid if flags & L.CLONE_CHILD_CLEARTID else 0
         child.robust_list = 0
         child.table = {entry.number: MethodType(entry.handler, child) for entry in i386.TABLE}
         child.socketcalls = {call: MethodType(handler, child)
@@ -142,11 +127,11 @@ class Tasks:
             from unicorn.x86_const import UC_X86_REG_ESP
             machine.uc.reg_write(UC_X86_REG_ESP, newsp)
         tid = pid.to_bytes(4, "little")
-        if flags & CLONE_CHILD_SETTID:
+        if flags & L.CLONE_CHILD_SETTID:
             child.copy_out(child_tid, tid)
-        if flags & CLONE_PARENT_SETTID:
+        if flags & L.CLONE_PARENT_SETTID:
             k.copy_out(parent_tid, tid)
-        self.procs[pid] = Process(pid, k.pid, child, machine, flags & CSIGNAL)
+        self.procs[pid] = Process(pid, k.pid, child, machine, flags & L.CSIGNAL)
         self.live += 1
         return pid
 
@@ -185,7 +170,7 @@ class Tasks:
     def wait(self, k: Kernel, pid: int, status_ptr: int, options: int, rusage: int) -> object:
         """wait4(2): reap a zombie child that ``pid`` selects (-1 any, > 0 that one, 0 or < -1
         a process group: every child is in the caller's group here)."""
-        if options & ~(WNOHANG | WUNTRACED | WCONTINUED | _WALL | _WCLONE | _WNOTHREAD):
+        if options & ~_WAIT4_OPTIONS:
             return -L.EINVAL
         pid = s32(pid)
         children = [p for p in self.procs.values() if p.ppid == k.pid and p.pid != k.pid
@@ -204,7 +189,7 @@ class Tasks:
                         return ret
                 del self.procs[p.pid]
                 return p.pid
-        if options & WNOHANG:
+        if options & L.WNOHANG:
             return 0
         k.blocked_fd = -1
         return BLOCK
