@@ -4,6 +4,7 @@ server, natively and in the harness (harness/kernel/task.py)."""
 from __future__ import annotations
 
 import gc
+import re
 import socket
 import subprocess
 import time
@@ -14,6 +15,7 @@ import pytest
 from cprograms import build
 from harness import Guest
 from harness.kernel.task import MAX_PROCESSES
+from support import i386_strace
 
 
 def _native(tmp_path, program: str, *args: str) -> subprocess.CompletedProcess:
@@ -96,3 +98,42 @@ def test_a_guest_that_forked_is_freed_when_dropped():
     finally:
         if was:
             gc.enable()
+
+
+def _fork_lines(lines: list[str]) -> list[str]:
+    """clone, wait4 and SIGCHLD lines, with what legitimately differs masked: pids (the
+    harness's first is 1000), addresses (no address randomisation is asked for natively) and
+    strace -f's split of a call another process interrupted (``wait4(N,  <unfinished ...>``
+    then ``<... wait4 resumed>REST``), joined back into the one line the harness prints."""
+    out, pending = [], {}
+    for line in lines:
+        who = re.match(r"^(?:\[pid +(\d+)\] |(\d+) +)?", line)
+        pid = who.group(1) or who.group(2)
+        line = line[who.end():].strip()
+        if line.endswith("<unfinished ...>"):
+            pending[pid] = line[:-len("<unfinished ...>")].rstrip()
+            continue
+        resumed = re.match(r"<\.\.\. \w+ resumed>(.*)", line)
+        if resumed and pid in pending:
+            line = pending.pop(pid) + " " + resumed.group(1)
+        if re.match(r"(clone|wait4|--- SIGCHLD)", line):
+            line = re.sub(r"0x[0-9a-f]+", "ADDR", line)
+            line = re.sub(r"\b(1\d{3}|[2-9]\d{3,})\b", "PID", line)
+            out.append(re.sub(r"\s+", " ", line))
+    return out
+
+
+@pytest.mark.parametrize("program", ["fork_wait", "wait_errnos"])
+def test_fork_and_wait_print_as_strace_prints_them(tmp_path, program):
+    """clone's flags and pointers, wait4's status macros and options, and SIGCHLD's siginfo
+    (the child's pid, uid and status): the harness's --strace lines are strace's own."""
+    strace = i386_strace()
+    build("glibc", program, tmp_path)
+    log = tmp_path / "native.log"
+    subprocess.run([strace, "-f", "-o", str(log), str(tmp_path / program)],
+                   capture_output=True, timeout=30, check=True)
+    lines: list[str] = []
+    Guest(build("glibc", program), strace=lines.append).run()
+    native = _fork_lines(log.read_text().splitlines())
+    assert native, "strace printed no clone or wait4"
+    assert _fork_lines(lines) == native

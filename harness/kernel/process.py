@@ -298,7 +298,7 @@ class Kernel:
 
     # ------------------------------------------------------------------ signals and sleeping
 
-    def deliver(self, signal: int, code: int = L.SI_USER) -> None:
+    def deliver(self, signal: int, code: int = L.SI_USER, info: SigInfo | None = None) -> None:
         """Send ``signal`` to this process, as from itself (kill, tgkill, SIGPIPE's
         send_sig): pending until it is unblocked, then delivered when the current call
         returns (:meth:`handle_signals`).  A standard signal already pending is not queued
@@ -308,7 +308,7 @@ class Kernel:
         if self.sigpending & 1 << (signal - 1):
             return
         self.sigpending |= 1 << (signal - 1)
-        self.siginfo[signal] = SigInfo(signal, code, self.pid, self.uid)
+        self.siginfo[signal] = info or SigInfo(signal, code, self.pid, self.uid)
         self.recalc_signals()
 
     def recalc_signals(self) -> None:

@@ -119,11 +119,15 @@ class SigInfo:
     pid: int = 0
     uid: int = 0
     addr: int | None = None
+    #: SIGCHLD from the kernel: the child's exit code or killing signal (_sigchld).
+    status: int | None = None
 
     def pack(self) -> bytes:
         head = struct.pack("<iii", self.signo, 0, self.code)
         if self.code <= 0:  # from a process: _kill {si_pid, si_uid}
             body = struct.pack("<iI", self.pid, self.uid)
+        elif self.status is not None:  # _sigchld {si_pid, si_uid, si_status, utime, stime}
+            body = struct.pack("<iIiii", self.pid, self.uid, self.status, 0, 0)
         elif self.addr is not None:  # a fault: _sigfault {si_addr}
             body = struct.pack("<I", self.addr & 0xFFFFFFFF)
         else:
@@ -228,7 +232,8 @@ def handle_signals(k: Kernel, state: dict[str, int]) -> Terminate | None:
         if k.strace is not None:
             from ..trace import signal_line
 
-            k.strace(signal_line(sig, info.code, info.addr, pid=info.pid, uid=info.uid))
+            k.strace(signal_line(sig, info.code, info.addr, pid=info.pid, uid=info.uid,
+                                 status=info.status))
         action = k.sigactions.get(sig, DEFAULT_ACTION)
         if action.handler == SIG_IGN:
             continue

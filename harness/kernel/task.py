@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from .. import linux as L
 from . import i386
 from .abi import BLOCK, Stop, s32
+from .sigframe import SigInfo
 
 if TYPE_CHECKING:
     from ..machine import Machine
@@ -160,8 +161,12 @@ class Tasks:
         ignored = action is not None and action.handler == L.SIG_IGN
         nocldwait = action is not None and action.flags & L.SA_NOCLDWAIT
         if proc.exit_signal and not ignored:
-            parent.kernel.deliver(proc.exit_signal, L.CLD_EXITED if status & 0x7F == 0
-                                  else L.CLD_KILLED)
+            # do_notify_parent: the child's pid and uid, and its exit code or signal
+            killed = status & 0x7F
+            code = L.CLD_KILLED if killed else L.CLD_EXITED
+            parent.kernel.deliver(proc.exit_signal, code, SigInfo(
+                proc.exit_signal, code, proc.pid, proc.kernel.uid,
+                status=killed or status >> 8 & 0xFF))
         if ignored or nocldwait:
             del self.procs[proc.pid]  # do_notify_parent: autoreap
         else:

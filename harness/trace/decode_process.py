@@ -11,6 +11,7 @@ import struct
 
 from .. import linux as L
 from .decode_file import _enter_int, _enter_nothing, _path
+from .decode_signal import _signal
 from .format import (
     _NONE, _U32, _UDECIMAL, STRING_LIMIT, Pending, _addr, _d, _Enter, _Exit, _flag_table, _flags,
     _hex_str, _id, _Memory, _s32, _table, _u, _x, _x08, _xval, quote,
@@ -301,8 +302,66 @@ def _exit_time(p: Pending, mem: _Memory, ret: int) -> str | None:
 
 
 #: The process, identity, time and random calls strace decodes: name -> (enter, exit, how the result prints).
+_CLONE_FLAGS = _flag_table(
+    "CLONE_VM CLONE_FS CLONE_FILES CLONE_SIGHAND CLONE_PIDFD CLONE_PTRACE CLONE_VFORK "
+    "CLONE_PARENT CLONE_THREAD CLONE_NEWNS CLONE_SYSVSEM CLONE_SETTLS CLONE_PARENT_SETTID "
+    "CLONE_CHILD_CLEARTID CLONE_DETACHED CLONE_UNTRACED CLONE_CHILD_SETTID CLONE_NEWCGROUP "
+    "CLONE_NEWUTS CLONE_NEWIPC CLONE_NEWUSER CLONE_NEWPID CLONE_NEWNET CLONE_IO")
+_WAIT4_OPTIONS = _flag_table("WNOHANG WUNTRACED WEXITED WCONTINUED WNOWAIT __WNOTHREAD "
+                             "__WALL __WCLONE")
+
+
+def _enter_clone(p: Pending, mem: _Memory) -> bool:
+    """src/clone.c on i386 (flags, stack, parent_tid, tls, child_tid): child_stack, the
+    flags with the exit signal last, then the pointers the flags use."""
+    flags, stack, ptid, tls, ctid = p.args[:5]
+    rest = flags & ~L.CSIGNAL
+    shown = _flags(_CLONE_FLAGS, rest, "CLONE_???") if rest else ""
+    if flags & L.CSIGNAL:
+        sig = _signal(flags & L.CSIGNAL)
+        shown = f"{shown}|{sig}" if shown else sig
+    p.text += f"child_stack={_addr(stack)}, flags={shown or '0'}"
+    if rest & (L.CLONE_PARENT_SETTID | L.CLONE_PIDFD):
+        p.text += f", parent_tid={_addr(ptid)}"
+    if rest & L.CLONE_SETTLS:
+        p.text += f", tls={_addr(tls)}"
+    if rest & (L.CLONE_CHILD_SETTID | L.CLONE_CHILD_CLEARTID):
+        p.text += f", child_tidptr={_addr(ctid)}"
+    return True
+
+
+def _status_text(status: int) -> str:
+    """printstatus (src/wait.c): the macro form a C programmer would test."""
+    sig = status & 0x7F
+    if sig == 0:
+        return f"[{{WIFEXITED(s) && WEXITSTATUS(s) == {status >> 8 & 0xFF}}}]"
+    if sig != 0x7F:
+        core = " && WCOREDUMP(s)" if status & 0x80 else ""
+        return f"[{{WIFSIGNALED(s) && WTERMSIG(s) == {_signal(sig)}{core}}}]"
+    return f"[{status:#x}]"
+
+
+def _enter_wait4(p: Pending, mem: _Memory) -> bool:
+    p.text += f"{_d(p.args[0])}, "
+    return False
+
+
+def _exit_wait4(p: Pending, mem: _Memory, ret: int) -> None:
+    """The status only when a child was reaped (a positive result); the options; wait4's
+    rusage, as an address (a reaped child's is all zeros here)."""
+    a = p.args
+    word = mem.int32(a[1]) if a[1] and not mem.failed and ret else None
+    p.text += (_status_text(word & _U32) if word is not None else _addr(a[1])) + ", "
+    p.text += _flags(_WAIT4_OPTIONS, a[2], "W???")
+    if p.name == "wait4":
+        p.text += f", {_addr(a[3])}"
+
+
 DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     "exit": (_enter_int, None, _NONE),
+    "clone": (_enter_clone, None, _UDECIMAL),
+    "wait4": (_enter_wait4, _exit_wait4, _UDECIMAL),
+    "waitpid": (_enter_wait4, _exit_wait4, _UDECIMAL),
     "exit_group": (_enter_int, None, _NONE),
     "nanosleep": (_enter_nanosleep, None, _UDECIMAL),
     "set_thread_area": (_enter_set_thread_area, _exit_set_thread_area, _UDECIMAL),

@@ -10,7 +10,7 @@ import struct
 from .. import linux as L
 from . import decode_file, decode_fs, decode_mm, decode_process, decode_signal, decode_socket
 from . import decode_poll
-from .decode_signal import _signame
+from .decode_signal import _signal, _signame
 from .format import (
     _FD, _HEX, _NONE, _U32, _UDECIMAL, Pending, Read, _addr, _align, _d, _Enter, _error, _Exit,
     _Memory, _s32, _table, _x,
@@ -29,6 +29,7 @@ _SIGNAL_SI_CODES = {
                      "FPE_FLTINV FPE_FLTSUB FPE_FLTUNK FPE_CONDTRAP"),
     L.SIGBUS: _table("BUS_ADRALN BUS_ADRERR BUS_OBJERR BUS_MCEERR_AR BUS_MCEERR_AO"),
     L.SIGTRAP: _table("TRAP_BRKPT TRAP_TRACE TRAP_BRANCH TRAP_HWBKPT TRAP_UNK TRAP_PERF"),
+    L.SIGCHLD: _table("CLD_EXITED CLD_KILLED CLD_DUMPED CLD_TRAPPED CLD_STOPPED CLD_CONTINUED"),
 }
 
 
@@ -149,19 +150,24 @@ def killed_line(signo: int, core_dumped: bool = False) -> str:
 
 
 def signal_line(signo: int, code: int, addr: int | None = None, *, pid: int = 0,
-                uid: int = 0) -> str:
+                uid: int = 0, status: int | None = None) -> str:
     """``--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=NULL} ---``: a signal
     delivered to the process (print_stopped and printsiginfo, src/printsiginfo.c).
 
     ``code`` is si_code (SEGV_MAPERR, SI_KERNEL, ...); fault signals (SIGSEGV, SIGBUS, SIGILL,
     SIGFPE, SIGTRAP) show si_addr; a signal sent by a process (si_code <= 0) shows the
-    sender's ``pid`` and ``uid``.
+    sender's ``pid`` and ``uid``; SIGCHLD from the kernel shows the child's ``pid``, ``uid``
+    and exit ``status`` (or signal), and its CPU times, which the harness keeps at 0.
     """
     name = _signame(signo) or str(signo)
     code_name = _SI_CODES.get(code) or _SIGNAL_SI_CODES.get(signo, {}).get(code)
     fields = [f"si_signo={name}", f"si_code={code_name or _x(code & _U32)}"]
     if code <= 0:
         fields += [f"si_pid={pid}", f"si_uid={uid}"]
+    elif signo == L.SIGCHLD and status is not None:
+        shown = _signal(status) if code in (L.CLD_KILLED, L.CLD_DUMPED) else str(status)
+        fields += [f"si_pid={pid}", f"si_uid={uid}", f"si_status={shown}", "si_utime=0",
+                   "si_stime=0"]
     elif signo in (L.SIGSEGV, L.SIGBUS, L.SIGILL, L.SIGFPE, L.SIGTRAP):
         fields.append(f"si_addr={_addr(addr or 0)}")
     return f"--- {name} {{{', '.join(fields)}}} ---"
