@@ -62,6 +62,7 @@ from .linux import (
     SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL, SIGSEGV,
 )
 from .kernel import BLOCK, Kernel, Stop
+from .kernel.abi import RESTART
 from .kernel.sigframe import REGISTERS, SigInfo, fault_arch, force
 from .kernel.sys_mm import expand_stack, setup_exec, stack_rlimit
 from .memory import Memory
@@ -418,10 +419,19 @@ class Machine:
             # the same handler, one round trip through the emulator less, and none at all
             # while the call would still block.
             args, self._parked = self._parked, None
-            ret = self._syscall(*args)
-            self.eip += len(_INT80)
-            if self._settle(args, ret, self.eip):  # may move eip to a signal handler
-                return self._stop
+            ret = None
+            if self.kernel.pending_signal is not None:  # a signal came while it slept
+                ret = self.kernel.interrupts(args[0])
+            if ret is RESTART:  # the handler runs, then the int 0x80 again (eax = nr)
+                self._ret.value = args[0]
+                _reg_write(self._uch, UC_X86_REG_EAX, self._ret_ref)
+                self._signals(self.eip, at=self.eip)
+            else:
+                if ret is None:
+                    ret = self._syscall(*args)
+                self.eip += len(_INT80)
+                if self._settle(args, ret, self.eip):  # may move eip to a signal handler
+                    return self._stop
         while True:
             self._running = True
             try:

@@ -41,6 +41,18 @@ class _Marker:
 
 BLOCK = _Marker("BLOCK")
 EXIT = _Marker("EXIT")
+#: A sleeping call a signal handler interrupted, to run again once the handler returns
+#: (SA_RESTART: -ERESTARTSYS turned back into the call by ``handle_signal``).
+RESTART = _Marker("RESTART")
+
+#: signal(7): "never restarted after being interrupted by a signal handler, regardless of
+#: the use of SA_RESTART; they always fail with the error EINTR".
+NEVER_RESTARTED = frozenset({
+    L.SYS_poll, L.SYS_ppoll, L.SYS_ppoll_time64, L.SYS_select, L.SYS__newselect,
+    L.SYS_pselect6, L.SYS_pselect6_time64, L.SYS_epoll_wait, L.SYS_epoll_pwait,
+    L.SYS_nanosleep, L.SYS_clock_nanosleep, L.SYS_clock_nanosleep_time64, L.SYS_pause,
+    L.SYS_rt_sigsuspend,
+})
 
 #: The deadline of a wait without SO_RCVTIMEO.
 NO_DEADLINE = float("inf")

@@ -22,7 +22,10 @@ from ..errors import UnsupportedSyscall
 from ..faults import Fault, Faults
 from ..net import FdTable, Network, raises_sigpipe
 from . import i386
-from .abi import BLOCK, CLOCK_SLACK, EXIT, NO_DEADLINE, BadAddress, Stop, s32
+from .abi import (
+    BLOCK, CLOCK_SLACK, EXIT, IGNORED_BY_DEFAULT, NEVER_RESTARTED, NO_DEADLINE, RESTART, SIG_DFL,
+    SIG_IGN, BadAddress, Stop, s32,
+)
 from .sigframe import SigAction, SigInfo, Terminate, handle_signals
 
 if TYPE_CHECKING:
@@ -310,6 +313,30 @@ class Kernel:
         self.sigpending |= 1 << (signal - 1)
         self.siginfo[signal] = info or SigInfo(signal, code, self.pid, self.uid)
         self.recalc_signals()
+
+    def interrupts(self, nr: int) -> int | None:
+        """What a signal pending for this process does to the call it sleeps in (``nr``):
+        None when it does not wake it (ignored, by SIG_IGN or by default); else the
+        call's result as Linux's signal_pending path decides it: RESTART (run the call
+        again after the handler, as ``handle_signal`` does for -ERESTARTSYS with
+        SA_RESTART) or -EINTR (no SA_RESTART, a call that never restarts after a handler,
+        or a default action that ends the process, which then never sees it)."""
+        from .sigframe import DEFAULT_ACTION
+
+        ready = self.sigpending & ~self.sigmask
+        while ready:
+            sig = (ready & -ready).bit_length()
+            ready &= ready - 1
+            action = self.sigactions.get(sig, DEFAULT_ACTION)
+            if action.handler == SIG_IGN or (action.handler == SIG_DFL
+                                             and sig in IGNORED_BY_DEFAULT):
+                continue
+            self.deadline = None  # the sleep is over, whatever follows
+            if (action.handler != SIG_DFL and action.flags & L.SA_RESTART
+                    and nr not in NEVER_RESTARTED):
+                return RESTART
+            return -L.EINTR
+        return None
 
     def recalc_signals(self) -> None:
         """recalc_sigpending: note the lowest pending, unblocked signal for the machine."""

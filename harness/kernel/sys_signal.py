@@ -221,10 +221,22 @@ def sys_kill(k: Kernel, pid: int, sig: int, *_: int) -> int:
     """kill(2), kill_something_info: pid > 0 names a process (this one, or ESRCH); 0 is the
     caller's process group and -pgid a group (this process leads its own, pgid = pid);
     -1 is every process but the caller and init, of which the harness's world has none the
-    guest may signal (ESRCH).  A bad signal is EINVAL once a target exists."""
+    guest may signal (ESRCH).  A bad signal is EINVAL once a target exists.  Another process
+    of the guest (a child, its parent) gets the signal with the sender's pid and uid; one
+    asleep in a call is woken as Linux wakes it (Kernel.interrupts).  Same uid everywhere,
+    so check_kill_permission always allows it."""
     pid, sig = s32(pid), s32(sig)
     if pid > 0:
-        return _send(k, sig, L.SI_USER) if pid == k.pid else -L.ESRCH
+        if pid == k.pid:
+            return _send(k, sig, L.SI_USER)
+        target = k.tasks.procs.get(pid) if k.tasks is not None else None
+        if target is None or target.status is not None and not target.zombie:
+            return -L.ESRCH
+        if not _valid(sig):
+            return -L.EINVAL
+        if sig and not target.zombie:  # a zombie exists (kill succeeds) but has no signals
+            target.kernel.deliver(sig, L.SI_USER, SigInfo(sig, L.SI_USER, k.pid, k.uid))
+        return 0
     if pid == -1 or pid == -(1 << 31):
         return -L.ESRCH
     if pid == 0 or -pid == k.pid:
