@@ -1876,3 +1876,8 @@ CLD_DUMPED = 3
 CLD_TRAPPED = 4
 CLD_STOPPED = 5
 CLD_CONTINUED = 6
+# waitid(2)'s idtype (include/uapi/linux/wait.h).
+P_ALL = 0
+P_PID = 1
+P_PGID = 2
+P_PIDFD = 3

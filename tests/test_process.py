@@ -23,7 +23,7 @@ def _native(tmp_path, program: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(tmp_path / program), *args], capture_output=True, timeout=30)
 
 
-@pytest.mark.parametrize("program", ["fork_wait", "wait_errnos"])
+@pytest.mark.parametrize("program", ["fork_wait", "wait_errnos", "waitid"])
 def test_fork_and_wait_as_natively(tmp_path, program):
     native = _native(tmp_path, program)
     guest = Guest(build("glibc", program))
@@ -116,14 +116,14 @@ def _fork_lines(lines: list[str]) -> list[str]:
         resumed = re.match(r"<\.\.\. \w+ resumed>(.*)", line)
         if resumed and pid in pending:
             line = pending.pop(pid) + " " + resumed.group(1)
-        if re.match(r"(clone|wait4|--- SIGCHLD)", line):
+        if re.match(r"(clone|wait4|waitid|--- SIGCHLD)", line):
             line = re.sub(r"0x[0-9a-f]+", "ADDR", line)
             line = re.sub(r"\b[1-9]\d{3,}\b", "PID", line)  # pids: 1000 and up
             out.append(re.sub(r"\s+", " ", line))
     return out
 
 
-@pytest.mark.parametrize("program", ["fork_wait", "wait_errnos"])
+@pytest.mark.parametrize("program", ["fork_wait", "wait_errnos", "waitid"])
 def test_fork_and_wait_print_as_strace_prints_them(tmp_path, program):
     """clone's flags and pointers, wait4's status macros and options, and SIGCHLD's siginfo
     (the child's pid, uid and status): the harness's --strace lines are strace's own."""

@@ -49,6 +49,8 @@ TABLE: tuple[Syscall, ...] = (
             "fork's, vfork's and posix_spawn's flags; threads ENOSYS"),
     Syscall(L.SYS_wait4, sys_fork.sys_wait4, PARTIAL, "rusage zero; no stopped children"),
     Syscall(L.SYS_waitpid, sys_fork.sys_waitpid, PARTIAL, "as wait4"),
+    Syscall(L.SYS_waitid, sys_fork.sys_waitid, PARTIAL,
+            "P_ALL, P_PID, P_PGID; WEXITED, WNOHANG, WNOWAIT; no stopped children"),
     Syscall(L.SYS_read, sys_file.sys_read, FULL, "stdin, sockets"),
     Syscall(L.SYS_write, sys_file.sys_write, FULL, "stdout, stderr, sockets; EPIPE raises SIGPIPE"),
     Syscall(L.SYS_close, sys_file.sys_close, FULL),

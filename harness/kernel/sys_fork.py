@@ -1,11 +1,13 @@
-"""fork, vfork, clone, wait4 and waitpid (kernel/fork.c, kernel/exit.c): see :mod:`.task`."""
+"""fork, vfork, clone, wait4, waitpid and waitid (kernel/fork.c, kernel/exit.c): see :mod:`.task`."""
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
 from .. import linux as L
-from .task import _FORK_FLAGS, tasks_of
+from .abi import BLOCK
+from .task import _FORK_FLAGS, Process, tasks_of
 
 if TYPE_CHECKING:
     from .process import Kernel
@@ -47,3 +49,55 @@ def sys_wait4(k: Kernel, pid: int, status: int, options: int, rusage: int, *_: i
 def sys_waitpid(k: Kernel, pid: int, status: int, options: int, *_: int) -> object:
     """waitpid(2): wait4 without rusage."""
     return sys_wait4(k, pid, status, options, 0)
+
+
+#: The options waitid accepts (kernel_waitid).
+_WAITID_OPTIONS = (L.WNOHANG | L.WNOWAIT | L.WEXITED | L.WSTOPPED | L.WCONTINUED
+                   | L.__WNOTHREAD | L.__WCLONE | L.__WALL)
+
+
+def sys_waitid(k: Kernel, which: int, upid: int, infop: int, options: int, rusage: int,
+               *_: int) -> object:
+    """waitid(2), i386 order: ebx idtype, ecx id, edx infop, esi options, edi rusage (the
+    compat waitid and kernel_waitid, kernel/exit.c).  P_ALL, P_PID (id > 0) and P_PGID (0:
+    the caller's group); EINVAL for other options, without WEXITED, WSTOPPED or WCONTINUED,
+    or another idtype (P_PIDFD among them: no pidfds here).  As Linux does, infop's
+    si_signo, si_errno, si_code, si_pid, si_uid and si_status are written whatever the
+    answer: SIGCHLD, CLD_EXITED or CLD_KILLED and the child's pid, uid and exit code or
+    signal for a child that has ended, zeros otherwise (WNOHANG with none ended, an error);
+    a reaped child's rusage is zeros.  No child stops or continues here."""
+    found = _waitid(k, which, upid & 0xFFFFFFFF, options)
+    if found is BLOCK:
+        return found
+    fields = (0, 0, 0, 0, 0, 0)
+    if isinstance(found, Process):
+        killed = found.status & 0x7F
+        code = (L.CLD_DUMPED if found.status & 0x80 else L.CLD_KILLED) if killed \
+            else L.CLD_EXITED
+        fields = (L.SIGCHLD, 0, code, found.pid, found.kernel.uid,
+                  killed or found.status >> 8 & 0xFF)
+        if rusage and k.copy_out(rusage, bytes(72)):
+            return -L.EFAULT
+    if infop and k.copy_out(infop, struct.pack("<iiiiIi", *fields)):
+        return -L.EFAULT
+    return found if isinstance(found, int) else 0
+
+
+def _waitid(k: Kernel, which: int, upid: int, options: int) -> object:
+    if options & ~_WAITID_OPTIONS or not options & (L.WEXITED | L.WSTOPPED | L.WCONTINUED):
+        return -L.EINVAL
+    if which == L.P_ALL:
+        pid = -1
+    elif which == L.P_PID:
+        if upid == 0 or upid >= 0x80000000:
+            return -L.EINVAL
+        pid = upid
+    elif which == L.P_PGID:
+        if upid >= 0x80000000:
+            return -L.EINVAL
+        pid = -upid if upid else 0
+    else:
+        return -L.EINVAL
+    if k.tasks is None:
+        return -L.ECHILD
+    return k.tasks.waitid(k, pid, options)

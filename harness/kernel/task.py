@@ -42,6 +42,9 @@ _FORK_FLAGS = (L.CSIGNAL | L.CLONE_VM | L.CLONE_VFORK | L.CLONE_PARENT_SETTID
 #: The options wait4 accepts (kernel_wait4); the __W names would be mangled inside a class.
 _WAIT4_OPTIONS = (L.WNOHANG | L.WUNTRACED | L.WCONTINUED | L.__WALL | L.__WCLONE
                   | L.__WNOTHREAD)
+#: The calls that wait for a child.
+_WAITS = ("wait4", "waitpid", "waitid")
+
 
 class Process:
     """One entry of the process table."""
@@ -172,14 +175,32 @@ class Tasks:
         else:
             proc.zombie = True
 
+    def _children(self, k: Kernel, pid: int) -> list[Process]:
+        """The children wait4's ``pid`` selects (-1 any, > 0 that one, 0 or < -1 a process
+        group: every child is in the caller's group here)."""
+        return [p for p in self.procs.values() if p.ppid == k.pid and p.pid != k.pid
+                and (pid <= 0 and pid != -k.pid if pid < -1 else pid <= 0 or p.pid == pid)]
+
+    def waitid(self, k: Kernel, pid: int, options: int) -> object:
+        """kernel_waitid (kernel/exit.c) with ``pid`` in wait4's terms: the child that has
+        ended (reaped unless WNOWAIT), None under WNOHANG while none has, -ECHILD, or BLOCK."""
+        children = self._children(k, pid)
+        if not children:
+            return -L.ECHILD
+        found = next((p for p in children if p.zombie), None) if options & L.WEXITED else None
+        if found is None and not options & L.WNOHANG:
+            k.blocked_fd = -1
+            return BLOCK
+        if found is not None and not options & L.WNOWAIT:
+            del self.procs[found.pid]
+        return found
+
     def wait(self, k: Kernel, pid: int, status_ptr: int, options: int, rusage: int) -> object:
         """wait4(2): reap a zombie child that ``pid`` selects (-1 any, > 0 that one, 0 or < -1
         a process group: every child is in the caller's group here)."""
         if options & ~_WAIT4_OPTIONS:
             return -L.EINVAL
-        pid = s32(pid)
-        children = [p for p in self.procs.values() if p.ppid == k.pid and p.pid != k.pid
-                    and (pid <= 0 and pid != -k.pid if pid < -1 else pid <= 0 or p.pid == pid)]
+        children = self._children(k, s32(pid))
         if not children:
             return -L.ECHILD
         for p in children:
@@ -239,15 +260,15 @@ class Tasks:
         first = self.procs[self.first]
         stop = stops.get(self.first) or first.machine.run()
         self.reporter = first.kernel
-        if stop.reason == "blocked" and stop.syscall not in ("wait4", "waitpid"):
+        if stop.reason == "blocked" and stop.syscall not in _WAITS:
             if stop.syscall not in ("accept", "accept4"):
                 return stop
         for pid in sorted(self.procs):
             proc = self.procs[pid]
             other = stops.get(pid)
             if pid != self.first and proc.status is None and other is not None \
-                    and other.reason == "blocked" and other.syscall not in ("wait4", "waitpid"):
-                if stop.reason == "exited" or stop.syscall in ("wait4", "waitpid") or \
+                    and other.reason == "blocked" and other.syscall not in _WAITS:
+                if stop.reason == "exited" or stop.syscall in _WAITS or \
                         other.syscall not in ("accept", "accept4"):
                     self.reporter = proc.kernel
                     return other

@@ -357,11 +357,47 @@ def _exit_wait4(p: Pending, mem: _Memory, ret: int) -> None:
         p.text += f", {_addr(a[3])}"
 
 
+_IDTYPES = _table("P_ALL P_PID P_PGID P_PIDFD")
+
+
+def _enter_waitid(p: Pending, mem: _Memory) -> bool:
+    """src/wait.c: the idtype, then the id as an int."""
+    p.text += f"{_IDTYPES.get(p.args[0] & _U32) or _x(p.args[0] & _U32) + ' /* P_??? */'}, "
+    p.text += f"{_d(p.args[1])}, "
+    return False
+
+
+def _exit_waitid(p: Pending, mem: _Memory, ret: int) -> None:
+    """printsiginfo_at: NULL, the address after a failure, ``{}`` when si_signo is 0 (WNOHANG
+    found none), else SIGCHLD's fields (printsigchld, the CPU times as memory holds them);
+    then the options and the rusage (its address: only NULL is decoded here)."""
+    a = p.args
+    data = mem.fetch(a[2], 32) if a[2] else None
+    if not a[2] & _U32:
+        p.text += "NULL, "
+    elif data is None:
+        p.text += f"{_addr(a[2])}, "
+    else:
+        from .lines import _SI_CODES, _SIGNAL_SI_CODES
+        signo, _errno, code, pid, uid, status, utime, stime = struct.unpack("<iiiiIiii", data)
+        if signo == 0:
+            p.text += "{}, "
+        else:
+            name = _signal(signo)
+            code_name = _SI_CODES.get(code) or _SIGNAL_SI_CODES.get(signo, {}).get(code)
+            shown = _signal(status) if code in (L.CLD_KILLED, L.CLD_DUMPED) else str(status)
+            p.text += (f"{{si_signo={name}, si_code={code_name or _x(code & _U32)}, "
+                       f"si_pid={pid}, si_uid={uid}, si_status={shown}, si_utime={utime}, "
+                       f"si_stime={stime}}}, ")
+    p.text += _flags(_WAIT4_OPTIONS, a[3], "W???") + f", {_addr(a[4])}"
+
+
 DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     "exit": (_enter_int, None, _NONE),
     "clone": (_enter_clone, None, _UDECIMAL),
     "wait4": (_enter_wait4, _exit_wait4, _UDECIMAL),
     "waitpid": (_enter_wait4, _exit_wait4, _UDECIMAL),
+    "waitid": (_enter_waitid, _exit_waitid, _UDECIMAL),
     "exit_group": (_enter_int, None, _NONE),
     "nanosleep": (_enter_nanosleep, None, _UDECIMAL),
     "set_thread_area": (_enter_set_thread_area, _exit_set_thread_area, _UDECIMAL),
