@@ -264,7 +264,6 @@ class Machine:
         random16: bytes | None = None,
     ) -> None:
         image = program if isinstance(program, elfmod.Image) else elfmod.load(program)
-        self.image = image
         self.kernel = kernel if kernel is not None else Kernel()
         self.max_instructions = max_instructions
         self.max_seconds = max_seconds
@@ -275,6 +274,16 @@ class Machine:
         self._uch = None  # until unicorn exists: close() and the watchdog look at it
         _WATCHDOG.watch(self)
         self._syscalls_left = max_syscalls
+        self._next_image: tuple | None = None
+        execfn = argv[0] if argv else ""
+        self._load(image, argv, envp, random16, execfn, trace, coverage)
+
+    def _load(self, image: elfmod.Image, argv: Sequence[str | bytes],
+              envp: Sequence[str | bytes], random16: bytes | None, execfn: str | bytes,
+              trace: Callable[[str], None] | None, coverage: bool) -> None:
+        """A new emulator with ``image`` mapped and its initial stack, as a new process or
+        execve (load_elf_binary) makes it."""
+        self.image = image
         self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_32)
         self._uch = uc._uch
         self.mem = mem = Memory(uc)
@@ -286,7 +295,6 @@ class Machine:
             stack_prot |= elfmod.PROT_EXEC
         random16 = random16 if random16 is not None else os.urandom(16)
         self.kernel.random_seed = random16  # getrandom's stream is keyed by AT_RANDOM
-        execfn = argv[0] if argv else ""
         esp, stack = elfmod.build_initial_stack(
             image, elfmod.STACK_TOP, list(argv), list(envp), random16, execfn,
             uid=self.kernel.uid, gid=self.kernel.gid)
@@ -363,6 +371,7 @@ class Machine:
         child._uch = None
         _WATCHDOG.watch(child)
         child._syscalls_left = self.max_syscalls
+        child._next_image = None
         child.uc = uc = Uc(UC_ARCH_X86, UC_MODE_32)
         child._uch = uc._uch
         child.mem = mem = Memory(uc)
@@ -381,6 +390,34 @@ class Machine:
         child._syscall = kernel.syscall
         child._hook(self._trace, self.covered is not None)
         return child
+
+    def exec_later(self, image: elfmod.Image, argv: Sequence[bytes], envp: Sequence[bytes],
+                   execfn: bytes) -> None:
+        """execve(2) past its point of no return, from its handler: the emulation stops
+        after the call and :meth:`run` replaces this process's memory and registers with
+        ``image`` (a new emulator; this machine, its kernel and its pid stay)."""
+        self._next_image = (image, argv, envp, execfn)
+        _uclib.uc_emu_stop(self._uch)
+
+    def _exec(self) -> None:
+        image, argv, envp, execfn = self._next_image
+        self._next_image = None
+        trace, coverage = self._trace, self.covered is not None
+        self._release()
+        self._load(image, argv, envp, None, execfn, trace, coverage)
+
+    def _release(self) -> None:
+        """Let go of the emulator and guest memory (close() and execve)."""
+        uc = self.uc
+        finalizer = getattr(uc, "_Uc__finalizer", None)
+        if finalizer is not None:
+            finalizer()  # uc_close, once: unicorn lets go of the host memory first
+        for name in ("_callbacks", "_mmio_callbacks"):
+            table = getattr(uc, name, None)
+            if table is not None:
+                table.clear()  # the binding's hooks close over uc: a cycle
+        self._callbacks.clear()  # bound methods of this machine: a cycle until now
+        self.mem.close()
 
     def _add_hook(self, kind: int, callback: ctypes._CFuncPtr, what: str,
                   *insn: int) -> None:
@@ -465,6 +502,9 @@ class Machine:
                 continue
             if self._stop is not None:
                 return self._stop
+            if self._next_image is not None:  # execve succeeded: run the new image
+                self._exec()
+                continue
             eip = self.eip = self._eip.value
             if time.monotonic() >= self._deadline:
                 budget = f"time budget of {self.max_seconds:g} s"
@@ -705,21 +745,13 @@ class Machine:
         if uch is None:
             return
         self._running = False
-        uc = self.uc
-        finalizer = getattr(uc, "_Uc__finalizer", None)
-        if finalizer is not None:
-            finalizer()  # uc_close, once: unicorn lets go of the host memory first
-        for name in ("_callbacks", "_mmio_callbacks"):
-            table = getattr(uc, name, None)
-            if table is not None:
-                table.clear()  # the binding's hooks close over uc: a cycle
-        self._callbacks.clear()  # bound methods of this machine: a cycle until now
+        self._release()
         self._syscall = None
         self._error = None
         self._fault_context = None
+        self._next_image = None
         if getattr(self.kernel, "cpu", None) is self:
             self.kernel.cpu = None
-        self.mem.close()
 
     def __enter__(self) -> Machine:
         return self

@@ -1387,6 +1387,11 @@ class FdTable:
             self._cloexec.add(fd)
         return fd
 
+    def close_on_exec(self) -> None:
+        """execve's do_close_on_exec: close every fd marked FD_CLOEXEC."""
+        for fd in sorted(self._cloexec):
+            self.close(fd)
+
     def close(self, fd: int) -> int:
         """close(2): 0, or -EBADF for an fd that is not open."""
         files = self._files

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from .. import linux as L
 from . import (
-    sys_eventfd, sys_file, sys_fork, sys_fs, sys_identity, sys_mm, sys_pipe, sys_poll, sys_prctl,
-    sys_process, sys_random, sys_rlimit, sys_signal, sys_socket, sys_stat, sys_thread, sys_time,
-    sys_tls, sys_utsname,
+    sys_eventfd, sys_exec, sys_file, sys_fork, sys_fs, sys_identity, sys_mm, sys_pipe, sys_poll,
+    sys_prctl, sys_process, sys_random, sys_rlimit, sys_signal, sys_socket, sys_stat, sys_thread,
+    sys_time, sys_tls, sys_utsname,
 )
 
 #: Support levels, as gVisor's compatibility docs name them.
@@ -51,6 +51,8 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L.SYS_waitpid, sys_fork.sys_waitpid, PARTIAL, "as wait4"),
     Syscall(L.SYS_waitid, sys_fork.sys_waitid, PARTIAL,
             "P_ALL, P_PID, P_PGID; WEXITED, WNOHANG, WNOWAIT; no stopped children"),
+    Syscall(L.SYS_execve, sys_exec.sys_execve, PARTIAL,
+            "a static i386 ELF of the --root tree; scripts ENOEXEC"),
     Syscall(L.SYS_read, sys_file.sys_read, FULL, "stdin, sockets"),
     Syscall(L.SYS_write, sys_file.sys_write, FULL, "stdout, stderr, sockets; EPIPE raises SIGPIPE"),
     Syscall(L.SYS_close, sys_file.sys_close, FULL),

@@ -392,7 +392,52 @@ def _exit_waitid(p: Pending, mem: _Memory, ret: int) -> None:
     p.text += _flags(_WAIT4_OPTIONS, a[3], "W???") + f", {_addr(a[4])}"
 
 
+def _words(mem: _Memory, address: int, most: int) -> tuple[list[int], bool]:
+    """The pointers of a NULL-terminated array, at most ``most``; and whether a read failed."""
+    words: list[int] = []
+    while len(words) < most:
+        raw = mem.umoven(address + 4 * len(words), 4)
+        if raw is None:
+            return words, True
+        word = int.from_bytes(raw, "little")
+        if not word:
+            break
+        words.append(word)
+    return words, False
+
+
+def _argv(mem: _Memory, address: int) -> str:
+    """printargv (src/execve.c): the strings, STRING_LIMIT of them then ``...``; the address
+    when the array cannot be read at all."""
+    if not address & _U32:
+        return "NULL"
+    words, failed = _words(mem, address, STRING_LIMIT + 1)
+    if failed and not words:
+        return _addr(address)
+    shown = [_path(mem, w, STRING_LIMIT) for w in words[:STRING_LIMIT]]
+    if len(words) > STRING_LIMIT or failed:
+        shown.append("...")
+    return "[" + ", ".join(shown) + "]"
+
+
+def _envc(mem: _Memory, address: int) -> str:
+    """printargc: the address and how many pointers it holds, as a comment."""
+    if not address & _U32:
+        return "NULL"
+    words, _failed = _words(mem, address, 1 << 16)
+    return f"{_addr(address)} /* {len(words)} var{'' if len(words) == 1 else 's'} */"
+
+
+def _enter_execve(p: Pending, mem: _Memory) -> bool:
+    """src/execve.c: the path, argv's strings, and envp as its address and count (strace
+    without -v)."""
+    a = p.args
+    p.text += f"{_path(mem, a[0])}, {_argv(mem, a[1])}, {_envc(mem, a[2])}"
+    return True
+
+
 DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
+    "execve": (_enter_execve, None, _UDECIMAL),
     "exit": (_enter_int, None, _NONE),
     "clone": (_enter_clone, None, _UDECIMAL),
     "wait4": (_enter_wait4, _exit_wait4, _UDECIMAL),
