@@ -1876,3 +1876,9 @@ CLD_DUMPED = 3
 CLD_TRAPPED = 4
 CLD_STOPPED = 5
 CLD_CONTINUED = 6
+
+
+# Interval timers (include/uapi/linux/time.h): setitimer(2)'s ``which``.
+ITIMER_REAL = 0
+ITIMER_VIRTUAL = 1
+ITIMER_PROF = 2
