@@ -71,6 +71,8 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L.SYS_socketcall, sys_socket.sys_socketcall, FULL,
             "the multiplexer of old binaries, arguments copied as net/socket.c does"),
     Syscall(L.SYS_socket, sys_socket.sys_socket, PARTIAL, "AF_INET SOCK_STREAM (TCP)"),
+    Syscall(L.SYS_socketpair, sys_socket.sys_socketpair, PARTIAL,
+            "AF_UNIX SOCK_STREAM; SOCK_DGRAM and SOCK_SEQPACKET are not modelled"),
     Syscall(L.SYS_bind, sys_socket.sys_bind, FULL),
     Syscall(L.SYS_connect, sys_socket.sys_connect, PARTIAL,
             "ECONNREFUSED: no server exists outside the guest"),
