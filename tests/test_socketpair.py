@@ -63,3 +63,12 @@ def test_a_full_pair_makes_a_blocking_writer_wait_and_carry_on():
     b.nonblock = True
     assert a.send(bytes(UNIX_CAPACITY), L.MSG_DONTWAIT) == UNIX_CAPACITY - 10
     assert a.send(b"x", L.MSG_DONTWAIT) == -L.EAGAIN
+
+
+def test_a_child_asleep_in_read_on_its_end_wakes_when_the_parent_writes(tmp_path):
+    build("glibc", "pair_fork", tmp_path)
+    native = subprocess.run([str(tmp_path / "pair_fork")], capture_output=True, timeout=30)
+    guest = Guest(build("glibc", "pair_fork"))
+    assert guest.run().reason == "exited"
+    assert (guest.stdout, guest.exit_status) == (native.stdout, native.returncode)
+    assert native.stdout == b"parent read 4 'pong', then 0; child exited 0\n"
