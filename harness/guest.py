@@ -348,7 +348,7 @@ class Guest:
                 continue
             writing_since = None
             wakes += 1
-            if stop.syscall == "nanosleep":
+            if stop.syscall in _SLEEPS and self.kernel.timeout_at is not None:
                 # Nothing else happens in this world until the guest wakes: let the
                 # virtual clock jump there, as a discrete-event simulation would.
                 self.network.advance(max(0.0, self.kernel.timeout_at - self.network.now))
@@ -407,6 +407,8 @@ def environ_strings(env: Mapping[str, str]) -> list[str]:
 
 #: The calls a guest reads a connection with, by the names Stop reports.
 _READS = frozenset({"read", "recvfrom", "recv"})
+#: The calls a guest sleeps in until a time (or, pause, an alarm): the clock jumps there.
+_SLEEPS = frozenset({"nanosleep", "pause"})
 #: The calls a guest waits in for any of many fds.
 _POLLS = frozenset({"poll", "ppoll", "ppoll_time64", "select", "_newselect", "pselect6",
                     "pselect6_time64", "epoll_wait", "epoll_pwait"})

@@ -1881,3 +1881,9 @@ P_ALL = 0
 P_PID = 1
 P_PGID = 2
 P_PIDFD = 3
+
+
+# Interval timers (include/uapi/linux/time.h): setitimer(2)'s ``which``.
+ITIMER_REAL = 0
+ITIMER_VIRTUAL = 1
+ITIMER_PROF = 2

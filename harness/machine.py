@@ -450,6 +450,8 @@ class Machine:
         self._bad_access = None
         self._syscalls_left = self.max_syscalls
         self._deadline = time.monotonic() + self.max_seconds
+        if self.kernel.itimer_at is not None:  # an alarm (sys_itimer): due yet?
+            self.kernel.fire_timers()
         if self._parked is not None:
             # The guest waits in a system call.  Finish it here, as the kernel does when it
             # wakes a sleeping task, instead of letting the guest execute int 0x80 again:
@@ -459,6 +461,8 @@ class Machine:
             ret = None
             if self.kernel.pending_signal is not None:  # a signal came while it slept
                 ret = self.kernel.interrupts(args[0])
+                if ret is not None:
+                    self.kernel.trace_woken(args)
             if ret is RESTART:  # the handler runs, then the int 0x80 again (eax = nr)
                 self._ret.value = args[0]
                 _reg_write(self._uch, UC_X86_REG_EAX, self._ret_ref)

@@ -1309,7 +1309,7 @@ class FdTable:
         if f is None:
             return -EBADF
         if f.__class__ is not Socket:
-            return -ENOTSOCK
+            return f if getattr(f, "is_unix", False) else -ENOTSOCK  # kernel/unix.py
         return f
 
     def is_cloexec(self, fd: int) -> bool:
@@ -1477,7 +1477,8 @@ class FdTable:
         if newfd < 0:
             return newfd
         if listener.__class__ is not Socket:
-            return -ENOTSOCK
+            # unix_accept: a socketpair's socket is not listening
+            return -EINVAL if getattr(listener, "is_unix", False) else -ENOTSOCK
         child = listener.accept(flags)
         if child.__class__ is not Socket:
             return child

@@ -54,6 +54,20 @@ NEVER_RESTARTED = frozenset({
     L.SYS_rt_sigsuspend,
 })
 
+#: What a sleeping call returns to the kernel's signal code when a signal wakes it, which a
+#: tracer sees (strace's ``= ? ERESTARTNOHAND``): -ERESTARTNOHAND for pause, poll, select
+#: and sigsuspend (fs/select.c, kernel/signal.c), -ERESTART_RESTARTBLOCK for the sleeps
+#: (kernel/time/hrtimer.c), -EINTR from epoll_wait (fs/eventpoll.c ep_poll), else
+#: -ERESTARTSYS (pipe_read, sk_wait_data, inet_csk_accept, do_wait).
+WOKEN_RESULT = {
+    **dict.fromkeys((L.SYS_pause, L.SYS_poll, L.SYS_ppoll, L.SYS_ppoll_time64, L.SYS_select,
+                     L.SYS__newselect, L.SYS_pselect6, L.SYS_pselect6_time64,
+                     L.SYS_rt_sigsuspend), -L.ERESTARTNOHAND),
+    **dict.fromkeys((L.SYS_nanosleep, L.SYS_clock_nanosleep, L.SYS_clock_nanosleep_time64),
+                    -L.ERESTART_RESTARTBLOCK),
+    L.SYS_epoll_wait: -L.EINTR, L.SYS_epoll_pwait: -L.EINTR,
+}
+
 #: The deadline of a wait without SO_RCVTIMEO.
 NO_DEADLINE = float("inf")
 #: How far short of a deadline the virtual clock may be and still count as there: it is a

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from .. import linux as L
 from . import (
-    sys_eventfd, sys_exec, sys_file, sys_fork, sys_fs, sys_identity, sys_mm, sys_pipe, sys_poll,
-    sys_prctl, sys_process, sys_random, sys_rlimit, sys_signal, sys_socket, sys_stat, sys_thread,
-    sys_time, sys_tls, sys_utsname,
+    sys_eventfd, sys_exec, sys_file, sys_fork, sys_fs, sys_identity, sys_itimer, sys_mm,
+    sys_pipe, sys_poll, sys_prctl, sys_process, sys_random, sys_rlimit, sys_signal, sys_socket,
+    sys_stat, sys_thread, sys_time, sys_tls, sys_utsname,
 )
 
 #: Support levels, as gVisor's compatibility docs name them.
@@ -66,9 +66,17 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L.SYS_set_thread_area, sys_tls.sys_set_thread_area, FULL,
             "GDT entries 12-14, as a 64-bit kernel gives a 32-bit task"),
     Syscall(L.SYS_nanosleep, sys_time.sys_nanosleep, FULL, "on the virtual clock"),
+    Syscall(L.SYS_alarm, sys_itimer.sys_alarm, FULL, "SIGALRM on the virtual clock"),
+    Syscall(L.SYS_setitimer, sys_itimer.sys_setitimer, PARTIAL,
+            "ITIMER_REAL on the virtual clock; ITIMER_VIRTUAL and ITIMER_PROF never expire"),
+    Syscall(L.SYS_getitimer, sys_itimer.sys_getitimer, PARTIAL,
+            "ITIMER_REAL on the virtual clock; ITIMER_VIRTUAL and ITIMER_PROF never expire"),
+    Syscall(L.SYS_pause, sys_itimer.sys_pause, FULL),
     Syscall(L.SYS_socketcall, sys_socket.sys_socketcall, FULL,
             "the multiplexer of old binaries, arguments copied as net/socket.c does"),
     Syscall(L.SYS_socket, sys_socket.sys_socket, PARTIAL, "AF_INET SOCK_STREAM (TCP)"),
+    Syscall(L.SYS_socketpair, sys_socket.sys_socketpair, PARTIAL,
+            "AF_UNIX SOCK_STREAM; SOCK_DGRAM and SOCK_SEQPACKET are not modelled"),
     Syscall(L.SYS_bind, sys_socket.sys_bind, FULL),
     Syscall(L.SYS_connect, sys_socket.sys_connect, PARTIAL,
             "ECONNREFUSED: no server exists outside the guest"),

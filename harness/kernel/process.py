@@ -106,6 +106,12 @@ class Kernel:
         self.sigpending = 0
         self.siginfo: dict[int, SigInfo] = {}
         self.pending_signal: int | None = None
+        #: Interval timers (:mod:`.sys_itimer`): ITIMER_REAL's deadline on the network's
+        #: clock (None: disarmed) and its interval in seconds; ITIMER_VIRTUAL's and
+        #: ITIMER_PROF's (interval, value) in microseconds, kept as set.
+        self.itimer_at: float | None = None
+        self.itimer_every = 0.0
+        self.cpu_itimers: dict[int, tuple[int, int]] = {}
         self.altstack_sp = self.altstack_size = 0
         self.altstack_flags = 0  # as a new process inherits it: never set
         self.fault_arch = (0, 0, 0)
@@ -338,6 +344,20 @@ class Kernel:
             return -L.EINTR
         return None
 
+    def trace_woken(self, args: tuple[int, ...]) -> None:
+        """The strace line of a sleeping call a signal woke (``args``: nr and its six
+        arguments): the restart code the kernel hands its signal code, as strace shows it
+        (``pause() = ? ERESTARTNOHAND (To be restarted if no handler)``); socketcall's
+        calls as their own.  Nothing without --strace."""
+        if self.strace is None:
+            return
+        from ..trace import syscall_enter, syscall_exit
+        from .abi import WOKEN_RESULT
+
+        nr, regs = args[0], args[1:]
+        pending = syscall_enter(nr, regs, self.peek)
+        self.strace(syscall_exit(pending, WOKEN_RESULT.get(nr, -L.ERESTARTSYS), self.peek))
+
     def recalc_signals(self) -> None:
         """recalc_sigpending: note the lowest pending, unblocked signal for the machine."""
         ready = self.sigpending & ~self.sigmask
@@ -378,6 +398,18 @@ class Kernel:
     @property
     def timeout_at(self) -> float | None:
         """When the call the guest is parked in gives up with EAGAIN (its SO_RCVTIMEO), on
-        the network's clock; None if it is not parked or waits without a timeout."""
+        the network's clock, or when its ITIMER_REAL (alarm) expires if that comes first;
+        None if it is not parked or waits without either."""
         deadline = self.deadline
-        return None if deadline is None or deadline == NO_DEADLINE else deadline
+        if deadline is None:
+            return None
+        alarm = self.itimer_at
+        if alarm is not None and alarm < deadline:
+            deadline = alarm
+        return None if deadline == NO_DEADLINE else deadline
+
+    def fire_timers(self) -> None:
+        """SIGALRM if the clock has passed the ITIMER_REAL deadline (:mod:`.sys_itimer`)."""
+        from .sys_itimer import fire_timers
+
+        fire_timers(self)

@@ -7,8 +7,10 @@ whenever the world may have changed, so it simply looks again.  Timeouts are on 
 network's virtual clock (``k.deadline``, as nanosleep keeps it): 0 returns at once, a
 negative poll/epoll timeout or a NULL timespec waits for ever.
 
-Not modelled: signals interrupting a wait (only the process itself can send one, and it is
-parked), POLLPRI / out-of-band data (never pending), nested epoll loop checks (ELOOP).
+A signal for the process (another process's kill, an alarm) ends the wait with EINTR,
+whatever SA_RESTART says: signal(7) lists these calls among those never restarted
+(Kernel.interrupts).  Not modelled: POLLPRI / out-of-band data (never pending), nested epoll
+loop checks (ELOOP).
 """
 
 from __future__ import annotations

@@ -5,12 +5,14 @@ the order of the checks follows net/socket.c so that a bad argument gets Linux's
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
 from .. import linux as L
-from ..net import WOULD_BLOCK, pack_sockaddr_in, parse_sockaddr_in, raises_sigpipe
+from ..net import WOULD_BLOCK, Socket, pack_sockaddr_in, parse_sockaddr_in, raises_sigpipe
 from .abi import BLOCK, MAX_RW_COUNT, p32, s32
 from .sys_file import write_wait
+from .unix import UNNAMED, UnixSocket
 
 if TYPE_CHECKING:
     from .process import Kernel
@@ -30,7 +32,7 @@ def addr_out(k: Kernel, sockaddr: bytes, addr: int, addrlen_ptr: int) -> int:
     return k.copy_out(addrlen_ptr, p32(len(sockaddr)))
 
 
-def _sock_addr(k: Kernel, fd: int, addr: int, addrlen: int):
+def _sock_addr(k: Kernel, fd: int, addr: int, addrlen: int, nr: int):
     """sockfd_lookup_light, then move_addr_to_kernel: the socket and (ip, port), or -errno."""
     sock = k.fds.sock(fd)
     if sock.__class__ is int:
@@ -41,6 +43,12 @@ def _sock_addr(k: Kernel, fd: int, addr: int, addrlen: int):
     raw = k.copy_in(addr, addrlen)
     if raw.__class__ is int:
         return raw, None
+    if sock.__class__ is UnixSocket:
+        # unix_validate_addr: -EINVAL unless an AF_UNIX address; named and abstract
+        # sockets are not modelled
+        if len(raw) < 2 or int.from_bytes(raw[:2], "little") != L.AF_UNIX:
+            return -L.EINVAL, None
+        return k.unknown(nr), None
     parsed = parse_sockaddr_in(raw)
     if parsed.__class__ is int:
         return parsed, None
@@ -52,7 +60,7 @@ def sys_socket(k: Kernel, domain: int, type_: int, protocol: int, *_: int) -> in
 
 
 def sys_bind(k: Kernel, fd: int, addr: int, addrlen: int, *_: int) -> int:
-    sock, where = _sock_addr(k, fd, addr, addrlen)
+    sock, where = _sock_addr(k, fd, addr, addrlen, L.SYS_bind)
     if where is None:
         return sock
     return sock.bind(*where)
@@ -60,7 +68,7 @@ def sys_bind(k: Kernel, fd: int, addr: int, addrlen: int, *_: int) -> int:
 
 def sys_connect(k: Kernel, fd: int, addr: int, addrlen: int, *_: int) -> int:
     """No server exists outside the guest, so an outgoing connection is refused."""
-    sock, where = _sock_addr(k, fd, addr, addrlen)
+    sock, where = _sock_addr(k, fd, addr, addrlen, L.SYS_connect)
     if where is None:
         return sock
     return -L.ECONNREFUSED
@@ -70,6 +78,8 @@ def sys_listen(k: Kernel, fd: int, backlog: int, *_: int) -> int:
     sock = k.fds.sock(fd)
     if sock.__class__ is int:
         return sock
+    if sock.__class__ is UnixSocket:
+        return -L.EINVAL  # unix_listen: an unbound socket cannot listen
     return sock.listen(s32(backlog))
 
 
@@ -126,6 +136,8 @@ def sys_getsockname(k: Kernel, fd: int, addr: int, addrlen_ptr: int, *_: int) ->
     sock = k.fds.sock(fd)
     if sock.__class__ is int:
         return sock
+    if sock.__class__ is UnixSocket:  # unix_getname: unnamed, sun_family only
+        return addr_out(k, UNNAMED, addr, addrlen_ptr)
     ip, port = sock.getsockname()
     return addr_out(k, pack_sockaddr_in(ip, port), addr, addrlen_ptr)
 
@@ -134,16 +146,21 @@ def sys_getpeername(k: Kernel, fd: int, addr: int, addrlen_ptr: int, *_: int) ->
     sock = k.fds.sock(fd)
     if sock.__class__ is int:
         return sock
+    if sock.__class__ is UnixSocket:  # the peer is unnamed too
+        return addr_out(k, UNNAMED, addr, addrlen_ptr)
     peer = sock.getpeername()
     if peer.__class__ is int:
         return peer
     return addr_out(k, pack_sockaddr_in(*peer), addr, addrlen_ptr)
 
 
-def sys_sendto(k: Kernel, fd: int, buf: int, length: int, flags: int, *_: int) -> object:
+def sys_sendto(k: Kernel, fd: int, buf: int, length: int, flags: int, dest: int = 0,
+               destlen: int = 0) -> object:
     sock = k.fds.sock(fd)
     if sock.__class__ is int:
         return sock
+    if destlen and sock.__class__ is UnixSocket:
+        return -L.EISCONN  # unix_stream_sendmsg: an address for a connected socket
     data = k.copy_in(buf, min(length, MAX_RW_COUNT))
     if data.__class__ is int:
         return data
@@ -157,7 +174,7 @@ def sys_sendto(k: Kernel, fd: int, buf: int, length: int, flags: int, *_: int) -
 
 
 def sys_send(k: Kernel, fd: int, buf: int, length: int, flags: int, *_: int) -> object:
-    return sys_sendto(k, fd, buf, length, flags, 0, 0)
+    return sys_sendto(k, fd, buf, length, flags)
 
 
 def sys_recvfrom(k: Kernel, fd: int, buf: int, length: int, flags: int, src: int,
@@ -194,6 +211,57 @@ def sys_shutdown(k: Kernel, fd: int, how: int, *_: int) -> int:
     return sock.shutdown(s32(how))
 
 
+def sys_socketpair(k: Kernel, domain: int, type_: int, protocol: int, sv: int,
+                   *_: int) -> int:
+    """socketpair(2) in ``__sys_socketpair`` order: -EINVAL for unknown flags, two fds
+    reserved (-EMFILE), both numbers stored (-EFAULT, and the fds go back), then the two
+    sockets made (``__sock_create``'s errnos) and joined: AF_UNIX SOCK_STREAM connects them
+    (unix_socketpair); AF_INET has no socketpair (-EOPNOTSUPP, sock_no_socketpair)."""
+    domain, type_, protocol = s32(domain), s32(type_), s32(protocol)
+    flags = type_ & ~L.SOCK_TYPE_MASK
+    if flags & ~(L.SOCK_CLOEXEC | L.SOCK_NONBLOCK):
+        return -L.EINVAL
+    fds = k.fds
+    fd1 = fds._lowest_free()
+    if fd1 < 0:
+        return fd1
+    files = fds._files
+    try:
+        fd2 = files.index(None, fd1 + 1)
+    except ValueError:
+        fd2 = max(len(files), fd1 + 1)
+    if fd2 >= fds.limit:
+        return -L.EMFILE
+    if k.copy_out(sv, struct.pack("<ii", fd1, fd2)):
+        return -L.EFAULT
+    kind = type_ & L.SOCK_TYPE_MASK
+    if not 0 <= domain < L.AF_MAX:
+        return -L.EAFNOSUPPORT
+    if kind >= L.SOCK_MAX:
+        return -L.EINVAL
+    if domain in (L.AF_INET, L.AF_INET6):
+        # inet_create finds TCP, UDP or a raw socket, none of which pairs
+        if kind == L.SOCK_DGRAM:
+            return -L.EOPNOTSUPP if protocol in (0, L.IPPROTO_UDP) else -L.EPROTONOSUPPORT
+        if kind == L.SOCK_RAW:
+            return -L.EOPNOTSUPP if k.network.privileged else -L.EPERM
+        made = Socket.open(k.network, L.AF_INET, type_, protocol)
+        return made if made.__class__ is int else -L.EOPNOTSUPP
+    if domain != L.AF_UNIX:
+        return -L.EAFNOSUPPORT
+    if protocol and protocol != L.AF_UNIX:  # unix_create: PF_UNIX or 0
+        return -L.EPROTONOSUPPORT
+    if kind in (L.SOCK_DGRAM, L.SOCK_SEQPACKET, L.SOCK_RAW):
+        return k.unknown(L.SYS_socketpair)
+    if kind != L.SOCK_STREAM:
+        return -L.ESOCKTNOSUPPORT
+    a, b = UnixSocket.pair(bool(flags & L.SOCK_NONBLOCK), (k.pid, k.uid, k.gid))
+    cloexec = bool(flags & L.SOCK_CLOEXEC)
+    fds.install(a, cloexec)
+    fds.install(b, cloexec)
+    return 0
+
+
 #: socketcall(2)'s call numbers (include/uapi/linux/net.h) -> handler.
 SOCKETCALLS = {
     L.SOCKETCALL_SOCKET: sys_socket,
@@ -211,6 +279,7 @@ SOCKETCALLS = {
     L.SOCKETCALL_SETSOCKOPT: sys_setsockopt,
     L.SOCKETCALL_GETSOCKOPT: sys_getsockopt,
     L.SOCKETCALL_ACCEPT4: sys_accept4,
+    L.SOCKETCALL_SOCKETPAIR: sys_socketpair,
 }
 
 

@@ -108,6 +108,9 @@ class Tasks:
         child.blocked = None
         child.blocked_fd = -1
         child.deadline = None
+        child.itimer_at = None  # fork(2): timers are not inherited
+        child.itimer_every = 0.0
+        child.cpu_itimers = {}
         child._parked_fault = None
         child.exit_status = None
         child.unsupported = []

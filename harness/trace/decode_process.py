@@ -74,6 +74,50 @@ def _enter_nanosleep(p: Pending, mem: _Memory) -> bool:
     return True
 
 
+_ITIMERS = _table("ITIMER_REAL ITIMER_VIRTUAL ITIMER_PROF")
+
+
+def _itimerval(mem: _Memory, address: int) -> str:
+    """print_itimerval32 (src/print_timeval.c): ``{it_interval={tv_sec=0, tv_usec=0},
+    it_value={tv_sec=1, tv_usec=0}}``, NULL, or the address."""
+    if not address & _U32:
+        return "NULL"
+    data = mem.fetch(address, 16)
+    if data is None:
+        return _addr(address)
+    isec, iusec, vsec, vusec = struct.unpack("<iIiI", data)  # tv_usec as %u
+    return (f"{{it_interval={{tv_sec={isec}, tv_usec={iusec}}}, "
+            f"it_value={{tv_sec={vsec}, tv_usec={vusec}}}}}")
+
+
+def _enter_alarm(p: Pending, mem: _Memory) -> bool:
+    """alarm(seconds): an unsigned int."""
+    p.text += _u(p.args[0])
+    return True
+
+
+def _enter_setitimer(p: Pending, mem: _Memory) -> bool:
+    p.text += (f"{_xval(_ITIMERS, p.args[0] & _U32, 'ITIMER_???')}, "
+               f"{_itimerval(mem, p.args[1])}, ")
+    return False
+
+
+def _exit_setitimer(p: Pending, mem: _Memory, ret: int) -> None:
+    """The old value is shown only after a success (printaddr otherwise)."""
+    address = p.args[2]
+    p.text += _addr(address) if ret < 0 or mem.failed else _itimerval(mem, address)
+
+
+def _enter_getitimer(p: Pending, mem: _Memory) -> bool:
+    p.text += f"{_xval(_ITIMERS, p.args[0] & _U32, 'ITIMER_???')}, "
+    return False
+
+
+def _exit_getitimer(p: Pending, mem: _Memory, ret: int) -> None:
+    address = p.args[1]
+    p.text += _addr(address) if ret < 0 or mem.failed else _itimerval(mem, address)
+
+
 def _enter_none(p: Pending, mem: _Memory) -> bool:
     """getpid(), gettid(), getppid(): no arguments."""
     return True
@@ -445,6 +489,10 @@ DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     "waitid": (_enter_waitid, _exit_waitid, _UDECIMAL),
     "exit_group": (_enter_int, None, _NONE),
     "nanosleep": (_enter_nanosleep, None, _UDECIMAL),
+    "alarm": (_enter_alarm, None, _UDECIMAL),
+    "setitimer": (_enter_setitimer, _exit_setitimer, _UDECIMAL),
+    "getitimer": (_enter_getitimer, _exit_getitimer, _UDECIMAL),
+    "pause": (_enter_none, None, _UDECIMAL),
     "set_thread_area": (_enter_set_thread_area, _exit_set_thread_area, _UDECIMAL),
     "getpid": (_enter_none, None, _UDECIMAL),
     "getppid": (_enter_none, None, _UDECIMAL),

@@ -263,6 +263,20 @@ def _enter_socket(p: Pending, mem: _Memory) -> bool:
     return True
 
 
+def _enter_socketpair(p: Pending, mem: _Memory) -> bool:
+    """SYS_FUNC(socketpair): the family, the type, the protocol as a number."""
+    a = p.args
+    p.text += f"{_xval(_ADDRFAMS, a[0], 'AF_???')}, {_sock_type(a[1])}, {_u(a[2])}, "
+    return False
+
+
+def _exit_socketpair(p: Pending, mem: _Memory, ret: int) -> None:
+    """decode_pair_fd: ``[3, 4]``, or the address after a failure or when unreadable."""
+    address = p.args[3]
+    data = mem.fetch(address, 8)
+    p.text += _addr(address) if data is None else "[{}, {}]".format(*struct.unpack("<ii", data))
+
+
 def _enter_bind(p: Pending, mem: _Memory) -> bool:
     """bind and connect (src/bind.c; connect is sys_bind in src/syscall_dummy.h)."""
     a = p.args
@@ -382,6 +396,7 @@ def _enter_socketcall(p: Pending, mem: _Memory) -> bool:
 #: The socket calls strace decodes: name -> (enter, exit, how the result prints).
 DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     "socket": (_enter_socket, None, _FD),
+    "socketpair": (_enter_socketpair, _exit_socketpair, _UDECIMAL),
     "bind": (_enter_bind, None, _UDECIMAL),
     "connect": (_enter_bind, None, _UDECIMAL),
     "listen": (_enter_listen, None, _UDECIMAL),
