@@ -438,7 +438,10 @@ class Machine:
     def done(self) -> bool:
         return self.exit_status is not None or self.killed_by is not None
 
-    def run(self) -> Stop:
+    def run(self, slice_: int | None = None) -> Stop:
+        """Run until the guest exits or waits; with ``slice_``, also until it has run that
+        many instructions (``Stop("preempted")``: the scheduler's time slice when several
+        processes can run; unicorn then counts instructions, which costs a little)."""
         if self.exit_status is not None:
             return Stop("exited", self.exit_status)
         if self._uch is None:
@@ -452,6 +455,10 @@ class Machine:
         self._deadline = time.monotonic() + self.max_seconds
         if self.kernel.itimer_at is not None:  # an alarm (sys_itimer): due yet?
             self.kernel.fire_timers()
+        if self._parked is None and self.kernel.pending_signal is not None:
+            # Preempted with a signal pending (another process's kill): taken on the way
+            # back to user mode, as Linux does after a timer interrupt.
+            self._signals(self.eip, at=self.eip)
         if self._parked is not None:
             # The guest waits in a system call.  Finish it here, as the kernel does when it
             # wakes a sleeping task, instead of letting the guest execute int 0x80 again:
@@ -473,11 +480,14 @@ class Machine:
                 self.eip += len(_INT80)
                 if self._settle(args, ret, self.eip):  # may move eip to a signal handler
                     return self._stop
+        count = self.max_instructions or 0
+        preemptible = bool(slice_) and (not count or slice_ < count)
+        if preemptible:
+            count = slice_
         while True:
             self._running = True
             try:
-                status = _uclib.uc_emu_start(self._uch, self.eip, _NEVER, 0,
-                                             self.max_instructions or 0)
+                status = _uclib.uc_emu_start(self._uch, self.eip, _NEVER, 0, count)
             finally:
                 self._running = False
             if self._interrupted:  # Ctrl-C, under interruptible()
@@ -510,6 +520,8 @@ class Machine:
                 self._exec()
                 continue
             eip = self.eip = self._eip.value
+            if preemptible:
+                return Stop("preempted")  # the slice is used up (or a late watchdog stop)
             if time.monotonic() >= self._deadline:
                 budget = f"time budget of {self.max_seconds:g} s"
             elif self.max_instructions:

@@ -110,12 +110,12 @@ def _fork_lines(lines: list[str]) -> list[str]:
         who = re.match(r"^(?:\[pid +(\d+)\] |(\d+) +)?", line)
         pid = who.group(1) or who.group(2)
         line = line[who.end():].strip()
-        if line.endswith("<unfinished ...>"):
-            pending[pid] = line[:-len("<unfinished ...>")].rstrip()
+        if line.endswith(" <unfinished ...>"):  # strace adds one space before the mark
+            pending[pid] = line[:-len(" <unfinished ...>")]
             continue
         resumed = re.match(r"<\.\.\. \w+ resumed>(.*)", line)
         if resumed and pid in pending:
-            line = pending.pop(pid) + " " + resumed.group(1)
+            line = pending.pop(pid) + resumed.group(1)
         if re.match(r"(clone|wait4|waitid|--- SIGCHLD)", line):
             line = re.sub(r"0x[0-9a-f]+", "ADDR", line)
             line = re.sub(r"\b[1-9]\d{3,}\b", "PID", line)  # pids: 1000 and up
@@ -163,3 +163,35 @@ def test_a_handler_without_sa_restart_makes_the_sleeping_call_fail_with_eintr():
     guest = Guest(build("glibc", "eintr_child"))
     assert guest.run().reason == "exited"
     assert guest.stdout == b"child exited 42\n"
+
+
+def test_a_spinning_child_does_not_starve_its_parent(tmp_path):
+    """The child never makes a system call; the parent still runs (the scheduler's time
+    slice), kills it and reaps it, as natively, where the kernel preempts the child."""
+    native = _native(tmp_path, "spin_kill")
+    guest = Guest(build("glibc", "spin_kill"), max_seconds=20)
+    assert guest.run().reason == "exited"
+    assert (guest.stdout, guest.exit_status) == (native.stdout, native.returncode)
+    assert native.stdout.endswith(b"killed by signal 9\n")
+
+
+def test_two_processes_that_never_wait_meet_the_time_budget():
+    """Two spinning processes pass the CPU back and forth for ever: the guest's time budget
+    still ends the run, with GuestTimeout (webelf run: 124)."""
+    from generator.elf import link
+    from generator.x86 import EAX, Assembler
+
+    from harness import GuestTimeout
+
+    a = Assembler()
+    start, spin = a.label("_start"), a.label("spin")
+    a.bind(start)
+    a.mov(EAX, 2)  # fork()
+    a.int_(0x80)
+    a.bind(spin)
+    a.jmp(spin)
+    guest = Guest(link(a, start), max_seconds=1)
+    began = time.monotonic()
+    with pytest.raises(GuestTimeout):
+        guest.run()
+    assert time.monotonic() - began < 10

@@ -8,8 +8,10 @@ emulator, a copy of its parent's memory, registers and descriptor table) and its
 a socket closes when the last fd of every process that holds it closes, as on Linux).
 
 Scheduling is deterministic: :meth:`Tasks.run` runs the runnable processes lowest pid first,
-each until it blocks or exits (its time slice is "until it waits"), and starts over while any
-of them made progress; it stops when every process waits or has exited.
+each until it blocks, exits or, when more than one can run, has used :data:`TIME_SLICE`
+instructions, and starts over while any of them made progress; it stops when every process
+waits or has exited.  A signal sent to a preempted process is taken when it runs again,
+so a process spinning without system calls can still be killed.
 
 Limits: at most :data:`MAX_PROCESSES` processes (live and zombie) per guest, as an
 RLIMIT_NPROC would: fork then fails with EAGAIN.  Threads (CLONE_VM without CLONE_VFORK,
@@ -20,11 +22,14 @@ child gets a copy of memory, not the parent's, and the parent does not wait for 
 from __future__ import annotations
 
 import copy
+import time
 from types import MethodType
 from typing import TYPE_CHECKING
 
 from .. import linux as L
 from . import i386
+from ..errors import GuestTimeout
+from ..trace import insn_text
 from .abi import BLOCK, Stop, s32
 from .sigframe import SigInfo
 
@@ -32,6 +37,10 @@ if TYPE_CHECKING:
     from ..machine import Machine
     from .process import Kernel
 
+#: How many instructions a process runs before the next runnable one gets the CPU, when
+#: several can run: a deterministic time slice (the same inputs, the same interleaving).
+#: Counting instructions slows unicorn a little, so a lone process runs uncounted.
+TIME_SLICE = 200_000
 #: The most processes one guest may have at once, zombies included (fork: EAGAIN).
 MAX_PROCESSES = 64
 FIRST_CHILD_PID = 1001
@@ -233,6 +242,7 @@ class Tasks:
             from ..errors import HarnessError
             raise HarnessError("the machine was closed; it cannot run")
         progress = True
+        deadline = time.monotonic() + self.procs[self.first].machine.max_seconds
         while progress:
             progress = False
             for pid in sorted(self.procs):
@@ -241,13 +251,21 @@ class Tasks:
                     continue
                 machine = proc.machine
                 parked = machine._parked
+                live = sum(1 for p in self.procs.values() if p.status is None)
                 try:
-                    stop = machine.run()
+                    stop = machine.run(TIME_SLICE if live > 1 else None)
                 except Exception:
                     if machine.killed_by is None or pid == self.first:
                         raise
                     self.ended(proc, machine.killed_by)
                     progress = True
+                    continue
+                if stop.reason == "preempted":  # its slice is over: the next one's turn
+                    progress = True
+                    if time.monotonic() >= deadline:
+                        eip = machine.eip
+                        raise GuestTimeout(eip, insn_text(machine.mem.fetch(eip), eip),
+                                           f"time budget of {machine.max_seconds:g} s")
                     continue
                 stops[pid] = stop
                 if stop.reason == "exited":
