@@ -39,7 +39,8 @@ from pathlib import Path
 from .errors import GuestTimeout, HarnessError
 from .faults import Fault, Faults
 from .machine import DEFAULT_MAX_SECONDS, DEFAULT_MAX_SYSCALLS, Machine
-from .net import Client, FdTable, Network, format_ip
+from .kernel.files import FdTable
+from .net import Client, Network, format_ip
 from .kernel import Kernel, Stop
 from .kernel.fs import Tree
 
@@ -90,7 +91,7 @@ class Guest:
         """``stdout`` and ``stderr`` say where the guest's fd 1 and fd 2 go: a callable
         taking the bytes of each write, or a binary file (flushed after each write), gets
         them as the guest writes them; by default they are collected in :attr:`stdout` and
-        :attr:`stderr`, up to :data:`~harness.net.STD_CAPACITY` (64 MiB) each.  Past that
+        :attr:`stderr`, up to :data:`~harness.kernel.files.STD_CAPACITY` (64 MiB) each.  Past that
         the guest's pipe is full, as a pipe nobody reads: the write sleeps and the guest
         stops, blocked in ``write`` on that fd (:meth:`take_stdout` reads the pipe)."""
         if env is not None:

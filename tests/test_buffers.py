@@ -26,7 +26,7 @@ import pytest
 from generator.elf import link
 from generator.x86 import EAX, EBX, ECX, EDI, EDX, ESI, Assembler, dword
 from harness import Guest, GuestFault, GuestTimeout, HarnessError
-from harness.net import STD_CAPACITY
+from harness.kernel.files import STD_CAPACITY
 from harness import linux as L
 
 ROOT = Path(__file__).resolve().parent.parent

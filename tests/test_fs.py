@@ -27,7 +27,6 @@ from hypothesis import strategies as st
 
 from cprograms import build
 from harness import Guest
-from harness import linux as L
 from harness.kernel.fs import Tree
 from rundiff import TIMEOUT, natives, unmodelled  # noqa: F401 - a fixture
 from support import FIXTURES, LOOPBACK, NATIVE, NATIVE_REASON, free_port

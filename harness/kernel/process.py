@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Protocol
 from .. import linux as L
 from ..errors import UnsupportedSyscall
 from ..faults import Fault, Faults
-from ..net import FdTable, Network, raises_sigpipe
+from ..net import Network, raises_sigpipe
+from .files import FdTable
 from . import i386
 from .abi import (
     BLOCK, CLOCK_SLACK, EXIT, IGNORED_BY_DEFAULT, NEVER_RESTARTED, NO_DEADLINE, RESTART, SIG_DFL,

@@ -12,7 +12,8 @@ import struct
 from typing import TYPE_CHECKING
 
 from .. import linux as L
-from ..net import WOULD_BLOCK, Socket, State, StdStream, raises_sigpipe
+from ..net import WOULD_BLOCK, Socket, State, raises_sigpipe
+from .files import StdStream
 from .abi import BLOCK, MAX_RW_COUNT
 from .fs import File
 

@@ -257,7 +257,7 @@ def setup_exec(mem: Memory, image: Image, stack_prot: int, esp: int, stack: byte
 def _file_mmap(k: Kernel, file: object, prot: int, flags: int) -> int:
     """do_mmap's checks for a file mapping, for the files a guest can have: stdin
     (read-only, no ->mmap), stdout and stderr (write-only) and TCP sockets."""
-    from ..net import StdStream
+    from .files import StdStream
 
     if isinstance(file, StdStream):
         readable, writable, has_mmap = file.readable, not file.readable, False

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from .. import linux as L
 from .pipe import PipeEnd
-from ..net import StdStream
+from .files import StdStream
 from .abi import s32
 from .fs import File, Resolved
 from .sys_fs import path_lookup, start_dir
