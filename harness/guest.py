@@ -220,6 +220,17 @@ class Guest:
             stop = self.run()
         return stop
 
+    def next_deadline(self) -> float | None:
+        """The earliest time, on the network's clock, at which a waiting process of the guest
+        gives up by itself (a receive timeout, a poll or sleep timeout, an alarm); None if
+        every one waits for ever (or has exited).  A driver that follows the wall clock
+        (``webelf serve``) sleeps until then unless something arrives first."""
+        tasks = self.kernel.tasks
+        kernels = ([self.kernel] if tasks is None else
+                   [p.kernel for p in tasks.procs.values() if p.status is None])
+        times = [at for k in kernels if (at := k.timeout_at) is not None]
+        return min(times, default=None)
+
     @property
     def exited(self) -> bool:
         return self.machine.exit_status is not None

@@ -38,7 +38,7 @@ import struct
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from unicorn import (
     UC_ARCH_X86, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED, UC_ERR_FETCH_UNMAPPED,
@@ -146,6 +146,8 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
         #: The read end of the signal wakeup fd, while :func:`interruptible` is active.
         self.wakeup: socket.socket | None = None
+        #: The signals that stop a running guest, while :func:`interruptible` is active.
+        self.stopping: frozenset[int] = frozenset({signal.SIGINT})
 
     def watch(self, machine: Machine) -> None:
         with self._lock:
@@ -168,7 +170,7 @@ class _Watchdog:
             else:
                 try:  # the C signal handler writes each signal's number here
                     if select.select([wakeup], [], [], self.PERIOD)[0]:
-                        interrupted = signal.SIGINT in wakeup.recv(512)
+                        interrupted = not self.stopping.isdisjoint(wakeup.recv(512))
                 except (OSError, ValueError):  # closed as interruptible() ended
                     time.sleep(self.PERIOD)
             self._scan(interrupted)
@@ -208,9 +210,10 @@ def _on_sigint(signum: int, frame: object) -> None:
 
 
 @contextlib.contextmanager
-def interruptible() -> Iterator[None]:
+def interruptible(signals: Iterable[int] = (signal.SIGINT,)) -> Iterator[None]:
     """Within this block, Ctrl-C (SIGINT) stops a running guest at once: run() raises
-    KeyboardInterrupt.  Without it, SIGINT waits for the guest to stop by itself, since
+    KeyboardInterrupt.  ``signals`` may add others that do the same (``webelf serve``
+    stops on SIGTERM as on Ctrl-C).  Without it, SIGINT waits for the guest to stop by itself, since
     Python runs signal handlers only between bytecodes and the main thread is inside
     uc_emu_start.  CPython's C-level handler writes the signal's number to the fd
     given to ``signal.set_wakeup_fd``; the watchdog thread waits on that fd and stops the
@@ -220,18 +223,24 @@ def interruptible() -> Iterator[None]:
     reader.setblocking(False)
     writer.setblocking(False)
     old_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    old_handlers = {}
     try:
-        old_handler = signal.signal(signal.SIGINT, _on_sigint)
+        for signum in signals:
+            old_handlers[signum] = signal.signal(signum, _on_sigint)
     except BaseException:
+        for signum, handler in old_handlers.items():
+            signal.signal(signum, handler)
         signal.set_wakeup_fd(old_fd)
         raise
     with _WATCHDOG._lock:
         _WATCHDOG.wakeup = reader
+        _WATCHDOG.stopping = frozenset(old_handlers)
         _WATCHDOG.start()
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old_handler)
+        for signum, handler in old_handlers.items():
+            signal.signal(signum, handler)
         signal.set_wakeup_fd(old_fd)
         _WATCHDOG.wakeup = None
         writer.close()

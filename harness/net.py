@@ -222,6 +222,9 @@ class State(enum.IntEnum):
 _CREATED = State.CREATED
 _BOUND = State.BOUND
 _LISTENING = State.LISTENING
+#: 2024-01-01T00:00:00Z, the wall-clock time at which a network's clock starts by default.
+REALTIME_EPOCH_NS = 1_704_067_200 * 1_000_000_000
+
 _CONNECTING = State.CONNECTING
 _CONNECTED = State.CONNECTED
 _CLOSED = State.CLOSED
@@ -1080,6 +1083,23 @@ class Client(_Endpoint):
         """Take every byte not taken yet."""
         return self.recv()
 
+    def available(self) -> int:
+        """How many bytes :meth:`recv` would take now."""
+        return self._unread()
+
+    def room(self) -> int:
+        """How many more bytes a sender that keeps to TCP's flow control may :meth:`send`
+        now (``webelf serve`` forwards a real client's bytes no faster): the guest socket's
+        receive window, half its SO_RCVBUF as in :meth:`Socket.room`, less what it has not
+        read; while pending, a first window of the default size less what already waits.
+        0 once the connection is over."""
+        if self.state is _CONNECTING:
+            return max(0, TCP_RMEM_DEFAULT // 2 - len(self._early or b""))
+        peer = self.peer
+        if peer is None or self.state is not _CONNECTED:
+            return 0
+        return max(0, peer.rcvbuf // 2 - len(peer.rx))
+
     def send(self, data: bytes) -> None:
         """Send bytes to the guest.  While pending they wait and go when the connection is
         established.  Raises NetError: EPIPE after shutdown_write, ECONNRESET (then EPIPE)
@@ -1164,15 +1184,19 @@ class Network:
 
     ``privileged`` makes the guest act with CAP_NET_BIND_SERVICE and CAP_NET_ADMIN (ports
     below 1024, SO_PRIORITY above 6), as root in a container would; ``somaxconn``,
-    ``wmem_max`` and ``rmem_max`` are the sysctls of those names.
+    ``wmem_max`` and ``rmem_max`` are the sysctls of those names.  ``epoch_ns`` is the
+    wall-clock time (CLOCK_REALTIME, in nanoseconds since 1970) at which ``now`` was 0:
+    2024-01-01T00:00:00Z by default, so that runs are reproducible.
     """
 
-    __slots__ = ("now", "privileged", "somaxconn", "wmem_max", "rmem_max", "_ports",
+    __slots__ = ("now", "epoch_ns", "privileged", "somaxconn", "wmem_max", "rmem_max", "_ports",
                  "_listeners", "_timewait", "_next_bind_port", "_next_client_port", "shared")
 
     def __init__(self, *, privileged: bool = True, somaxconn: int = SOMAXCONN,
-                 wmem_max: int = SK_WMEM_MAX, rmem_max: int = SK_RMEM_MAX) -> None:
+                 wmem_max: int = SK_WMEM_MAX, rmem_max: int = SK_RMEM_MAX,
+                 epoch_ns: int = REALTIME_EPOCH_NS) -> None:
         self.now = 0.0
+        self.epoch_ns = epoch_ns
         self.privileged = privileged
         self.somaxconn = somaxconn
         self.wmem_max = wmem_max

@@ -6,9 +6,10 @@ clients send, for the request corpus (:mod:`harness.capture`).  Exit statuses:
 
 =====  ============================================================================
 0      build: written.  run: the guest served every request and waits for more.
+       serve: stopped by Ctrl-C (SIGINT) or SIGTERM.
        check: the response is identical and valid HTTP.  disasm: listed.
        capture: wrote --count captures, or was stopped with Ctrl-C.
-N      run: the guest exited by itself with status N.
+N      run, serve: the guest exited by itself with status N.
 1      check: the response differs from the expected one, or is not valid HTTP.
        run: the guest listens on no port, so the requests could not be sent.
        capture: cannot listen on the port (taken), or cannot write a capture.
@@ -16,10 +17,11 @@ N      run: the guest exited by itself with status N.
        (/dev/zero, a FIFO) or are too large (a page over 2 GiB, a request over 64 MiB),
        a port outside 1..65535 (capture: 0..65535), an address that is not dotted IPv4,
        an unwritable output, two --request files that would write one --out file.
+       serve: cannot listen on the host port, or the guest listens on no port.
 3      run: a request got no response (one line names it, and what the guest was doing).
-124    run, check: the guest ran out of its time or instruction budget (a runaway loop).
-125    run, check, disasm: the file is not a static i386 ELF the harness can run.
-128+N  run, check: Linux would have killed the guest with signal N (139: SIGSEGV).
+124    run, check, serve: the guest ran out of its time or instruction budget (a runaway loop).
+125    run, check, serve, disasm: the file is not a static i386 ELF the harness can run.
+128+N  run, check, serve: Linux would have killed the guest with signal N (139: SIGSEGV).
 130    run, check: interrupted by Ctrl-C (SIGINT).
 =====  ============================================================================
 
@@ -279,7 +281,41 @@ def _parser() -> _Parser:
                           "from 1, N-M, N- or * (every call). Examples: write=EPIPE@1, "
                           "accept4=EMFILE@2, read=short:1@*")
     run.set_defaults(func=_run)
-    parser.run_command = run  # for _split_guest_args
+
+    serve = sub.add_parser(
+        "serve", help="serve an ELF's site on a real port, for any browser to open",
+        usage="webelf serve ELF [options] [--] [ARG...]",
+        description=(
+            "Run a static i386 Linux ELF in the emulator and bridge each port it listens on "
+            "to a real socket on this machine, so a browser or curl on any OS can talk to "
+            "it. Each real connection becomes a connection on the guest's fake network; "
+            "bytes, half-closes and resets pass both ways, and a slow client slows the guest "
+            "as on Linux. The guest's clock follows the wall clock. The host port is the "
+            "guest's own when free, else one the OS picks (--port chooses). Prints the URL "
+            "to open, then one access-log line per response on stdout, in the Common Log "
+            "Format (client, time, request line, status, body bytes). ARGs, --env and "
+            "the guest's stdin, stdout and stderr are as for webelf run."),
+        epilog=("exit status: 0 stopped by Ctrl-C or SIGTERM; the guest's own when it exits; "
+                "1 cannot listen on the host port, or the guest listens on no port; 2 bad "
+                "usage; 124 time or instruction budget used up; 125 not a static i386 ELF; "
+                "128+N killed by signal N."))
+    guest_options(serve)
+    serve.add_argument("args", metavar="ARG", nargs="*",
+                       help="the guest's arguments, after argv[0] (ELF as given)")
+    serve.add_argument("--host", metavar="ADDR", default="127.0.0.1",
+                       help="dotted IPv4 address of this machine to listen on (default: "
+                            "127.0.0.1, this machine only; another, such as 0.0.0.0, lets "
+                            "other machines in, and says so)")
+    serve.add_argument("--env", metavar="NAME=VALUE", type=_env_pair, action="append",
+                       default=[], help="a variable of the guest's environment; repeatable")
+    serve.add_argument("--strace", action="store_true",
+                       help="print each system call to stderr, in strace's format")
+    serve.set_defaults(func=_serve)
+    for action in serve._actions:  # noqa: SLF001 - argparse keeps no public handle
+        if action.dest == "port":
+            action.help = ("the TCP port to listen on here, 1..65535 (default: the guest's "
+                           "own port when it is free, else one the OS picks)")
+    parser.guest_commands = {"run": run, "serve": serve}  # for _split_guest_args
 
     check = sub.add_parser(
         "check", help="compare an ELF's response with an expected one",
@@ -407,8 +443,9 @@ def _stderr_line(text: str) -> None:
 
 
 def _guest(args: argparse.Namespace, *, trace: bool = False, stdin: bytes = b"",
-           stdout: object = None, stderr: object = None) -> Guest:
+           stdout: object = None, stderr: object = None, network: object = None) -> Guest:
     return Guest(_read_elf(args.elf), argv=(str(args.elf), *getattr(args, "args", ())),
+                 network=network,
                  env=dict(getattr(args, "env", ())), stdin=stdin, stdout=stdout, stderr=stderr,
                  exe_path=os.path.abspath(args.elf),
                  max_instructions=args.max_instructions, max_seconds=args.max_seconds,
@@ -591,6 +628,84 @@ def _disasm(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------- serve
+
+def _host(text: str) -> str:
+    """--host: a dotted IPv4 address; one that is not loopback gets a warning line."""
+    import ipaddress
+
+    try:
+        address = ipaddress.IPv4Address(text)
+    except ValueError:
+        raise UsageError(f"--host {text!r} is not a dotted IPv4 address") from None
+    if not address.is_loopback:
+        _stderr_line(f"webelf: warning: listening on {text}: other machines can reach the "
+                     "guest (the default, 127.0.0.1, is this machine only)")
+    return str(address)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import time
+
+    from harness.bridge import Bridge, BridgeError, listen
+    from harness.net import Network, format_ip
+
+    host = _host(args.host)
+    output = _GuestOutput()
+    network = Network(epoch_ns=time.time_ns())  # CLOCK_REALTIME is the wall clock's
+    guest = _guest(args, stdin=_own_stdin(), stdout=output.stdout, stderr=output.stderr,
+                   network=network)
+    if args.strace:
+        guest.kernel.strace = output.line
+    sockets = []
+    try:
+        started = time.monotonic()  # the guest's clock starts at 0 now
+        guest.start()
+        if guest.exited:
+            return _exited(guest)
+        targets = network.listening()
+        if not targets:
+            raise HarnessError("the guest does not listen on any port")
+        if args.port is not None and len(targets) > 1:
+            raise UsageError("the guest listens on ports " + ", ".join(
+                str(port) for _, port in targets) + ": --port chooses one host port, so "
+                "leave it out to bridge each to its own")
+        notes = []
+        for ip, port in targets:
+            if args.port is not None:
+                sock = listen(host, args.port)
+            else:
+                try:
+                    sock = listen(host, port)
+                except BridgeError:  # taken here (or privileged): one the OS picks
+                    sock = listen(host, 0)
+            sockets.append(sock)
+            here = sock.getsockname()[1]
+            notes.append(f"the guest's {format_ip(ip)}:{port}" if here != port else "")
+        with Bridge(guest, zip(sockets, targets), log=_stdout_line, started=started) as bridge:
+            shown = "127.0.0.1" if host == "0.0.0.0" else host
+            for sock, note in zip(sockets, notes):
+                aside = f"{note}; " if note else ""
+                _stdout_line(f"webelf: serving {args.elf} at http://{shown}:"
+                             f"{sock.getsockname()[1]}/ ({aside}Ctrl-C stops)")
+            sockets = []
+            bridge.serve()
+        return _exited(guest)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: how serve is meant to end
+        return EXIT_OK
+    except BridgeError as exc:
+        _stderr_line(f"webelf: {exc}")
+        return EXIT_NO_LISTENER
+    except GuestFault as exc:
+        _stderr_line(f"webelf: guest killed by {exc}")
+        _unmodelled(guest)
+        return EXIT_SIGNAL_BASE + exc.signal
+    finally:
+        for sock in sockets:
+            sock.close()
+        guest.close()
+
+
 # ---------------------------------------------------------------------- capture
 
 def _stdout_line(text: str) -> None:
@@ -623,14 +738,15 @@ def _capture(args: argparse.Namespace) -> int:
 
 def _split_guest_args(parser: argparse.ArgumentParser,
                       argv: list[str]) -> tuple[list[str], list[str] | None]:
-    """``run``'s words as (webelf's, the guest's ARGs): options end at the first ARG after
-    ELF, or at ``--``; every word from there on is the guest's, dashes or not.  None for
-    the ARGs when the command is not ``run`` (argparse then sees every word)."""
-    if not argv or argv[0] != "run":
+    """``run``'s (or ``serve``'s) words as (webelf's, the guest's ARGs): options end at the
+    first ARG after ELF, or at ``--``; every word from there on is the guest's, dashes or
+    not.  None for the ARGs when the command takes none (argparse then sees every word)."""
+    if not argv or argv[0] not in parser.guest_commands:
         return argv, None
-    takes_value = {option: action.nargs != 0 for action in parser.run_command._actions  # noqa: SLF001
+    command = parser.guest_commands[argv[0]]
+    takes_value = {option: action.nargs != 0 for action in command._actions  # noqa: SLF001
                    for option in action.option_strings}
-    ours, positionals, i = ["run"], 0, 1
+    ours, positionals, i = [argv[0]], 0, 1
     while i < len(argv):
         word = argv[i]
         if word == "--":
@@ -664,10 +780,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(words)
         if guest_args is not None:
             args.args = guest_args
-        if args.func in (_run, _check) and threading.current_thread() is threading.main_thread():
+        if args.func in (_run, _check, _serve) and \
+                threading.current_thread() is threading.main_thread():
             from harness.machine import interruptible
 
-            with interruptible():  # Ctrl-C stops a guest that runs, at once
+            # Ctrl-C stops a guest that runs, at once; SIGTERM too for serve.
+            signals = (signal.SIGINT, signal.SIGTERM) if args.func is _serve else \
+                (signal.SIGINT,)
+            with interruptible(signals):
                 return args.func(args)
         return args.func(args)
     except KeyboardInterrupt:

@@ -40,7 +40,8 @@ def sys_nanosleep(k: Kernel, req: int, rem: int, *_: int) -> object:
 # Every clock reads the network's virtual clock, so the same inputs give the same outputs:
 #
 # * CLOCK_REALTIME (and _COARSE, _ALARM, CLOCK_TAI, whose offset Linux starts at 0) is
-#   REALTIME_EPOCH, 2024-01-01T00:00:00Z, plus ``network.now``;
+#   ``network.epoch_ns`` plus ``network.now``: REALTIME_EPOCH, 2024-01-01T00:00:00Z, unless
+#   the network was given another start (``webelf serve`` gives the wall clock's);
 # * CLOCK_MONOTONIC (and _RAW, _COARSE, CLOCK_BOOTTIME, _ALARM) is BOOT_UPTIME, a fixed
 #   1000 s of uptime when the guest starts, plus ``network.now``;
 # * the CPU-time clocks (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID and the
@@ -81,7 +82,7 @@ def clock_ns(k: Kernel, clock: int) -> int | None:
     """Clock ``clock`` (a signed id) now, in nanoseconds; None for an invalid id."""
     now = k.network.now
     if clock in _REALTIME:
-        return REALTIME_EPOCH * L.NSEC_PER_SEC + _ns(now)
+        return k.network.epoch_ns + _ns(now)
     if clock in _MONOTONIC:
         return BOOT_UPTIME * L.NSEC_PER_SEC + _ns(now)
     if clock in _CPU or (clock < 0 and _cpu_clock(k, clock) is not None):
