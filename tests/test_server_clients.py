@@ -15,11 +15,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from browser import follow_the_link
 from generator import ServerConfig, build_server, default_site
 from generator.site import Response
-from support import LOOPBACK, env_without_proxy, free_port, missing, tool, wait_listening
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+from support import LOOPBACK, env_without_proxy, free_port, tool, wait_listening
 
 
 def start_site(servers, tmp_path: Path, idle_timeout: int = 5):
@@ -111,39 +110,5 @@ def test_ab_10000_requests_all_2xx(servers, tmp_path):
 def test_headless_chromium_follows_the_link_to_the_second_page(servers, tmp_path):
     """A real browser loads /, clicks the link, and lands on /about; the screenshot is
     kept in artifacts/ for a human to look at."""
-    try:
-        from selenium import webdriver
-        from selenium.common.exceptions import WebDriverException
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
-    except ImportError:
-        missing("selenium", "pip install '.[test]'")
-
     _, port = start_site(servers, tmp_path)
-    options = webdriver.ChromeOptions()
-    options.binary_location = tool("chromium")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1000,800",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=tool("chromedriver"))
-    try:  # the capability is a browser that starts, not a name on PATH
-        driver = webdriver.Chrome(options=options, service=service)
-    except (WebDriverException, OSError) as exc:
-        why = (getattr(exc, "msg", None) or str(exc)).strip().splitlines()
-        missing("a chromium that chromedriver can start",
-                f"apt-get install chromium chromium-driver ({why[0] if why else type(exc).__name__})")
-    try:
-        driver.set_page_load_timeout(20)
-        driver.get(f"http://{LOOPBACK}:{port}/")
-        assert driver.title == "Elves and machine code"
-        driver.find_element(By.LINK_TEXT, "here is how it does it").click()
-        WebDriverWait(driver, 20).until(lambda d: d.title == "How this page was served")
-        assert driver.current_url == f"http://{LOOPBACK}:{port}/about"
-        assert "matched the path" in driver.find_element(By.TAG_NAME, "body").text
-        ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / "chromium-about.png"
-        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 1000
-    finally:
-        driver.quit()
+    follow_the_link(f"http://{LOOPBACK}:{port}", tmp_path, "chromium-about.png")
