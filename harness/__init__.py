@@ -7,7 +7,8 @@ The public surface is small; everything else is in the modules named below, one 
 each: :mod:`.elf` (loading), :mod:`.machine` (the CPU), :mod:`.kernel` (the system
 call table), :mod:`.net` (the fake network), :mod:`.trace` (strace lines, listings),
 :mod:`.coverage` (which instructions ran), :mod:`.http` (h11 validation, byte diffs),
-:mod:`.linux` (Linux's numbers).
+:mod:`.bridge` (``webelf serve``: the guest's ports on real sockets), :mod:`.accesslog`
+(Common Log Format lines from a connection's bytes), :mod:`.linux` (Linux's numbers).
 """
 
 from .errors import ElfError, GuestFault, GuestTimeout, HarnessError, NetError, UnsupportedSyscall

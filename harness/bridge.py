@@ -35,6 +35,7 @@ from __future__ import annotations
 import selectors
 import socket
 import struct
+import sys
 import time
 from collections.abc import Callable, Iterable
 
@@ -42,15 +43,17 @@ from .accesslog import Exchange
 from .errors import HarnessError, NetError
 from .guest import Guest
 from .linux import INADDR_LOOPBACK, SHUTDOWN_MASK
-from .net import State, format_ip
+from .net import State
 
 __all__ = ["Bridge", "BridgeError", "MAX_LINKS", "OUT_LIMIT", "listen"]
 
 #: The most of a guest's bytes held on their way to one real client (the rest stays in the
 #: guest's send buffer, so its writes sleep).
 OUT_LIMIT = 256 * 1024
-#: The most real connections held at once; more wait in the host's listen backlog.
-MAX_LINKS = 4096
+_WINDOWS = sys.platform == "win32"
+#: The most real connections held at once; more wait in the host's listen backlog.  (Windows'
+#: select, which selectors uses there, takes at most 512 sockets.)
+MAX_LINKS = 500 if _WINDOWS else 4096
 #: How long the loop sleeps at most with nothing to do: the clock is synchronised at least
 #: this often (pending connections' SYN timeouts, TIME_WAIT), and Ctrl-C is seen on every
 #: OS.
@@ -63,7 +66,8 @@ _ACCEPT_BURST = 64
 #: The host's listen backlog for each bridged port.
 _BACKLOG = 511
 _READ_CHUNK = 64 * 1024
-_LINGER_ZERO = struct.pack("ii", 1, 0)
+#: struct linger {l_onoff = 1, l_linger = 0}: two ints on POSIX, two u_shorts on Windows.
+_LINGER_ZERO = struct.pack("HH" if _WINDOWS else "ii", 1, 0)
 
 
 class BridgeError(HarnessError):
@@ -78,7 +82,7 @@ def listen(host: str, port: int) -> socket.socket:
     off there)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        if not _windows():
+        if not _WINDOWS:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(_BACKLOG)
@@ -87,12 +91,6 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise BridgeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return sock
-
-
-def _windows() -> bool:
-    import sys
-
-    return sys.platform == "win32"
 
 
 class _Link:
@@ -400,7 +398,3 @@ def _reset(sock: socket.socket) -> None:
         pass
     sock.close()
 
-
-def describe(target: tuple[int, int]) -> str:
-    ip, port = target
-    return f"{format_ip(ip)}:{port}"

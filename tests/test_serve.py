@@ -463,3 +463,48 @@ def test_a_guest_that_exits_without_listening_ends_serve_as_it_ends_run(tmp_path
                          capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
     assert (out.returncode, out.stdout, out.stderr) == (ran.returncode, ran.stdout, ran.stderr)
     assert out.stdout and out.returncode == 0
+
+
+# --- many clients: the backlog, a forking guest, and the wall clock ----------------------------
+
+def test_a_client_behind_a_silent_one_waits_in_the_backlog_for_the_idle_timeout(serving,
+                                                                                tmp_path):
+    """The generated server takes one connection at a time: while a client that sends
+    nothing holds it, the next waits in the guest's listen backlog, and is answered once the
+    first has been dropped after the server's idle timeout (1 s here), measured on the
+    wall clock, which the guest's clock follows."""
+    elf = tmp_path / "site.elf"
+    elf.write_bytes(build_server(default_site(), ServerConfig(port=free_port(),
+                                                              idle_timeout=1)))
+    served = serving(elf)
+    with socket.create_connection((LOOPBACK, served.port), timeout=TIMEOUT) as silent:
+        time.sleep(0.1)  # the guest accepts it, and waits for its request
+        started = time.monotonic()
+        response = exchange(served.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                            half_close=False)
+        waited = time.monotonic() - started
+        assert response == Response.of(dict(default_site().routes)["/"]).data
+        assert 0.7 <= waited < 3.0, waited
+        assert silent.recv(1) == b""  # it was dropped without an answer
+    status, _, err = served.stop()
+    assert status == 0, err
+
+
+def test_a_forking_guest_serves_two_clients_at_once(serving, tmp_path):
+    """fork_server's child for the first client waits for the rest of its request while
+    the parent accepts the second client and another child answers it at once."""
+    build("glibc", "fork_server", tmp_path)
+    served = serving(tmp_path / "fork_server", "--", str(free_port()), "2")
+    with socket.create_connection((LOOPBACK, served.port), timeout=TIMEOUT) as slow:
+        slow.sendall(b"GET /slow HTTP/1.0\r\n")
+        fast = exchange(served.port, b"GET /fast HTTP/1.0\r\n\r\n", half_close=False)
+        assert fast.endswith(b"child served: GET /fast HTTP/1.0\n")
+        slow.sendall(b"\r\n")
+        rest = b""
+        while chunk := slow.recv(65536):
+            rest += chunk
+        assert rest.endswith(b"child served: GET /slow HTTP/1.0\n")
+    status, log, err = served.stop(None)
+    assert status == 0, err
+    assert [CLF.match(line).group(3) for line in log] == ["GET /fast HTTP/1.0",
+                                                          "GET /slow HTTP/1.0"]
