@@ -346,10 +346,22 @@ class Bridge:
         return True
 
     def _drop(self, link: _Link, *, reset_real: bool = False, reset_guest: bool = False) -> None:
-        """End a link: the real socket closed (with RST if ``reset_real``), the fake client
-        closed (reset if ``reset_guest``), and the access log told."""
+        """End a link: the access log told, the fake client closed (reset if
+        ``reset_guest``), and the real socket closed (with RST if ``reset_real``) last, so
+        that a client which has seen its connection end finds its line in the log even if
+        serve is stopped at that moment."""
         if link.closed:
             return
+        if link.exchange is not None:
+            exchange, link.exchange = link.exchange, None
+            for record in exchange.close():
+                self.log(record.line())
+        client = link.client
+        if reset_guest:
+            client.reset()
+        else:
+            client.recv()  # what it sent after the real client left is dropped with it
+            client.close()
         link.closed = True
         sock = link.sock
         self.links.pop(sock.fileno(), None)
@@ -359,15 +371,6 @@ class Bridge:
             _reset(sock)
         else:
             sock.close()
-        client = link.client
-        if reset_guest:
-            client.reset()
-        else:
-            client.recv()  # what it sent after the real client left is dropped with it
-            client.close()
-        if link.exchange is not None:
-            for record in link.exchange.close():
-                self.log(record.line())
 
     def close(self) -> None:
         """Close every real socket: connections, then listeners."""

@@ -508,3 +508,53 @@ def test_a_forking_guest_serves_two_clients_at_once(serving, tmp_path):
     assert status == 0, err
     assert [CLF.match(line).group(3) for line in log] == ["GET /fast HTTP/1.0",
                                                           "GET /slow HTTP/1.0"]
+
+
+def _read_until_reset(port: int, request: bytes) -> tuple[bytes, str]:
+    """What a client that sent ``request`` reads, and how the connection ended."""
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
+        s.sendall(request)
+        got = b""
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except ConnectionResetError:
+            return got, "reset"
+        return got, "end of file"
+
+
+@pytest.mark.native
+@pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)
+def test_a_guest_that_closes_with_unread_bytes_resets_the_real_client_as_natively(
+        natives, serving, tmp_path):
+    """crash_server reads the head only: closing with a 10 KB body unread sends RST
+    (tcp_close, RFC 2525 section 2.17).  The real client reads the response, then gets
+    ECONNRESET, natively and through serve alike; a request without a body ends with a FIN
+    both ways."""
+    build("glibc", "crash_server", tmp_path)
+    elf = tmp_path / "crash_server"
+    port = free_port()
+    proc = natives.start(elf, ["crash_server", str(port)], {}, stdin=subprocess.DEVNULL)
+    _native_fetch(proc, port, b"GET / HTTP/1.0\r\n\r\n")
+    with_body = b"POST / HTTP/1.0\r\nContent-Length: 10240\r\n\r\n" + b"b" * 10240
+    plain = b"GET / HTTP/1.0\r\n\r\n"
+    native = [_read_until_reset(port, r) for r in (with_body, plain)]
+    served = serving(elf, "--", str(port))
+    emulated = [_read_until_reset(served.port, r) for r in (with_body, plain)]
+    assert emulated == native
+    assert [how for _, how in native] == ["reset", "end of file"]
+    assert native[0][0].endswith(b"\r\n\r\nok\n")
+
+
+def test_strace_shows_the_guest_s_calls_on_stderr(serving, tmp_path):
+    served = serving(default_elf(tmp_path, free_port()), "--strace")
+    assert exchange(served.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").startswith(
+        b"HTTP/1.1 200 OK\r\n")
+    status, log, err = served.stop()
+    assert status == 0
+    lines = err.decode().splitlines()
+    assert any(re.match(r"bind\(3, \{sa_family=AF_INET, sin_port=htons\(\d+\)", line)
+               for line in lines), lines[:10]
+    assert any(re.match(r"accept4\(3, .*\) = 4$", line) for line in lines), lines
+    assert any(re.match(r'write\(4, "HTTP/1.1 200 OK\\r\\n', line) for line in lines), lines
+    assert len(log) == 1
