@@ -23,8 +23,10 @@ pipelined requests are told apart), one client-side parser per response, primed 
 request's method, finds where each response ends (a response to HEAD has no body; one
 without Content-Length ends at the close, RFC 9112 section 6.3).  Bytes that are not HTTP
 stop the parsing of that direction: the request line is then the raw first line, and the
-connection's close ends the response.  Memory is bounded: at most :data:`HEAD_LIMIT` bytes
-of a request head that has not ended are held.
+connection's close ends the response.  Empty lines before a request line are skipped, as
+RFC 9112 section 2.2 asks of a server (old clients send a CRLF after a POST body).  Memory
+is bounded: at most :data:`HEAD_LIMIT` bytes of a request head that has not ended are held
+(plus the one piece being fed), and a parser that gave up is dropped with its buffer.
 """
 
 from __future__ import annotations
@@ -132,6 +134,12 @@ class Exchange:
             return
         while data:
             conn = self._in
+            if not self._in_raw:
+                # A fresh parser: empty lines before the request line are not a request
+                # (h11 would call them one that is missing its line).
+                data = data.lstrip(b"\r\n")
+                if not data:
+                    return
             if len(self._in_raw) < _LINE_LIMIT:
                 self._in_raw += data[:_LINE_LIMIT - len(self._in_raw)]
             conn.receive_data(data)
@@ -158,6 +166,7 @@ class Exchange:
                 first = bytes(self._in_raw).split(b"\n", 1)[0].rstrip(b"\r")
                 self._requests.append(_Request(first or None, b"GET", self._now()))
                 self._in_broken = True
+                self._in = None  # and its buffer, which holds all of one piece fed
                 self._in_raw = bytearray()
                 return
 
@@ -167,6 +176,8 @@ class Exchange:
         request the connection's end left unanswered."""
         if self._in_broken or self._in is None or not self._in_raw.strip():
             return
+        if self._in.their_state is not h11.IDLE:
+            return  # its head ended: it is queued already, only its body is unfinished
         first = bytes(self._in_raw).split(b"\n", 1)[0].rstrip(b"\r")
         self._requests.append(_Request(first, b"GET", self._now()))
         self._in_broken = True  # what follows is not read as a new request
@@ -204,8 +215,10 @@ class Exchange:
                         break
             except h11.RemoteProtocolError:
                 # Not HTTP (or framed wrongly): the rest of the connection is this
-                # response, as a client that read to the close would take it.
+                # response, as a client that read to the close would take it.  The
+                # parser is dropped with its buffer (all of one piece fed).
                 self._out_broken = True
+                self._out = None
                 if self._status is None:  # no head h11 could read: all of it counts
                     match = _STATUS_LINE.match(self._out_raw)
                     self._status = int(match.group(1)) if match else None
@@ -243,7 +256,7 @@ class Exchange:
         requests nobody answered are logged with status ``-``."""
         self._unfinished()
         records: list[Record] = []
-        if self._out is not None:
+        if self._out is not None or self._out_broken:
             if not self._out_broken:
                 try:
                     self._out.receive_data(b"")
@@ -261,6 +274,7 @@ class Exchange:
                         self._status = int(match.group(1)) if match else None
                         self._size = self._fed
             records.append(self._finish())
+            self._out_broken = False  # logged: a second close() logs nothing more
         for request in self._requests:
             records.append(Record(self.client, request.when, request.line, None, None))
         self._requests.clear()
