@@ -45,6 +45,11 @@ __all__ = ["Exchange", "Record", "clf_time"]
 HEAD_LIMIT = 16 * 1024
 #: The request line shown for bytes that are not a request (Apache shows what it read).
 _LINE_LIMIT = 1024
+#: The request each response parser is primed with, by method (only the method matters to
+#: the framing of a response: HEAD's has no body): h11's events are immutable, and building
+#: one validates its headers, so they are made once.
+_PRIMERS: dict[bytes, h11.Request] = {}
+_END = h11.EndOfMessage()
 _STATUS_LINE = re.compile(rb"HTTP/\d\.\d (\d{3})")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -233,8 +238,13 @@ class Exchange:
         self._out_request = request
         conn = self._out = h11.Connection(h11.CLIENT)
         method = request.method if request is not None else b"GET"
-        conn.send(h11.Request(method=method, target="/", headers=[("Host", "-")]))
-        conn.send(h11.EndOfMessage())
+        primer = _PRIMERS.get(method)
+        if primer is None:
+            primer = h11.Request(method=method, target="/", headers=[("Host", "-")])
+            if len(_PRIMERS) < 64:  # methods are few; a client's made-up ones are not kept
+                _PRIMERS[method] = primer
+        conn.send(primer)
+        conn.send(_END)
         self._status = None
         self._size = 0
         self._fed = 0

@@ -263,6 +263,7 @@ class Bridge:
             exchange = Exchange(address[0]) if self.log is not None else None
             link = _Link(sock, client, exchange)
             self.links[sock.fileno()] = link
+            self._from_real(link)  # a client's request often came with its handshake
 
     def _from_real(self, link: _Link) -> None:
         """The real socket is readable: bytes for the guest, its FIN, or its reset."""
