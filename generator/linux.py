@@ -8,11 +8,19 @@ signal numbers from arch/x86/include/uapi/asm/signal.h.
 
 # System calls (int 0x80: number in eax, arguments in ebx, ecx, edx, esi, edi, ebp).
 SYS_exit = 1
+SYS_fork = 2
 SYS_read = 3
 SYS_write = 4
 SYS_close = 6
 SYS_signal = 48
+SYS_wait4 = 114
+SYS_writev = 146
 SYS_nanosleep = 162
+SYS_sched_getaffinity = 242
+SYS_epoll_ctl = 255
+SYS_epoll_wait = 256
+SYS_clock_gettime = 265
+SYS_epoll_create1 = 329
 SYS_socket = 359
 SYS_bind = 361
 SYS_listen = 363
@@ -23,6 +31,8 @@ SYS_shutdown = 373
 # Sockets.
 AF_INET = 2
 SOCK_STREAM = 1
+#: O_NONBLOCK's value, as socket(2) and accept4(2) take it in their type/flags.
+SOCK_NONBLOCK = 0o4000
 SOL_SOCKET = 1
 SO_REUSEADDR = 2
 #: SO_RCVTIMEO as i386 has always spelled it (SO_RCVTIMEO_OLD): a struct timeval of two
@@ -32,6 +42,18 @@ SHUT_WR = 1
 
 # Errors the program retries rather than gives up on (include/uapi/asm-generic/errno-base.h).
 EINTR = 4
+EAGAIN = 11
+ECONNABORTED = 103
+
+# epoll (include/uapi/linux/eventpoll.h).
+EPOLL_CTL_ADD = 1
+EPOLL_CTL_MOD = 3
+EPOLLIN = 0x001
+EPOLLOUT = 0x004
+EPOLLEXCLUSIVE = 1 << 28
+
+# Clocks (include/uapi/linux/time.h).
+CLOCK_MONOTONIC = 1
 
 # Signals.
 SIGPIPE = 13

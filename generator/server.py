@@ -63,6 +63,17 @@ class ServerConfig:
     backlog: int = 64
     buffer_size: int = DEFAULT_BUFFER_SIZE
     idle_timeout: int = 5
+    #: The epoll program of :mod:`generator.eventloop` (keep-alive, deadlines, workers)
+    #: instead of the one-connection-at-a-time program below.
+    event_loop: bool = False
+    #: Event loop only: connections per worker; the next is closed as it is accepted.
+    max_connections: int = 1024
+    #: Event loop only: whole seconds a request head may take from its first byte.
+    header_timeout: int = 10
+    #: Event loop only: whole seconds a response may wait for the client to read.
+    send_timeout: int = 10
+    #: Event loop only: processes that serve (1..256), or "auto": the CPUs allowed.
+    workers: int | str = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.port, int) or not 1 <= self.port <= 65535:
@@ -75,8 +86,16 @@ class ServerConfig:
             raise ConfigError(f"backlog {self.backlog} is outside 1..65535")
         if not 16 <= self.buffer_size <= 1 << 24:
             raise ConfigError(f"buffer size {self.buffer_size} is outside 16..16777216")
-        if not isinstance(self.idle_timeout, int) or not 1 <= self.idle_timeout <= 86400:
-            raise ConfigError(f"idle timeout {self.idle_timeout} is outside 1..86400 seconds")
+        for what, value in (("idle timeout", self.idle_timeout),
+                            ("header timeout", self.header_timeout),
+                            ("send timeout", self.send_timeout)):
+            if not isinstance(value, int) or not 1 <= value <= 86400:
+                raise ConfigError(f"{what} {value} is outside 1..86400 seconds")
+        if not isinstance(self.max_connections, int) or not 1 <= self.max_connections <= 65536:
+            raise ConfigError(f"max connections {self.max_connections} is outside 1..65536")
+        if self.workers != "auto" and (not isinstance(self.workers, int)
+                                       or not 1 <= self.workers <= 256):
+            raise ConfigError(f"workers {self.workers!r} is neither auto nor 1..256")
 
     def sockaddr_in(self) -> bytes:
         """struct sockaddr_in (include/uapi/linux/in.h): family in host order, port and
@@ -512,5 +531,10 @@ def as_site(content: Site | Page | bytes) -> Site:
 
 def build_server(content: Site | Page | bytes, config: ServerConfig = ServerConfig()) -> bytes:
     """The executable's bytes: a static i386 ELF that serves ``content``."""
-    a, entry = assemble(as_site(content), config)
+    if config.event_loop:
+        from .eventloop import assemble as assemble_loop
+
+        a, entry = assemble_loop(as_site(content), config)
+    else:
+        a, entry = assemble(as_site(content), config)
     return elf.link(a, entry)

@@ -1,0 +1,883 @@
+"""The event-loop server: keep-alive, pipelining, deadlines and workers, one Python line per
+machine instruction.
+
+:mod:`generator.server` answers one connection at a time: a client that trickles its head
+owns the program until its idle timeout.  This program never waits for one client.  Every
+socket is non-blocking and registered with one ``epoll`` instance (epoll(7)); the loop
+waits in ``epoll_wait`` for whatever is ready and does only what can be done at once:
+
+1. setup as :mod:`generator.server` (SIGPIPE ignored; socket -- now ``SOCK_NONBLOCK`` --,
+   SO_REUSEADDR, bind, listen; a failure writes ``<call>() failed: errno <n>`` and exits 1);
+2. with ``workers`` > 1 (or ``auto``: the CPUs ``sched_getaffinity`` allows), the process
+   becomes a supervisor: it forks that many workers, which share the listening socket, and
+   ``wait4``\\ s for ever, forking a new worker for each that dies (after 100 ms, so a worker
+   that cannot start is no fork loop);
+3. each worker: ``epoll_create1``, the listening socket registered with EPOLLEXCLUSIVE (one
+   worker is woken per connection, not all: epoll_ctl(2)), then the loop.  Each turn reads
+   CLOCK_MONOTONIC's seconds once; when they change, every connection whose deadline has
+   passed is closed (a 1 s sweep, so deadlines are whole seconds, late by under one).
+
+Per connection, a slot indexed by its fd (fds are the lowest free, so slots stay dense):
+
+========  ======================================================================
+deadline  CLOCK_MONOTONIC second after which the connection is closed (0: free)
+have      bytes of an unfinished head kept in the slot's own buffer
+iov[2]    what is left to write: two struct iovec, handed to ``writev`` as they are
+state     W (1): waiting for EPOLLOUT; C (2): close after this response; D (4): draining
+========  ======================================================================
+
+A readable connection is read into one shared buffer (so an idle slot's buffer pages are
+never touched); a head that has not ended is copied to the slot's buffer and the next read
+appends there.  Deadlines: the **head deadline** (``header_timeout``, from the first byte of
+a head, however slowly the rest trickles), the **idle deadline** (``idle_timeout``, between
+requests on a kept-alive connection), the **send deadline** (``send_timeout``, while a
+response waits for EPOLLOUT; a client that never reads is dropped, and nobody else waits
+for it meanwhile).
+
+**Keep-alive** (RFC 9112 section 9.3): an HTTP/1.1 request keeps the connection open unless
+it says ``Connection: close`` (the first token of the first such header, compared without
+regard to case); HTTP/1.0 requests, methods other than GET and HEAD (whose bodies this
+server does not read), 400 and 431 close it.  Every stored response ends its head with
+``Connection: close``; a kept-alive answer is written as two iovecs that leave that line
+out, so both answers come from the same bytes.  Pipelined requests (RFC 9112 section 9.3.2)
+are answered in order: what follows a head is kept and parsed once the response is
+written, and nothing more is read while a response waits for EPOLLOUT.  A closing answer is
+followed by ``shutdown(SHUT_WR)`` and draining until the client's end of file (or the idle
+deadline), so the close is never a reset that could cost the client its response.
+
+At most ``max_connections`` connections per worker: one that would exceed it is closed as
+soon as it is accepted.  Routing and the request line are as in :mod:`generator.server`.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .errors import ConfigError
+from .linux import (
+    AF_INET, CLOCK_MONOTONIC, EAGAIN, ECONNABORTED, EINTR, EPOLL_CTL_ADD, EPOLL_CTL_MOD,
+    EPOLLEXCLUSIVE, EPOLLIN, EPOLLOUT, SHUT_WR, SIG_IGN, SIGPIPE, SO_REUSEADDR, SOCK_NONBLOCK,
+    SOCK_STREAM, SOL_SOCKET, STDERR_FILENO, SYS_accept4, SYS_bind, SYS_clock_gettime,
+    SYS_close, SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_exit, SYS_fork,
+    SYS_listen, SYS_nanosleep, SYS_read, SYS_sched_getaffinity, SYS_setsockopt, SYS_shutdown,
+    SYS_signal, SYS_socket, SYS_wait4, SYS_write, SYS_writev,
+)
+from .site import BAD_REQUEST, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, NOT_FOUND, Response, Site
+from .x86 import AL, DL, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Assembler, Label, Mem, byte, dword
+
+#: The line every stored head ends with, before the blank line; a kept-alive answer skips it.
+CONNECTION_CLOSE = b"Connection: close\r\n"
+#: The fds below the first client's: 0, 1, 2, the listening socket, the epoll instance.
+FIRST_CLIENT_FD = 5
+#: How many ready fds one epoll_wait reports at most.
+MAX_EVENTS = 64
+#: How long epoll_wait sleeps with nothing to do: the deadline sweep needs a turn a second.
+WAIT_MS = 1000
+ACCEPT_BACKOFF_NS = 100_000_000
+
+# The slot of a connection: offsets of its fields, and its size (a power of two).
+DEADLINE, HAVE, CUR_PTR, CUR_LEN, NEXT_PTR, NEXT_LEN, STATE = 0, 4, 8, 12, 16, 20, 24
+SLOT_SHIFT = 5
+# STATE bits.
+W, C, D = 1, 2, 4
+
+
+def _pascal(text: str) -> bytes:
+    raw = text.encode()
+    return bytes([len(raw)]) + raw
+
+
+def _keeps_alive(r: Response) -> bool:
+    """Whether ``r`` can also be sent kept-alive: its head ends with the Connection: close
+    line (a route given as raw bytes, lies and all, is always sent as it is)."""
+    head = r.data[:r.head_length]
+    return head.endswith(CONNECTION_CLOSE + b"\r\n")
+
+
+def assemble(site: Site, config) -> tuple[Assembler, Label]:
+    """The event-loop program for ``site`` under ``config`` (a ServerConfig)."""
+    from .server import response_bytes
+
+    a = Assembler()
+    bufsize = config.buffer_size
+    stride_shift = max(bufsize - 1, 1).bit_length()   # each slot's buffer: a power of two
+    max_fd = config.max_connections + FIRST_CLIENT_FD
+    close_len = len(CONNECTION_CLOSE)
+
+    # ------------------------------------------------------------------ data
+    pages = {id(x): x if isinstance(x, Response) else Response.of(x) for _, x in site.routes}
+    blobs = {data: a.data(data, "response") for data in response_bytes(site)}
+
+    def entry(r: Response, keep: bool = True) -> None:
+        """[address][length][head length][1 if it may be sent kept-alive] (16 bytes)."""
+        a.dd(blobs[r.data], align=1)
+        a.data(struct.pack("<III", len(r.data), r.head_length, int(keep and _keeps_alive(r))))
+
+    routes = a.data(b"", "routes")
+    for path, page in site.routes:
+        raw = path.encode("ascii")
+        if not 1 <= len(raw) <= 255:
+            raise ConfigError(f"path {path!r} must be 1 to 255 bytes long")
+        a.data(bytes([len(raw)]) + raw)
+        entry(pages[id(page)])
+    a.data(b"\0")
+    entry(NOT_FOUND)
+    not_allowed_entry = a.data(b"", "entry_405")
+    entry(METHOD_NOT_ALLOWED, keep=False)
+    bad_request_entry = a.data(b"", "entry_400")
+    entry(BAD_REQUEST, keep=False)
+    too_large_entry = a.data(b"", "entry_431")
+    entry(HEADERS_TOO_LARGE, keep=False)
+    http_1 = a.data(b"HTTP/1.", "http_1")
+    http_scheme = a.data(b"http://", "http_scheme")
+    connection = a.data(b"connection:", "connection")
+    backoff = a.data(struct.pack("<ii", 0, ACCEPT_BACKOFF_NS), "backoff_timespec")
+    sockaddr = a.data(config.sockaddr_in(), "sockaddr")
+    name = {call: a.data(_pascal(call), f"name_{call}")
+            for call in ("socket", "setsockopt", "bind", "listen", "epoll_create1",
+                         "epoll_ctl")}
+    failed = a.data(_pascal("() failed: errno "), "failed")
+
+    # ------------------------------------------------------------------ bss
+    listen_fd = a.reserve(4, "listen_fd")
+    epfd = a.reserve(4, "epfd")
+    now = a.reserve(4, "now")
+    swept = a.reserve(4, "swept")
+    timespec = a.reserve(8, "timespec")
+    event = a.reserve(12, "event")              # struct epoll_event for epoll_ctl
+    cur_start = a.reserve(4, "cur_start")       # the request being parsed: its first byte,
+    cur_end = a.reserve(4, "cur_end")           #   the byte after its head,
+    cur_left = a.reserve(4, "cur_left")         #   and how many bytes follow its head
+    events = a.reserve(12 * MAX_EVENTS, "events")
+    errline = a.reserve(64, "errline")
+    shared = a.reserve(bufsize + 16, "shared")  # +16: the header scan may look 4 bytes past
+    slots = a.reserve(max_fd << SLOT_SHIFT, "slots")
+    bufs = a.reserve((max_fd << stride_shift) + 16, "bufs")
+
+    L = a.label
+    start, die, digits, emit, serve = L("_start"), L("die"), L("digits"), L("emit"), L("serve")
+    supervise, fork_one, reap = L("supervise"), L("fork_one"), L("reap")
+    loop, no_sweep, next_event, sweep, sweep_next, sweep_skip = (
+        L("loop"), L("no_sweep"), L("next_event"), L("sweep"), L("sweep_next"), L("sweep_skip"))
+    slot_of, buf_of, ctl, close_conn = L("slot_of"), L("buf_of"), L("ctl"), L("close_conn")
+    accept_all, accept_failed, refuse, handle, not_listener = (
+        L("accept_all"), L("accept_failed"), L("refuse"), L("handle"), L("not_listener"))
+    read_in, read_at, got, eof, drain, process, done = (
+        L("read_in"), L("read_at"), L("got"), L("eof"), L("drain"), L("process"), L("done"))
+    next_lf, incomplete, complete, lf_lf, keep_partial = (
+        L("next_lf"), L("incomplete"), L("complete"), L("lf_lf"), L("keep_partial"))
+    origin_form, authority, authority_end = L("origin_form"), L("authority"), L("authority_end")
+    not_get, other_method, method_letter, target = (
+        L("not_get"), L("other_method"), L("method_letter"), L("target"))
+    path_char, path_end, skip_query, version, line_ok = (
+        L("path_char"), L("path_end"), L("skip_query"), L("version"), L("line_ok"))
+    header_line, header_name, header_space, headers_done = (
+        L("header_line"), L("header_name"), L("header_space"), L("headers_done"))
+    next_route, skip_route, found = L("next_route"), L("skip_route"), L("found")
+    not_allowed, bad_request, respond, keep_alive, store = (
+        L("not_allowed"), L("bad_request"), L("respond"), L("keep_alive"), L("store"))
+    write_out, first_done, wrote, write_failed, wait_out, written = (
+        L("write_out"), L("first_done"), L("wrote"), L("write_failed"), L("wait_out"),
+        L("written"))
+    resume, deadline_set = L("resume"), L("deadline_set")
+
+    # ------------------------------------------------------------------ setup
+    a.bind(start)
+    a.push(SYS_signal)            # signal(SIGPIPE, SIG_IGN): a reset peer must not kill us
+    a.pop(EAX)
+    a.push(SIGPIPE)
+    a.pop(EBX)
+    a.push(SIG_IGN)
+    a.pop(ECX)
+    a.int_(0x80)
+
+    a.mov(EBP, name["socket"])
+    a.mov(EAX, SYS_socket)        # socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)
+    a.push(AF_INET)
+    a.pop(EBX)
+    a.mov(ECX, SOCK_STREAM | SOCK_NONBLOCK)
+    a.cdq()
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("s", die)
+    a.xchg(EAX, EBX)              # ebx = the listening socket
+
+    a.mov(EBP, name["setsockopt"])
+    a.mov(EAX, SYS_setsockopt)    # setsockopt(ebx, SOL_SOCKET, SO_REUSEADDR, &1, 4)
+    a.push(SOL_SOCKET)
+    a.pop(ECX)
+    a.push(SO_REUSEADDR)
+    a.pop(EDX)
+    a.push(1)
+    a.mov(ESI, ESP)
+    a.push(4)
+    a.pop(EDI)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("s", die)
+
+    a.mov(EBP, name["bind"])
+    a.mov(EAX, SYS_bind)          # bind(ebx, &sockaddr, sizeof sockaddr)
+    a.mov(ECX, sockaddr)
+    a.push(16)
+    a.pop(EDX)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("s", die)
+
+    a.mov(EBP, name["listen"])
+    a.mov(EAX, SYS_listen)        # listen(ebx, backlog)
+    a.mov(ECX, config.backlog)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("s", die)
+    a.mov(dword[listen_fd], EBX)
+
+    workers = config.workers
+    if workers == "auto":         # sched_getaffinity(0, sizeof shared, shared): the CPUs
+        a.mov(EAX, SYS_sched_getaffinity)  # this process may run on, one bit each
+        a.xor(EBX, EBX)
+        a.mov(ECX, min(bufsize, 512) & ~3)
+        a.mov(EDX, shared)
+        a.int_(0x80)
+        a.xchg(EAX, ECX)          # ecx = bytes of mask (a failure: no bytes, one worker)
+        a.mov(ESI, shared)
+        a.xor(EDI, EDI)           # edi = the number of bits set
+        count_byte, count_bit, counted = L("count_byte"), L("count_bit"), L("counted")
+        a.bind(count_byte)
+        a.test(ECX, ECX)
+        a.j("le", counted)
+        a.lodsb()
+        a.bind(count_bit)
+        a.shr(AL, 1)
+        a.adc(EDI, 0)
+        a.test(AL, AL)
+        a.j("nz", count_bit)
+        a.dec(ECX)
+        a.jmp(count_byte)
+        a.bind(counted)
+    else:
+        a.mov(EDI, workers)
+    a.cmp(EDI, 1)
+    a.j("be", serve)              # one worker: this process serves
+    a.jmp(supervise)
+
+    # ------------------------------------------------------------------ die
+    a.bind(die)                   # eax = -errno, ebp = the name of the call that failed
+    a.neg(EAX)
+    a.mov(EDI, errline)
+    a.mov(ESI, EBP)
+    a.movzx(ECX, byte[ESI])
+    a.inc(ESI)
+    a.rep_movsb()
+    a.mov(ESI, failed)
+    a.movzx(ECX, byte[ESI])
+    a.inc(ESI)
+    a.rep_movsb()
+    a.xor(ECX, ECX)
+    a.push(10)
+    a.pop(EBX)
+    a.bind(digits)
+    a.xor(EDX, EDX)
+    a.div(EBX)
+    a.push(EDX)
+    a.inc(ECX)
+    a.test(EAX, EAX)
+    a.j("nz", digits)
+    a.bind(emit)
+    a.pop(EAX)
+    a.add(AL, ord("0"))
+    a.stosb()
+    a.dec(ECX)
+    a.j("nz", emit)
+    a.mov(AL, ord("\n"))
+    a.stosb()
+    a.mov(ECX, errline)
+    a.mov(EDX, EDI)
+    a.sub(EDX, ECX)
+    a.push(SYS_write)             # write(2, errline, edx): the whole line at once
+    a.pop(EAX)
+    a.push(STDERR_FILENO)
+    a.pop(EBX)
+    a.int_(0x80)
+    a.push(SYS_exit)              # exit(1)
+    a.pop(EAX)
+    a.mov(EBX, EAX)
+    a.int_(0x80)
+
+    # ------------------------------------------------------------------ the supervisor
+    fork_later = L("fork_later")
+    a.bind(supervise)             # edi = workers still to start
+    a.bind(fork_one)
+    a.push(SYS_fork)              # fork(): the child serves, the parent starts the next
+    a.pop(EAX)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("z", serve)
+    a.j("s", fork_later)          # EAGAIN, ENOMEM: try again in a while
+    a.dec(EDI)
+    a.j("nz", fork_one)
+    a.bind(reap)
+    a.mov(EAX, SYS_wait4)         # wait4(-1, NULL, 0, NULL): a worker ended
+    a.or_(EBX, -1)
+    a.xor(ECX, ECX)
+    a.cdq()
+    a.xor(ESI, ESI)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("s", reap)
+    a.inc(EDI)                    # one more to start
+    a.bind(fork_later)
+    a.mov(EAX, SYS_nanosleep)     # nanosleep(&backoff, NULL), so a worker that cannot
+    a.mov(EBX, backoff)           #   start is no fork loop
+    a.xor(ECX, ECX)
+    a.int_(0x80)
+    a.jmp(fork_one)
+
+    # ------------------------------------------------------------------ a worker
+    a.bind(serve)
+    a.mov(EBP, name["epoll_create1"])
+    a.mov(EAX, SYS_epoll_create1)  # epoll_create1(0)
+    a.xor(EBX, EBX)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("s", die)
+    a.mov(dword[epfd], EAX)
+    a.mov(EBP, name["epoll_ctl"])
+    a.mov(EAX, EPOLLIN | EPOLLEXCLUSIVE)  # epoll_ctl(epfd, ADD, listen_fd, {IN|EXCLUSIVE})
+    a.push(EPOLL_CTL_ADD)
+    a.pop(ECX)
+    a.mov(EDX, dword[listen_fd])
+    a.call(ctl)
+    a.test(EAX, EAX)
+    a.j("s", die)
+
+    a.bind(loop)
+    a.mov(EAX, SYS_epoll_wait)    # epoll_wait(epfd, events, MAX_EVENTS, WAIT_MS)
+    a.mov(EBX, dword[epfd])
+    a.mov(ECX, events)
+    a.push(MAX_EVENTS)
+    a.pop(EDX)
+    a.mov(ESI, WAIT_MS)
+    a.int_(0x80)
+    a.xchg(EAX, EDI)              # edi = ready fds (negative: EINTR, none)
+    a.mov(EAX, SYS_clock_gettime)  # clock_gettime(CLOCK_MONOTONIC, &timespec)
+    a.push(CLOCK_MONOTONIC)
+    a.pop(EBX)
+    a.mov(ECX, timespec)
+    a.int_(0x80)
+    a.mov(EAX, dword[timespec])
+    a.mov(dword[now], EAX)
+    a.cmp(EAX, dword[swept])
+    a.j("e", no_sweep)
+    a.mov(dword[swept], EAX)      # a new second: close what has outlived its deadline
+    a.push(EDI)
+    a.call(sweep)
+    a.pop(EDI)
+    a.bind(no_sweep)
+    a.mov(ESI, events)
+    a.bind(next_event)
+    a.dec(EDI)
+    a.j("s", loop)
+    a.mov(EBX, dword[ESI + 4])    # the fd, from the event's data
+    a.push(ESI)
+    a.push(EDI)
+    a.cmp(EBX, dword[listen_fd])
+    a.j("ne", not_listener)
+    a.call(accept_all)
+    a.jmp(done)
+    a.bind(not_listener)
+    a.call(handle)
+    a.bind(done)
+    a.pop(EDI)
+    a.pop(ESI)
+    a.add(ESI, 12)
+    a.jmp(next_event)
+
+    # ------------------------------------------------------------------ helpers
+    a.bind(slot_of)               # edi = the slot of fd ebx
+    a.mov(EDI, EBX)
+    a.shl(EDI, SLOT_SHIFT)
+    a.add(EDI, slots)
+    a.ret()
+
+    a.bind(buf_of)                # edi = the buffer of fd ebx
+    a.mov(EDI, EBX)
+    a.shl(EDI, stride_shift)
+    a.add(EDI, bufs)
+    a.ret()
+
+    a.bind(ctl)                   # epoll_ctl(epfd, ecx, edx, {eax, edx}); eax = result
+    a.mov(dword[event], EAX)
+    a.mov(dword[event + 4], EDX)
+    a.push(EBX)
+    a.mov(EBX, dword[epfd])
+    a.mov(ESI, event)
+    a.mov(EAX, SYS_epoll_ctl)
+    a.int_(0x80)
+    a.pop(EBX)
+    a.ret()
+
+    a.bind(sweep)                 # close every connection whose deadline has passed
+    a.mov(EBX, max_fd - 1)
+    a.bind(sweep_next)
+    a.call(slot_of)
+    a.mov(EAX, dword[EDI + DEADLINE])
+    a.test(EAX, EAX)
+    a.j("z", sweep_skip)          # a free slot
+    a.cmp(EAX, dword[now])
+    a.j("ae", sweep_skip)         # not yet: the deadline is this second or later
+    a.call(close_conn)
+    a.bind(sweep_skip)
+    a.dec(EBX)
+    a.j("ns", sweep_next)
+    a.ret()
+
+    a.bind(close_conn)            # close(ebx), and free its slot (edi)
+    a.and_(dword[EDI + DEADLINE], 0)
+    a.push(SYS_close)
+    a.pop(EAX)
+    a.int_(0x80)
+    a.ret()
+
+    # ------------------------------------------------------------------ accept
+    a.bind(accept_all)            # every connection waiting, each non-blocking
+    a.mov(EAX, SYS_accept4)       # accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK)
+    a.mov(EBX, dword[listen_fd])
+    a.xor(ECX, ECX)
+    a.cdq()
+    a.mov(ESI, SOCK_NONBLOCK)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("s", accept_failed)
+    a.xchg(EAX, EBX)              # ebx = the client
+    a.cmp(EBX, max_fd)
+    a.j("ae", refuse)             # over --max-connections: closed at once
+    a.call(slot_of)
+    a.mov(EAX, dword[now])        # the head deadline runs from the connection's start
+    a.add(EAX, config.header_timeout)
+    a.mov(dword[EDI + DEADLINE], EAX)
+    a.xor(EAX, EAX)
+    a.mov(dword[EDI + HAVE], EAX)
+    a.mov(dword[EDI + STATE], EAX)
+    a.push(EPOLL_CTL_ADD)         # epoll_ctl(epfd, ADD, client, {EPOLLIN, client})
+    a.pop(ECX)
+    a.mov(EDX, EBX)
+    a.inc(EAX)                    # EPOLLIN
+    a.call(ctl)
+    a.test(EAX, EAX)
+    a.j("ns", accept_all)
+    a.call(close_conn)            # it cannot be watched (ENOMEM): closed
+    a.jmp(accept_all)
+    a.bind(refuse)
+    a.push(SYS_close)             # close(ebx)
+    a.pop(EAX)
+    a.int_(0x80)
+    a.jmp(accept_all)
+    a.bind(accept_failed)
+    a.cmp(EAX, -EAGAIN)
+    a.j("e", done_ret := L("accept_done"))
+    a.cmp(EAX, -ECONNABORTED)
+    a.j("e", accept_all)
+    a.cmp(EAX, -EINTR)
+    a.j("e", accept_all)
+    a.mov(EAX, SYS_nanosleep)     # nanosleep(&backoff, NULL): EMFILE, ENOMEM...; a failure
+    a.mov(EBX, backoff)           #   that lasts must not become a busy loop
+    a.xor(ECX, ECX)
+    a.int_(0x80)
+    a.bind(done_ret)
+    a.ret()
+
+    # ------------------------------------------------------------------ a connection
+    a.bind(handle)                # ebx = a client that is ready
+    a.call(slot_of)
+    a.mov(EAX, dword[EDI + DEADLINE])
+    a.test(EAX, EAX)
+    a.j("z", done_ret)            # closed earlier in this turn
+    a.mov(AL, byte[EDI + STATE])
+    a.test(AL, W)
+    a.j("nz", write_out)          # EPOLLOUT: write what is left
+    a.test(AL, D)
+    a.j("nz", drain)
+
+    a.bind(read_in)
+    a.mov(EDX, dword[EDI + HAVE])
+    a.mov(ESI, shared)            # a new head is read into the shared buffer,
+    a.test(EDX, EDX)
+    a.j("z", read_at)
+    a.call(buf_of)                # the rest of one that had not ended into its own
+    a.mov(ESI, EDI)
+    a.bind(read_at)
+    a.lea(ECX, Mem(ESI, EDX, 1, 0))
+    a.neg(EDX)
+    a.add(EDX, bufsize)
+    a.push(SYS_read)              # read(ebx, esi + have, bufsize - have)
+    a.pop(EAX)
+    a.int_(0x80)
+    a.call(slot_of)
+    a.test(EAX, EAX)
+    a.j("g", got)
+    a.j("z", eof)
+    a.cmp(EAX, -EAGAIN)
+    a.j("e", done_ret)
+    a.cmp(EAX, -EINTR)
+    a.j("e", done_ret)
+    a.jmp(close_conn)             # ECONNRESET...: nobody to answer
+    a.bind(eof)
+    a.cmp(dword[EDI + HAVE], 0)   # end of file: after a head that never ended, 400
+    a.j("e", close_conn)
+    a.and_(dword[cur_left], 0)
+    a.xor(EDX, EDX)
+    a.jmp(bad_request)
+
+    a.bind(got)
+    a.mov(ECX, dword[EDI + HAVE])
+    a.test(ECX, ECX)
+    a.j("nz", keep_partial)       # the head deadline runs from its first byte
+    a.mov(EDX, dword[now])
+    a.add(EDX, config.header_timeout)
+    a.mov(dword[EDI + DEADLINE], EDX)
+    a.bind(keep_partial)
+    a.add(ECX, EAX)               # esi = the head's first byte, ecx = the bytes there
+
+    a.bind(process)               # one request at esi, ecx bytes of it (and after it)
+    a.mov(dword[cur_start], ESI)
+    a.mov(EDI, ESI)
+    a.push(ECX)
+    a.bind(next_lf)               # the head ends at LF LF or LF CR LF
+    a.mov(AL, ord("\n"))
+    a.jecxz(incomplete)
+    a.scasb(repne=True)
+    a.j("ne", incomplete)
+    a.jecxz(incomplete)
+    a.cmp(byte[EDI], ord("\n"))
+    a.j("e", lf_lf)
+    a.cmp(byte[EDI], ord("\r"))
+    a.j("ne", next_lf)
+    a.cmp(ECX, 2)
+    a.j("b", incomplete)
+    a.cmp(byte[EDI + 1], ord("\n"))
+    a.j("ne", next_lf)
+    a.inc(EDI)
+    a.dec(ECX)
+    a.bind(lf_lf)
+    a.inc(EDI)
+    a.dec(ECX)
+    a.mov(dword[cur_end], EDI)    # edi = the byte after the head
+    a.mov(dword[cur_left], ECX)   # ecx = the bytes after it
+    a.pop(ECX)
+    a.jmp(complete)
+
+    a.bind(incomplete)
+    a.pop(ECX)                    # the whole of it, which has not ended
+    a.and_(dword[cur_left], 0)
+    a.xor(EDX, EDX)
+    a.cmp(ECX, bufsize)
+    a.mov(EDI, too_large_entry)   # it fills the buffer: 431
+    a.j("ae", respond)
+    a.call(buf_of)                # keep it in the slot's own buffer
+    a.cmp(ESI, EDI)
+    a.j("e", same_place := L("same_place"))
+    a.push(ECX)
+    a.rep_movsb()
+    a.pop(ECX)
+    a.bind(same_place)
+    a.call(slot_of)
+    a.mov(dword[EDI + HAVE], ECX)
+    a.ret()
+
+    # ------------------------------------------------------------------ the request line
+    a.bind(complete)              # edx: 0 GET, 4 HEAD (the entry's field), 1 other; | 2 close
+    a.mov(ESI, dword[cur_start])
+    a.xor(EDX, EDX)
+    a.cmp(dword[ESI], int.from_bytes(b"GET ", "little"))
+    a.j("ne", not_get)
+    a.add(ESI, 4)
+    a.jmp(target)
+    a.bind(not_get)
+    a.cmp(dword[ESI], int.from_bytes(b"HEAD", "little"))
+    a.j("ne", other_method)
+    a.cmp(byte[ESI + 4], ord(" "))
+    a.j("ne", other_method)
+    a.mov(DL, 4)
+    a.add(ESI, 5)
+    a.jmp(target)
+    a.bind(other_method)
+    a.inc(EDX)
+    a.lodsb()
+    a.bind(method_letter)
+    a.sub(AL, ord("A"))
+    a.cmp(AL, ord("Z") - ord("A"))
+    a.j("a", bad_request)
+    a.lodsb()
+    a.cmp(AL, ord(" "))
+    a.j("ne", method_letter)
+
+    a.bind(target)
+    a.cmp(byte[ESI], ord("/"))
+    a.j("e", origin_form)
+    a.mov(EDI, http_scheme)
+    a.push(len(b"http://"))
+    a.pop(ECX)
+    a.cmpsb(repe=True)
+    a.j("ne", bad_request)
+    a.bind(authority)
+    a.lodsb()
+    a.cmp(AL, ord("/"))
+    a.j("e", authority_end)
+    a.cmp(AL, ord(" "))
+    a.j("a", authority)
+    a.jmp(bad_request)
+    a.bind(authority_end)
+    a.dec(ESI)
+    a.bind(origin_form)
+    a.mov(EDI, ESI)
+    a.bind(path_char)
+    a.lodsb()
+    a.cmp(AL, ord("?"))
+    a.j("e", path_end)
+    a.cmp(AL, ord(" "))
+    a.j("e", path_end)
+    a.j("b", bad_request)
+    a.jmp(path_char)
+    a.bind(path_end)
+    a.lea(ECX, ESI + -1)
+    a.sub(ECX, EDI)
+    a.cmp(AL, ord(" "))
+    a.j("e", version)
+    a.bind(skip_query)
+    a.lodsb()
+    a.cmp(AL, ord(" "))
+    a.j("e", version)
+    a.j("b", bad_request)
+    a.jmp(skip_query)
+
+    a.bind(version)
+    a.push(EDI)                   # the path and its length, for the routing
+    a.push(ECX)
+    a.mov(EDI, http_1)
+    a.push(7)
+    a.pop(ECX)
+    a.cmpsb(repe=True)
+    a.j("ne", bad_version := L("bad_version"))
+    a.lodsb()
+    a.sub(AL, ord("0"))
+    a.cmp(AL, 9)
+    a.j("a", bad_version)
+    a.test(AL, AL)
+    a.j("nz", http_11 := L("http_11"))
+    a.or_(DL, C)                  # HTTP/1.0: the connection closes after the response
+    a.bind(http_11)
+    a.lodsb()
+    a.cmp(AL, ord("\r"))
+    a.j("e", line_ok)
+    a.cmp(AL, ord("\n"))
+    a.j("ne", bad_version)
+    a.dec(ESI)                    # esi -> the LF that ends the request line
+    a.bind(line_ok)
+
+    a.bind(header_line)           # Connection: close, in any case, among the headers
+    a.mov(EDI, ESI)
+    a.mov(ECX, dword[cur_end])
+    a.sub(ECX, ESI)
+    a.j("le", headers_done)
+    a.mov(AL, ord("\n"))
+    a.scasb(repne=True)
+    a.j("ne", headers_done)
+    a.mov(ESI, EDI)               # esi = a header line
+    a.mov(EDI, connection)
+    a.push(len(b"connection:"))
+    a.pop(ECX)
+    a.bind(header_name)
+    a.lodsb()
+    a.or_(AL, 0x20)
+    a.scasb()
+    a.j("ne", header_line)
+    a.dec(ECX)
+    a.j("nz", header_name)
+    a.bind(header_space)
+    a.lodsb()
+    a.cmp(AL, ord(" "))
+    a.j("e", header_space)
+    a.cmp(AL, ord("\t"))
+    a.j("e", header_space)
+    a.or_(AL, 0x20)
+    a.cmp(AL, ord("c"))
+    a.j("ne", header_line)
+    a.mov(EAX, dword[ESI])
+    a.or_(EAX, 0x20202020)
+    a.cmp(EAX, int.from_bytes(b"lose", "little"))
+    a.j("ne", header_line)
+    a.or_(DL, C)
+    a.bind(headers_done)
+    a.pop(ECX)
+    a.pop(EDI)
+    a.test(DL, 1)
+    a.j("nz", not_allowed)
+
+    # ------------------------------------------------------------------ routing
+    a.mov(ESI, EDI)               # esi = the path, ecx = its length
+    a.mov(EDI, routes)
+    a.bind(next_route)
+    a.movzx(EAX, byte[EDI])
+    a.inc(EDI)
+    a.test(EAX, EAX)
+    a.j("z", respond)             # the end of the table: edi is at the 404 entry
+    a.cmp(EAX, ECX)
+    a.j("ne", skip_route)
+    a.push(ECX)
+    a.push(ESI)
+    a.push(EDI)
+    a.cmpsb(repe=True)
+    a.pop(EDI)
+    a.pop(ESI)
+    a.pop(ECX)
+    a.j("e", found)
+    a.bind(skip_route)
+    a.lea(EDI, Mem(EDI, EAX, 1, 16))
+    a.jmp(next_route)
+    a.bind(found)
+    a.add(EDI, EAX)
+    a.jmp(respond)
+
+    a.bind(bad_version)
+    a.pop(ECX)
+    a.pop(EDI)
+    a.bind(bad_request)
+    a.mov(EDI, bad_request_entry)
+    a.jmp(respond)
+    a.bind(not_allowed)
+    a.mov(EDI, not_allowed_entry)
+
+    # ------------------------------------------------------------------ the response
+    a.bind(respond)               # edi -> the entry; dl: 4 HEAD, 2 close
+    a.mov(EAX, dword[EDI])        # eax = the response's bytes
+    a.mov(ECX, dword[EDI + 4])    # ecx = how many a GET gets
+    a.test(DL, 4)
+    a.j("z", keep_alive)
+    a.mov(ECX, dword[EDI + 8])    # a HEAD gets the head
+    a.bind(keep_alive)
+    a.test(DL, C)
+    a.j("nz", closing := L("closing"))
+    a.cmp(dword[EDI + 12], 0)
+    a.j("e", closing)
+    a.mov(ESI, dword[EDI + 8])    # kept alive: the head up to its Connection line,
+    a.lea(EDX, Mem(EAX, ESI, 1, -2))  # then from the blank line on
+    a.sub(ECX, ESI)
+    a.add(ECX, 2)
+    a.sub(ESI, close_len + 2)
+    a.push(0)
+    a.jmp(store)
+    a.bind(closing)
+    a.mov(ESI, ECX)               # closing: the whole of it, one piece
+    a.xor(ECX, ECX)
+    a.push(C)
+    a.bind(store)
+    a.call(slot_of)
+    a.mov(dword[EDI + CUR_PTR], EAX)
+    a.mov(dword[EDI + CUR_LEN], ESI)
+    a.mov(dword[EDI + NEXT_PTR], EDX)
+    a.mov(dword[EDI + NEXT_LEN], ECX)
+    a.pop(dword[EDI + STATE])
+    a.mov(ECX, dword[cur_left])   # what follows the head waits in the slot's buffer
+    a.mov(dword[EDI + HAVE], ECX)
+    a.mov(ESI, dword[cur_end])
+    a.call(buf_of)
+    a.rep_movsb()
+    a.call(slot_of)
+
+    a.bind(write_out)             # writev(ebx, slot's iovecs, 2)
+    a.mov(EAX, SYS_writev)
+    a.lea(ECX, EDI + CUR_PTR)
+    a.push(2)
+    a.pop(EDX)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("s", write_failed)
+    a.sub(EAX, dword[EDI + CUR_LEN])
+    a.j("b", wrote)               # not all of the first piece
+    a.mov(ECX, dword[EDI + NEXT_PTR])  # all of it, and eax bytes of the second
+    a.add(ECX, EAX)
+    a.mov(dword[EDI + CUR_PTR], ECX)
+    a.mov(ECX, dword[EDI + NEXT_LEN])
+    a.sub(ECX, EAX)
+    a.mov(dword[EDI + CUR_LEN], ECX)
+    a.and_(dword[EDI + NEXT_LEN], 0)
+    a.jmp(first_done)
+    a.bind(wrote)
+    a.add(EAX, dword[EDI + CUR_LEN])
+    a.add(dword[EDI + CUR_PTR], EAX)
+    a.sub(dword[EDI + CUR_LEN], EAX)
+    a.bind(first_done)
+    a.mov(EAX, dword[EDI + CUR_LEN])
+    a.or_(EAX, dword[EDI + NEXT_LEN])
+    a.j("z", written)
+    a.bind(wait_out)              # the socket's buffer is full: wait for EPOLLOUT, and
+    a.test(byte[EDI + STATE], W)  #   read nothing more meanwhile
+    a.j("nz", done_ret)
+    a.or_(byte[EDI + STATE], W)
+    a.mov(EAX, dword[now])
+    a.add(EAX, config.send_timeout)
+    a.mov(dword[EDI + DEADLINE], EAX)
+    a.push(EPOLLOUT)              # epoll_ctl(epfd, MOD, ebx, {EPOLLOUT, ebx})
+    a.pop(EAX)
+    a.push(EPOLL_CTL_MOD)
+    a.pop(ECX)
+    a.mov(EDX, EBX)
+    a.jmp(ctl)
+    a.bind(write_failed)
+    a.cmp(EAX, -EAGAIN)
+    a.j("e", wait_out)
+    a.cmp(EAX, -EINTR)
+    a.j("e", write_out)
+    a.jmp(close_conn)             # EPIPE, ECONNRESET: the client is gone
+
+    a.bind(written)               # the whole response went out
+    a.test(byte[EDI + STATE], W)
+    a.j("z", resume)
+    a.push(EPOLLIN)               # epoll_ctl(epfd, MOD, ebx, {EPOLLIN, ebx}): read again
+    a.pop(EAX)
+    a.push(EPOLL_CTL_MOD)
+    a.pop(ECX)
+    a.mov(EDX, EBX)
+    a.call(ctl)
+    a.call(slot_of)
+    a.bind(resume)
+    a.mov(EAX, dword[now])
+    a.test(byte[EDI + STATE], C)
+    a.j("z", deadline_set)
+    a.mov(byte[EDI + STATE], D)   # closing: shutdown(ebx, SHUT_WR), then drain until the
+    a.add(EAX, config.idle_timeout)  # client's end of file, at most the idle timeout
+    a.mov(dword[EDI + DEADLINE], EAX)
+    a.mov(EAX, SYS_shutdown)
+    a.push(SHUT_WR)
+    a.pop(ECX)
+    a.int_(0x80)
+    a.ret()
+    a.bind(deadline_set)
+    a.and_(byte[EDI + STATE], 0)
+    a.mov(ECX, dword[EDI + HAVE])
+    a.add(EAX, config.idle_timeout)
+    a.jecxz(idle := L("idle"))
+    a.add(EAX, config.header_timeout - config.idle_timeout)
+    a.bind(idle)
+    a.mov(dword[EDI + DEADLINE], EAX)
+    a.jecxz(done_again := L("done_again"))
+    a.call(buf_of)                # a pipelined request follows: answer it now
+    a.mov(ESI, EDI)
+    a.jmp(process)
+    a.bind(done_again)
+    a.ret()
+
+    a.bind(drain)                 # after a closing response: read and throw away
+    a.push(SYS_read)              # read(ebx, shared, bufsize)
+    a.pop(EAX)
+    a.mov(ECX, shared)
+    a.mov(EDX, bufsize)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("g", done_again)
+    a.cmp(EAX, -EAGAIN)
+    a.j("e", done_again)
+    a.jmp(close_conn)             # end of file, or an error: now it may close
+    return a, start
