@@ -1,0 +1,318 @@
+"""The event-loop server (generator/eventloop.py) on the real kernel and in the harness.
+
+Natively (x86 Linux): keep-alive, pipelining, HTTP/1.0, the head deadline against a client
+that trickles its head, a client that never reads a large page, --max-connections, and
+workers (two serving processes under a supervisor, seen in /proc, a killed one replaced).
+In the harness, the same behaviours on the virtual clock.  The expected bytes come from
+generator.site's responses: a kept-alive answer is the stored one without its
+``Connection: close`` line (RFC 9112 section 9.6: a server that closes says so; one that
+keeps the connection open says nothing).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from generator import Page, ServerConfig, Site, build_server, default_site
+from generator.eventloop import CONNECTION_CLOSE
+from generator.site import NOT_FOUND, Response
+from support import LOOPBACK, NATIVE, NATIVE_REASON, free_port, wait_listening
+
+TIMEOUT = 10.0
+SITE = default_site()
+PAGES = dict(SITE.routes)
+
+
+def closing(path: str, head: bool = False) -> bytes:
+    r = Response.of(PAGES[path]) if path in PAGES else NOT_FOUND
+    return r.data[:r.head_length] if head else r.data
+
+
+def kept(path: str, head: bool = False) -> bytes:
+    """The response as a kept-alive connection gets it: no Connection line."""
+    data = closing(path, head)
+    assert CONNECTION_CLOSE + b"\r\n" in data
+    return data.replace(CONNECTION_CLOSE + b"\r\n", b"\r\n", 1)
+
+
+def get(path: str, *extra: str, version: str = "1.1", method: str = "GET") -> bytes:
+    lines = [f"{method} {path} HTTP/{version}", "Host: x", *extra]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def recv_exactly(s: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise AssertionError(f"closed after {len(data)} of {n} bytes: {data[-80:]!r}")
+        data += chunk
+    return data
+
+
+def recv_to_close(s: socket.socket) -> bytes:
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    return data
+
+
+def build(tmp_path: Path, site: Site = SITE, **config) -> tuple[Path, int]:
+    port = free_port()
+    path = tmp_path / "loop.elf"
+    path.write_bytes(build_server(site, ServerConfig(port=port, bind=LOOPBACK,
+                                                     event_loop=True, **config)))
+    path.chmod(0o755)
+    return path, port
+
+
+native = pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)
+
+
+# --- natively --------------------------------------------------------------------------------
+
+@native
+def test_keep_alive_then_connection_close_is_honoured(servers, tmp_path):
+    path, port = build(tmp_path)
+    proc = servers.spawn(path)
+    wait_listening(proc, port)
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
+        s.sendall(get("/"))
+        assert recv_exactly(s, len(kept("/"))) == kept("/")
+        s.sendall(get("/about", method="HEAD"))
+        assert recv_exactly(s, len(kept("/about", head=True))) == kept("/about", head=True)
+        s.sendall(get("/nowhere"))
+        assert recv_exactly(s, len(kept("/nowhere"))) == kept("/nowhere")
+        s.sendall(get("/about", "Connection: Close"))
+        assert recv_to_close(s) == closing("/about")
+
+
+@native
+def test_three_pipelined_requests_get_three_responses_in_order(servers, tmp_path):
+    path, port = build(tmp_path)
+    proc = servers.spawn(path)
+    wait_listening(proc, port)
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
+        s.sendall(get("/about") + get("/", method="HEAD") + get("/", "connection: close"))
+        assert recv_to_close(s) == kept("/about") + kept("/", head=True) + closing("/")
+
+
+@native
+def test_http_1_0_and_other_methods_close(servers, tmp_path):
+    path, port = build(tmp_path)
+    proc = servers.spawn(path)
+    wait_listening(proc, port)
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
+        s.sendall(get("/", version="1.0"))
+        assert recv_to_close(s) == closing("/")
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
+        s.sendall(get("/", method="POST") + get("/"))
+        assert recv_to_close(s).startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
+
+
+@native
+def test_the_head_deadline_drops_a_trickling_client_while_others_are_served(servers,
+                                                                            tmp_path):
+    """A client that sends one byte of its head every 0.3 s is dropped once the head
+    deadline (2 s) has passed, however it trickles; meanwhile every other request is
+    answered at once."""
+    path, port = build(tmp_path, header_timeout=2)
+    proc = servers.spawn(path)
+    wait_listening(proc, port)
+    slow = socket.create_connection((LOOPBACK, port), timeout=TIMEOUT)
+    started = time.monotonic()
+    request = get("/")
+    dropped = None
+    answered = []
+    for i in range(len(request)):
+        try:
+            slow.sendall(request[i:i + 1])
+        except (BrokenPipeError, ConnectionResetError):
+            dropped = time.monotonic() - started
+            break
+        t = time.monotonic()
+        with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as other:
+            other.sendall(get("/about", "Connection: close"))
+            assert recv_to_close(other) == closing("/about")
+        answered.append(time.monotonic() - t)
+        slow.settimeout(0.3)
+        try:
+            if slow.recv(1) == b"":
+                dropped = time.monotonic() - started
+                break
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            dropped = time.monotonic() - started
+            break
+    slow.close()
+    assert dropped is not None and 2.0 <= dropped < 4.0, dropped
+    assert max(answered) < 0.5, answered
+
+
+@native
+def test_a_client_that_never_reads_a_large_page_blocks_nobody(servers, tmp_path):
+    big = Page.make(b"z" * (8 << 20), "application/octet-stream")
+    site = Site((("/", big), ("/small", PAGES["/about"])))
+    path, port = build(tmp_path, site, send_timeout=2)
+    proc = servers.spawn(path)
+    wait_listening(proc, port)
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect((LOOPBACK, port))
+    stuck.sendall(get("/"))
+    time.sleep(0.2)
+    for _ in range(5):
+        t = time.monotonic()
+        with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as other:
+            other.sendall(get("/small", "Connection: close"))
+            assert recv_to_close(other).endswith(PAGES["/about"].body)
+        assert time.monotonic() - t < 0.5
+    time.sleep(3.2)  # past the send deadline: the reader that never read was dropped
+    # What the kernel had queued before the close still arrives, then the end: less than
+    # the page, since the server gave up on the rest.
+    got = 0
+    try:
+        while chunk := stuck.recv(1 << 20):
+            got += len(chunk)
+    except ConnectionResetError:
+        pass
+    stuck.close()
+    assert 0 < got < 8 << 20
+
+
+@native
+def test_max_connections_closes_the_next_one_at_once(servers, tmp_path):
+    path, port = build(tmp_path, max_connections=2)
+    proc = servers.spawn(path)
+    wait_listening(proc, port)
+    time.sleep(0.1)  # wait_listening's own connection is gone
+    held = [socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) for _ in range(2)]
+    third = socket.create_connection((LOOPBACK, port), timeout=TIMEOUT)
+    try:
+        third.sendall(get("/"))
+        assert recv_to_close(third) == b""
+    except ConnectionResetError:
+        pass
+    third.close()
+    held[0].sendall(get("/"))
+    assert recv_exactly(held[0], len(kept("/"))) == kept("/")
+    for s in held:
+        s.close()
+
+
+def _workers(supervisor: int) -> list[int]:
+    """The pids whose parent is ``supervisor``, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == supervisor:
+                found.append(int(entry))
+    return sorted(found)
+
+
+@native
+def test_two_workers_serve_and_a_killed_one_is_replaced(servers, tmp_path):
+    path, port = build(tmp_path, workers=2)
+    proc = servers.spawn(path)
+    wait_listening(proc, port)
+    workers = _workers(proc.pid)
+    assert len(workers) == 2
+    for pid in workers:
+        assert os.readlink(f"/proc/{pid}/exe") == str(path)
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        now = _workers(proc.pid)
+        if len(now) == 2 and workers[0] not in now:
+            break
+        time.sleep(0.05)
+    assert len(now) == 2 and workers[0] not in now and workers[1] in now
+    for _ in range(20):
+        with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
+            s.sendall(get("/", "Connection: close"))
+            assert recv_to_close(s) == closing("/")
+    for pid in now:
+        os.kill(pid, signal.SIGKILL)
+
+
+# --- in the harness, on the virtual clock ----------------------------------------------------
+
+def guest(site: Site = SITE, **config):
+    from harness import Guest
+
+    g = Guest(build_server(site, ServerConfig(event_loop=True, **config)))
+    g.start()
+    return g
+
+
+def test_emulated_keep_alive_and_pipelining():
+    g = guest()
+    c = g.connect()
+    c.send(get("/"))
+    g.run()
+    assert c.recv() == kept("/")
+    c.send(get("/about") + get("/", method="HEAD") + get("/nowhere", "Connection: close"))
+    g.run()
+    assert c.recv() == kept("/about") + kept("/", head=True) + closing("/nowhere")
+    assert c.closed_by_peer
+    c.close()
+    d = g.connect()
+    d.send(get("/", version="1.0"))
+    g.run()
+    assert d.recv() == closing("/") and d.closed_by_peer
+
+
+def test_emulated_head_deadline_drops_a_trickler_and_serves_the_rest():
+    g = guest(header_timeout=3)
+    slow = g.connect()
+    slow.send(b"GET / HT")
+    g.run()
+    for _ in range(5):
+        g.stall(1)                 # one second passes...
+        slow.send(b"T")            # ...and another byte trickles in
+        g.run()
+        other = g.connect()
+        other.send(get("/about", "Connection: close"))
+        g.run()
+        assert other.recv() == closing("/about")
+        other.close()
+        if slow.closed_by_peer:
+            break
+    assert slow.closed_by_peer and slow.received == b""
+
+
+def test_emulated_non_reader_blocks_nobody_and_meets_the_send_deadline():
+    big = Page.make(b"z" * (8 << 20), "application/octet-stream")
+    g = guest(Site((("/", big), ("/small", PAGES["/about"]))), send_timeout=2)
+    stuck = g.connect()
+    stuck.rcvbuf = 4096
+    stuck.send(get("/"))
+    g.run()
+    assert not stuck.closed_by_peer
+    other = g.connect()
+    other.send(get("/small", "Connection: close"))
+    g.run()
+    assert other.recv().endswith(PAGES["/about"].body)
+    g.stall(3)
+    g.run()
+    assert stuck.closed_by_peer
+    assert len(stuck.received) < 8 << 20
+
+
+def test_emulated_two_workers_under_a_supervisor():
+    g = guest(workers=2)
+    tasks = g.kernel.tasks
+    assert tasks is not None and len([p for p in tasks.procs.values() if p.status is None]) == 3
+    for _ in range(4):
+        assert g.request(get("/", "Connection: close")) == closing("/")
