@@ -221,10 +221,20 @@ def _workers(supervisor: int) -> list[int]:
     return sorted(found)
 
 
+def stop_group(proc) -> None:
+    """SIGKILL to the supervisor's whole process group (its workers inherit it), so that
+    no worker outlives the test and no replacement is forked in between."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=TIMEOUT)
+
+
 @native
 def test_two_workers_serve_and_a_killed_one_is_replaced(servers, tmp_path):
     path, port = build(tmp_path, workers=2)
-    proc = servers.spawn(path)
+    proc = servers.spawn(path, start_new_session=True)
     wait_listening(proc, port)
     workers = _workers(proc.pid)
     assert len(workers) == 2
@@ -242,8 +252,8 @@ def test_two_workers_serve_and_a_killed_one_is_replaced(servers, tmp_path):
         with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
             s.sendall(get("/", "Connection: close"))
             assert recv_to_close(s) == closing("/")
-    for pid in now:
-        os.kill(pid, signal.SIGKILL)
+    stop_group(proc)
+    assert _workers(proc.pid) == []
 
 
 # --- in the harness, on the virtual clock ----------------------------------------------------
@@ -316,3 +326,52 @@ def test_emulated_two_workers_under_a_supervisor():
     assert tasks is not None and len([p for p in tasks.procs.values() if p.status is None]) == 3
     for _ in range(4):
         assert g.request(get("/", "Connection: close")) == closing("/")
+
+
+# --- the program itself ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("workers", [1, 2, "auto"])
+def test_capstone_decodes_every_instruction_the_encoder_wrote(workers):
+    """capstone, an independent decoder, reads the whole program from its entry point to
+    the end of its code as instructions: no byte it cannot decode, and exactly as many
+    instructions as the encoder emitted (so none was mis-sized)."""
+    from generator.eventloop import assemble
+    from harness.elf import load
+    from harness.trace.listing import listing_lines
+
+    config = ServerConfig(event_loop=True, workers=workers)
+    a, _ = assemble(SITE, config)
+    lines = [line for line in listing_lines(load(build_server(SITE, config)))
+             if line.address is not None]
+    assert all(line.decoded for line in lines), [str(x) for x in lines if not x.decoded]
+    assert sum(len(line.code) for line in lines) == a.text_size
+    assert len(lines) == len(a.text.items)
+
+
+def test_the_overhead_stays_within_2048_bytes():
+    """Issue 12's budget: the file minus its distinct responses, for the default site,
+    with every feature (workers auto) built in."""
+    from generator.server import response_bytes
+
+    data = build_server(SITE, ServerConfig(event_loop=True, workers="auto"))
+    overhead = len(data) - sum(map(len, response_bytes(SITE)))
+    assert overhead <= 2048, overhead
+
+
+@native
+def test_workers_auto_starts_one_per_cpu_the_process_may_use(servers, tmp_path):
+    """--workers auto counts the bits of sched_getaffinity's mask (sched_getaffinity(2));
+    run under taskset-like affinity of one CPU, it serves alone, without a supervisor."""
+    path, port = build(tmp_path, workers="auto")
+    cpus = sorted(os.sched_getaffinity(0))
+    proc = servers.spawn(path, start_new_session=True)
+    wait_listening(proc, port)
+    expected = len(cpus) if len(cpus) > 1 else 0
+    assert len(_workers(proc.pid)) == expected
+    stop_group(proc)
+    solo = servers.spawn(path, preexec_fn=lambda: os.sched_setaffinity(0, cpus[:1]))
+    wait_listening(solo, port)
+    assert _workers(solo.pid) == []
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
+        s.sendall(get("/", "Connection: close"))
+        assert recv_to_close(s) == closing("/")
