@@ -54,6 +54,9 @@ from __future__ import annotations
 import struct
 
 from .errors import ConfigError
+
+#: auxv's entry for the vDSO's system call entry point (include/uapi/asm/auxvec.h).
+AT_SYSINFO = 32
 from .linux import (
     AF_INET, CLOCK_MONOTONIC, EAGAIN, ECONNABORTED, EINTR, EPOLL_CTL_ADD, EPOLL_CTL_MOD,
     EPOLLEXCLUSIVE, EPOLLIN, EPOLLOUT, SHUT_WR, SIG_IGN, SIGPIPE, SO_REUSEADDR, SOCK_NONBLOCK,
@@ -137,6 +140,8 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
             for call in ("socket", "setsockopt", "bind", "listen", "epoll_create1",
                          "epoll_ctl")}
     failed = a.data(_pascal("() failed: errno "), "failed")
+    int80 = a.label("int80")
+    vsys = a.dd(int80, "vsys")                 # how to enter the kernel (see _start)
 
     # ------------------------------------------------------------------ bss
     listen_fd = a.reserve(4, "listen_fd")
@@ -181,8 +186,29 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
         L("written"))
     resume, deadline_set = L("resume"), L("deadline_set")
 
+    def kernel() -> None:
+        """Enter the kernel on a hot path: through the vDSO's __kernel_vsyscall when the
+        kernel gave one (AT_SYSINFO), else int 0x80."""
+        a.call(dword[vsys])
+
     # ------------------------------------------------------------------ setup
-    a.bind(start)
+    a.bind(start)                 # the auxiliary vector follows argv and envp on the
+    a.mov(EAX, dword[ESP])        #   stack (fs/binfmt_elf.c create_elf_tables): find
+    a.lea(ESI, Mem(ESP, EAX, 4, 8))  # AT_SYSINFO, the vDSO's __kernel_vsyscall, which
+    skip_env, next_aux, no_vdso = L("skip_env"), L("next_aux"), L("no_vdso")
+    a.bind(skip_env)              #   enters with sysenter or syscall: far cheaper than
+    a.lodsd()                     #   int 0x80 on a 64-bit kernel (arch/x86/entry/
+    a.test(EAX, EAX)              #   vdso/vdso32/system_call.S)
+    a.j("nz", skip_env)
+    a.bind(next_aux)
+    a.lodsd()                     # a_type
+    a.test(EAX, EAX)
+    a.j("z", no_vdso)             # AT_NULL: none; int 0x80 it is
+    a.cmp(EAX, AT_SYSINFO)
+    a.lodsd()                     # a_val
+    a.j("ne", next_aux)
+    a.mov(dword[vsys], EAX)
+    a.bind(no_vdso)
     a.push(SYS_signal)            # signal(SIGPIPE, SIG_IGN): a reset peer must not kill us
     a.pop(EAX)
     a.push(SIGPIPE)
@@ -359,13 +385,13 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.push(MAX_EVENTS)
     a.pop(EDX)
     a.mov(ESI, WAIT_MS)
-    a.int_(0x80)
+    kernel()
     a.xchg(EAX, EDI)              # edi = ready fds (negative: EINTR, none)
     a.mov(EAX, SYS_clock_gettime)  # clock_gettime(CLOCK_MONOTONIC, &timespec)
     a.push(CLOCK_MONOTONIC)
     a.pop(EBX)
     a.mov(ECX, timespec)
-    a.int_(0x80)
+    kernel()
     a.mov(EAX, dword[timespec])
     a.mov(dword[now], EAX)
     a.cmp(EAX, dword[swept])
@@ -395,6 +421,10 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.jmp(next_event)
 
     # ------------------------------------------------------------------ helpers
+    a.bind(int80)                 # the kernel's entry without a vDSO
+    a.int_(0x80)
+    a.ret()
+
     a.bind(slot_of)               # edi = the slot of fd ebx
     a.mov(EDI, EBX)
     a.shl(EDI, SLOT_SHIFT)
@@ -513,7 +543,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.add(EDX, bufsize)
     a.push(SYS_read)              # read(ebx, esi + have, bufsize - have)
     a.pop(EAX)
-    a.int_(0x80)
+    kernel()
     a.call(slot_of)
     a.test(EAX, EAX)
     a.j("g", got)
@@ -791,7 +821,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.lea(ECX, EDI + CUR_PTR)
     a.push(2)
     a.pop(EDX)
-    a.int_(0x80)
+    kernel()
     a.test(EAX, EAX)
     a.j("s", write_failed)
     a.sub(EAX, dword[EDI + CUR_LEN])

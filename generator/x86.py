@@ -710,6 +710,10 @@ class Assembler:
         """LODSB: AC."""
         self._emit(b"\xAC")
 
+    def lodsd(self) -> None:
+        """LODSD: AD (eax = [esi], esi += 4)."""
+        self._emit(b"\xAD")
+
     def cmpsb(self, repe: bool = False) -> None:
         """CMPSB: A6; with REPE: F3 A6."""
         self._emit(b"\xF3\xA6" if repe else b"\xA6")

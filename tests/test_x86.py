@@ -305,7 +305,7 @@ def test_indirect_jmp_call(target):
     ("nop", "nop"), ("hlt", "hlt"), ("cdq", "cdq"), ("cld", "cld"), ("std", "std"),
     ("int3", "int3"), ("rep_movsb", "rep movsb"), ("repe_cmpsb", "repe cmpsb"),
     ("movsb", "movsb"), ("movsd", "movsd"), ("stosb", "stosb"), ("lodsb", "lodsb"),
-    ("cmpsb", "cmpsb"), ("scasb", "scasb"),
+    ("lodsd", "lodsd"), ("cmpsb", "cmpsb"), ("scasb", "scasb"),
 ])
 def test_fixed_forms(method, mnemonic):
     insn = decode_one(encode(lambda a: getattr(a, method)()))
