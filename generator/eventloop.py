@@ -161,7 +161,6 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
 
     L = a.label
     start, die, digits, emit, serve = L("_start"), L("die"), L("digits"), L("emit"), L("serve")
-    supervise, fork_one, reap = L("supervise"), L("fork_one"), L("reap")
     loop, no_sweep, next_event, sweep, sweep_next, sweep_skip = (
         L("loop"), L("no_sweep"), L("next_event"), L("sweep"), L("sweep_next"), L("sweep_skip"))
     slot_of, buf_of, ctl, close_conn = L("slot_of"), L("buf_of"), L("ctl"), L("close_conn")
@@ -260,6 +259,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.mov(dword[listen_fd], EBX)
 
     workers = config.workers
+    supervise = L("supervise") if workers != 1 else None
     if workers == "auto":         # sched_getaffinity(0, sizeof shared, shared): the CPUs
         a.mov(EAX, SYS_sched_getaffinity)  # this process may run on, one bit each
         a.xor(EBX, EBX)
@@ -282,11 +282,12 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
         a.dec(ECX)
         a.jmp(count_byte)
         a.bind(counted)
-    else:
+    elif workers != 1:
         a.mov(EDI, workers)
-    a.cmp(EDI, 1)
-    a.j("be", serve)              # one worker: this process serves
-    a.jmp(supervise)
+    if workers != 1:
+        a.cmp(EDI, 1)
+        a.j("be", serve)          # one worker: this process serves
+    a.jmp(supervise if workers != 1 else serve)
 
     # ------------------------------------------------------------------ die
     a.bind(die)                   # eax = -errno, ebp = the name of the call that failed
@@ -332,33 +333,34 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.int_(0x80)
 
     # ------------------------------------------------------------------ the supervisor
-    fork_later = L("fork_later")
-    a.bind(supervise)             # edi = workers still to start
-    a.bind(fork_one)
-    a.push(SYS_fork)              # fork(): the child serves, the parent starts the next
-    a.pop(EAX)
-    a.int_(0x80)
-    a.test(EAX, EAX)
-    a.j("z", serve)
-    a.j("s", fork_later)          # EAGAIN, ENOMEM: try again in a while
-    a.dec(EDI)
-    a.j("nz", fork_one)
-    a.bind(reap)
-    a.mov(EAX, SYS_wait4)         # wait4(-1, NULL, 0, NULL): a worker ended
-    a.or_(EBX, -1)
-    a.xor(ECX, ECX)
-    a.cdq()
-    a.xor(ESI, ESI)
-    a.int_(0x80)
-    a.test(EAX, EAX)
-    a.j("s", reap)
-    a.inc(EDI)                    # one more to start
-    a.bind(fork_later)
-    a.mov(EAX, SYS_nanosleep)     # nanosleep(&backoff, NULL), so a worker that cannot
-    a.mov(EBX, backoff)           #   start is no fork loop
-    a.xor(ECX, ECX)
-    a.int_(0x80)
-    a.jmp(fork_one)
+    if workers != 1:  # one worker needs no supervisor, so the program holds none
+        fork_one, reap, fork_later = L("fork_one"), L("reap"), L("fork_later")
+        a.bind(supervise)             # edi = workers still to start
+        a.bind(fork_one)
+        a.push(SYS_fork)              # fork(): the child serves, the parent starts the next
+        a.pop(EAX)
+        a.int_(0x80)
+        a.test(EAX, EAX)
+        a.j("z", serve)
+        a.j("s", fork_later)          # EAGAIN, ENOMEM: try again in a while
+        a.dec(EDI)
+        a.j("nz", fork_one)
+        a.bind(reap)
+        a.mov(EAX, SYS_wait4)         # wait4(-1, NULL, 0, NULL): a worker ended
+        a.or_(EBX, -1)
+        a.xor(ECX, ECX)
+        a.cdq()
+        a.xor(ESI, ESI)
+        a.int_(0x80)
+        a.test(EAX, EAX)
+        a.j("s", reap)
+        a.inc(EDI)                    # one more to start
+        a.bind(fork_later)
+        a.mov(EAX, SYS_nanosleep)     # nanosleep(&backoff, NULL), so a worker that cannot
+        a.mov(EBX, backoff)           #   start is no fork loop
+        a.xor(ECX, ECX)
+        a.int_(0x80)
+        a.jmp(fork_one)
 
     # ------------------------------------------------------------------ a worker
     a.bind(serve)
