@@ -224,6 +224,11 @@ _BOUND = State.BOUND
 _LISTENING = State.LISTENING
 #: 2024-01-01T00:00:00Z, the wall-clock time at which a network's clock starts by default.
 REALTIME_EPOCH_NS = 1_704_067_200 * 1_000_000_000
+#: How many CPUs a network's host has unless told (Network's ``ncpus``), and the most it may
+#: have: strace sizes the masks it prints at 128 bytes (1024 CPUs) unless the kernel needs
+#: more (src/affinity.c get_cpuset_size), and the harness's decoder keeps to that size.
+DEFAULT_NCPUS = 2
+MAX_NCPUS = 1024
 
 _CONNECTING = State.CONNECTING
 _CONNECTED = State.CONNECTED
@@ -1187,15 +1192,26 @@ class Network:
     ``wmem_max`` and ``rmem_max`` are the sysctls of those names.  ``epoch_ns`` is the
     wall-clock time (CLOCK_REALTIME, in nanoseconds since 1970) at which ``now`` was 0:
     2024-01-01T00:00:00Z by default, so that runs are reproducible.
+
+    ``ncpus`` is how many CPUs the host has (nr_cpu_ids), every one online and in every new
+    process's affinity mask (sched_getaffinity(2), :mod:`harness.kernel.sys_sched`): a
+    fixed number, not the real machine's, so that a guest that sizes itself by its CPUs
+    (a server's ``--workers auto``) does the same on every machine.  The default,
+    :data:`DEFAULT_NCPUS` (2), is the smallest machine on which such a guest forks workers,
+    so the code that runs them is exercised; 1 to :data:`MAX_NCPUS`.
     """
 
-    __slots__ = ("now", "epoch_ns", "privileged", "somaxconn", "wmem_max", "rmem_max", "_ports",
-                 "_listeners", "_timewait", "_next_bind_port", "_next_client_port", "shared")
+    __slots__ = ("now", "epoch_ns", "privileged", "somaxconn", "wmem_max", "rmem_max", "ncpus",
+                 "_ports", "_listeners", "_timewait", "_next_bind_port", "_next_client_port",
+                 "shared")
 
     def __init__(self, *, privileged: bool = True, somaxconn: int = SOMAXCONN,
                  wmem_max: int = SK_WMEM_MAX, rmem_max: int = SK_RMEM_MAX,
-                 epoch_ns: int = REALTIME_EPOCH_NS) -> None:
+                 epoch_ns: int = REALTIME_EPOCH_NS, ncpus: int = DEFAULT_NCPUS) -> None:
+        if not 1 <= ncpus <= MAX_NCPUS:
+            raise ValueError(f"ncpus must be 1 to {MAX_NCPUS}, not {ncpus}")
         self.now = 0.0
+        self.ncpus = ncpus
         self.epoch_ns = epoch_ns
         self.privileged = privileged
         self.somaxconn = somaxconn
