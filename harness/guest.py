@@ -220,6 +220,13 @@ class Guest:
             stop = self.run()
         return stop
 
+    def _holds(self, client: Client) -> bool:
+        """Whether a live process of the guest has an fd on ``client``'s connection."""
+        tasks = self.kernel.tasks
+        kernels = ([self.kernel] if tasks is None else
+                   [p.kernel for p in tasks.procs.values() if p.status is None])
+        return any(getattr(f, "peer", None) is client for k in kernels for f in k.fds._files)
+
     def next_deadline(self) -> float | None:
         """The earliest time, on the network's clock, at which a waiting process of the guest
         gives up by itself (a receive timeout, a poll or sleep timeout, an alarm); None if
@@ -307,11 +314,13 @@ class Guest:
         arrived, if the guest exits or waits for something else.
 
         The client reads as the guest writes: a guest whose write filled the connection
-        (:meth:`harness.net.Socket.room`) waits in it, the client takes the bytes, and the
-        guest goes on.  Those runs and the reading count as one against the time budget
-        (wall-clock time since the guest last waited for anything else): the guest never
-        waited for anything but a reader that reads at once, so a guest that writes without
-        end raises GuestTimeout.  The response is returned, up to ``limit`` bytes
+        (:meth:`harness.net.Socket.room`) waits in it, or in poll, select or epoll_wait
+        for room (EPOLLOUT), the client takes the bytes, and the guest goes on.  A guest of
+        several processes is followed to whichever of them holds the connection.  Those
+        runs and the reading count as one against the time budget (wall-clock time since
+        the guest last waited for anything else): the guest never waited for anything but
+        a reader that reads at once, so a guest that writes without end raises
+        GuestTimeout.  The response is returned, up to ``limit`` bytes
         (more is a HarnessError naming the limit), or, with ``sink`` (a callable or binary
         file), handed to the sink as it arrives and not kept (then b"" is returned).
         :attr:`response_size` counts the bytes either way.
@@ -349,8 +358,13 @@ class Guest:
                 break
             started = time.monotonic()
             stop = self.run()
-            if (stop.reason == "blocked" and stop.syscall in _WRITES
-                    and getattr(self._fds_of(stop).get(stop.fd), "peer", None) is client):
+            blocked = stop.reason == "blocked"
+            if (blocked and stop.syscall in _WRITES
+                    and getattr(self._fds_of(stop).get(stop.fd), "peer", None) is client
+                    or blocked and stop.syscall in _POLLS and client.available()
+                    and not client.closed_by_peer and self._holds(client)):
+                # It waits to write to this client (in write, or in poll/select/epoll for
+                # room, EPOLLOUT), which reads what came: the guest goes on.
                 if writing_since is None:
                     writing_since = started
                 elif time.monotonic() - writing_since >= self.machine.max_seconds:
@@ -360,32 +374,31 @@ class Guest:
                 continue
             writing_since = None
             wakes += 1
-            if stop.syscall in _SLEEPS and self.kernel.timeout_at is not None:
+            wake_at = self.next_deadline()
+            if stop.syscall in _SLEEPS and wake_at is not None:
                 # Nothing else happens in this world until the guest wakes: let the
                 # virtual clock jump there, as a discrete-event simulation would.
-                self.network.advance(max(0.0, self.kernel.timeout_at - self.network.now))
+                self.network.advance(max(0.0, wake_at - self.network.now))
                 continue
             if stop.reason == "blocked" and stop.syscall in _POLLS:
                 # A multiplexing guest waits in poll/select/epoll for no one fd (Stop.fd is
-                # -1): if it still holds this connection, the client does what it does for
-                # a read on it (takes what arrived, half-closes, closes after the FIN);
-                # otherwise, with a timeout, the clock jumps there as for nanosleep.
-                if not any(getattr(f, "peer", None) is client
-                           for f in self.kernel.fds._files):
-                    if self.kernel.timeout_at is None or client.closed_by_peer:
+                # -1): if it (any of its processes: a worker may hold the connection
+                # another process waits beside) still holds this connection, the client
+                # does what it does for a read on it (takes what arrived, half-closes,
+                # closes after the FIN); otherwise, with a timeout, the clock jumps there
+                # as for nanosleep.
+                if not self._holds(client):
+                    if wake_at is None or client.closed_by_peer:
                         break
-                    self.network.advance(max(0.0, self.kernel.timeout_at - self.network.now))
+                    self.network.advance(max(0.0, wake_at - self.network.now))
                     continue
-                if client.received:
-                    take()
-                    wakes -= 1  # the guest may have waited for room: not a new wait
                 if client.closed_by_peer:
                     take()
                     client.close()
                 elif not client.fin_sent:
                     client.shutdown_write()
-                elif self.kernel.timeout_at is not None:
-                    self.network.advance(max(0.0, self.kernel.timeout_at - self.network.now))
+                elif wake_at is not None:
+                    self.network.advance(max(0.0, wake_at - self.network.now))
                 else:
                     break
                 continue

@@ -224,6 +224,11 @@ _BOUND = State.BOUND
 _LISTENING = State.LISTENING
 #: 2024-01-01T00:00:00Z, the wall-clock time at which a network's clock starts by default.
 REALTIME_EPOCH_NS = 1_704_067_200 * 1_000_000_000
+#: How many CPUs a network's host has unless told (Network's ``ncpus``), and the most it may
+#: have: strace sizes the masks it prints at 128 bytes (1024 CPUs) unless the kernel needs
+#: more (src/affinity.c get_cpuset_size), and the harness's decoder keeps to that size.
+DEFAULT_NCPUS = 2
+MAX_NCPUS = 1024
 
 _CONNECTING = State.CONNECTING
 _CONNECTED = State.CONNECTED
@@ -307,11 +312,14 @@ class _Endpoint:
 
     ``done`` is Linux's SOCK_DONE (the peer's FIN arrived), ``fin_sent`` says this end sent
     its FIN, ``shut`` holds sk_shutdown's RCV_SHUTDOWN/SEND_SHUTDOWN bits and ``err`` is
-    sk_err, the pending error the next read, write or SO_ERROR consumes.
+    sk_err, the pending error the next read, write or SO_ERROR consumes.  ``arrived``
+    counts what has ever arrived (bytes into ``rx``; for a listener, connections into its
+    queue): each arrival is a wakeup, which an edge-triggered epoll set reports even while
+    older bytes wait unread (harness.kernel.sys_poll).
     """
 
     __slots__ = ("network", "state", "peer", "rx", "done", "fin_sent", "shut", "err",
-                 "was_reset")
+                 "was_reset", "arrived")
 
     def __init__(self, network: Network, state: State) -> None:
         self.network = network
@@ -323,6 +331,7 @@ class _Endpoint:
         self.shut = 0
         self.err = 0
         self.was_reset = False
+        self.arrived = 0
 
     def _unread(self) -> int:
         return len(self.rx)
@@ -340,6 +349,7 @@ class _Endpoint:
                     self._rst_received()
                 else:
                     peer.rx += data
+                    peer.arrived += len(data)
             return len(data)
         err = self.err
         if err:
@@ -593,7 +603,7 @@ class Socket(_Endpoint):
         child.peer = client
         child.rx = bytearray()
         child.done = child.fin_sent = child.was_reset = child.nonblock = child.accepted = False
-        child.shut = child.err = child.backlog = child.wdone = 0
+        child.shut = child.err = child.backlog = child.wdone = child.arrived = 0
         child.local = (client.remote[0], self.local[1])
         child.remote = client.local
         child.queue = child.pending = None
@@ -611,6 +621,7 @@ class Socket(_Endpoint):
         client.peer = child
         client.state = _CONNECTED
         self.queue.append(child)
+        self.arrived += 1
         net._ports[self.local[1]].append(child)
         if client._early is not None or client._early_fin:
             client._flush_early()
@@ -763,6 +774,7 @@ class Socket(_Endpoint):
         take = min(self.sndbuf + peer.rcvbuf // 2 - peer._unread(), total - done)
         if take > 0:
             peer.rx += data[done:done + take] if done or take < total else data
+            peer.arrived += take
             done += take
         if done == total:
             self.wdone = 0
@@ -1164,6 +1176,7 @@ class Client(_Endpoint):
     def _flush_early(self) -> None:
         if self._early:
             self.peer.rx += self._early
+            self.peer.arrived += len(self._early)
             self._early = None
         if self._early_fin:
             self._send_fin()
@@ -1187,15 +1200,26 @@ class Network:
     ``wmem_max`` and ``rmem_max`` are the sysctls of those names.  ``epoch_ns`` is the
     wall-clock time (CLOCK_REALTIME, in nanoseconds since 1970) at which ``now`` was 0:
     2024-01-01T00:00:00Z by default, so that runs are reproducible.
+
+    ``ncpus`` is how many CPUs the host has (nr_cpu_ids), every one online and in every new
+    process's affinity mask (sched_getaffinity(2), :mod:`harness.kernel.sys_sched`): a
+    fixed number, not the real machine's, so that a guest that sizes itself by its CPUs
+    (a server's ``--workers auto``) does the same on every machine.  The default,
+    :data:`DEFAULT_NCPUS` (2), is the smallest machine on which such a guest forks workers,
+    so the code that runs them is exercised; 1 to :data:`MAX_NCPUS`.
     """
 
-    __slots__ = ("now", "epoch_ns", "privileged", "somaxconn", "wmem_max", "rmem_max", "_ports",
-                 "_listeners", "_timewait", "_next_bind_port", "_next_client_port", "shared")
+    __slots__ = ("now", "epoch_ns", "privileged", "somaxconn", "wmem_max", "rmem_max", "ncpus",
+                 "_ports", "_listeners", "_timewait", "_next_bind_port", "_next_client_port",
+                 "shared", "watchers")
 
     def __init__(self, *, privileged: bool = True, somaxconn: int = SOMAXCONN,
                  wmem_max: int = SK_WMEM_MAX, rmem_max: int = SK_RMEM_MAX,
-                 epoch_ns: int = REALTIME_EPOCH_NS) -> None:
+                 epoch_ns: int = REALTIME_EPOCH_NS, ncpus: int = DEFAULT_NCPUS) -> None:
+        if not 1 <= ncpus <= MAX_NCPUS:
+            raise ValueError(f"ncpus must be 1 to {MAX_NCPUS}, not {ncpus}")
         self.now = 0.0
+        self.ncpus = ncpus
         self.epoch_ns = epoch_ns
         self.privileged = privileged
         self.somaxconn = somaxconn
@@ -1208,6 +1232,9 @@ class Network:
         self._next_client_port = _EPHEMERAL_LOW
         #: id(open file) -> how many fd tables hold it, for files fork shared (FdTable.fork).
         self.shared: dict[int, int] = {}
+        #: id(open file) -> the epoll sets watching it, told when the file is released
+        #: (eventpoll_release, from __fput: FdTable._fput), wherever its last fd was.
+        self.watchers: dict[int, list] = {}
 
     def fdtable(self, *, limit: int = INR_OPEN_CUR, stdin: bytes = b""):
         """A new process's fd table on this host (:class:`harness.kernel.files.FdTable`)."""

@@ -262,8 +262,10 @@ class FdTable:
     def _fput(self, f: object) -> None:
         """This table's last fd of ``f`` is gone: the open file is released when no other
         table holds it either (fork shares open files, ``Network.shared`` counts the
-        tables holding each shared one, harness.kernel.task)."""
-        shared = self.network.shared
+        tables holding each shared one, harness.kernel.task), and leaves every epoll set
+        that watched it, whichever process added it (``Network.watchers``)."""
+        network = self.network
+        shared = network.shared
         if shared:
             key = id(f)
             holders = shared.get(key)
@@ -273,6 +275,9 @@ class FdTable:
                 else:
                     del shared[key]
                 return
+        if network.watchers:
+            for epoll in network.watchers.pop(id(f), ()):
+                epoll.release(f)  # eventpoll_release: out of every epoll set
         f.close()
 
     def fork(self) -> FdTable:

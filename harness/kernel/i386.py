@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from .. import linux as L
 from . import (
     sys_eventfd, sys_exec, sys_file, sys_fork, sys_fs, sys_identity, sys_itimer, sys_mm,
-    sys_pipe, sys_poll, sys_prctl, sys_process, sys_random, sys_rlimit, sys_signal, sys_socket,
-    sys_stat, sys_thread, sys_time, sys_tls, sys_utsname,
+    sys_pipe, sys_poll, sys_prctl, sys_process, sys_random, sys_rlimit, sys_sched, sys_signal,
+    sys_socket, sys_stat, sys_thread, sys_time, sys_tls, sys_utsname,
 )
 
 #: Support levels, as gVisor's compatibility docs name them.
@@ -220,6 +220,14 @@ TABLE: tuple[Syscall, ...] = (
             "EPOLLET, EPOLLONESHOT; no ELOOP check for nested sets"),
     Syscall(L.SYS_epoll_wait, sys_poll.sys_epoll_wait, FULL, "packed 12-byte epoll_event"),
     Syscall(L.SYS_epoll_pwait, sys_poll.sys_epoll_pwait, FULL, "as ppoll"),
+    # scheduling (sys_sched)
+    Syscall(L.SYS_sched_getaffinity, sys_sched.sys_sched_getaffinity, FULL,
+            "the compat call: Network.ncpus CPUs (2 unless told), all online; "
+            "cpumask_size() as an off-stack-cpumask kernel's, 8 bytes up to 64 CPUs"),
+    Syscall(L.SYS_sched_setaffinity, sys_sched.sys_sched_setaffinity, FULL,
+            "a mask with at least one of the CPUs; read by getaffinity, inherited by fork"),
+    Syscall(L.SYS_sched_yield, sys_sched.sys_sched_yield, FULL,
+            "0; the scheduler's slices go on as before"),
 
 )
 

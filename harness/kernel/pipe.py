@@ -28,11 +28,13 @@ PIPE_BUF = 4096
 
 
 class Pipe:
-    __slots__ = ("data", "readers", "writers")
+    __slots__ = ("data", "readers", "writers", "arrived")
 
     def __init__(self) -> None:
         self.data = bytearray()
         self.readers = self.writers = 1
+        #: Bytes ever written: each write is an edge for EPOLLET on the read end (sys_poll).
+        self.arrived = 0
 
     def ends(self) -> tuple[PipeEnd, PipeEnd]:
         return PipeEnd(self, True), PipeEnd(self, False)
@@ -51,6 +53,10 @@ class PipeEnd:
 
     def __repr__(self) -> str:
         return f"<PipeEnd {'read' if self.readable else 'write'}>"
+
+    @property
+    def arrived(self) -> int:
+        return self.pipe.arrived if self.readable else 0
 
     @property
     def access_mode(self) -> int:
@@ -85,6 +91,7 @@ class PipeEnd:
             take = min(room, left)
         if take:
             pipe.data += data[done:done + take]
+            pipe.arrived += take
             done += take
         if done == len(data):
             self.wdone = 0

@@ -94,6 +94,9 @@ class Kernel:
         #: (999) is the shell or test that started it, which the guest cannot reach.
         self.pid = self.tid = 1000
         self.ppid = 999
+        #: The CPUs this process may run on (sched_setaffinity(2), :mod:`.sys_sched`), bit n
+        #: for CPU n: every CPU of the host at first, inherited by fork and kept across exec.
+        self.cpus_mask = (1 << self.network.ncpus) - 1
         #: The process table shared by every process of the guest (task.Tasks), made by
         #: the first fork; None while the guest is one process.
         self.tasks = None

@@ -311,12 +311,12 @@ _EXCLUSIVE_OK = (L.POLLIN | L.POLLOUT | L.POLLERR | L.POLLHUP | L.EPOLLWAKEUP | 
 
 
 def _arrived(f: object) -> int:
-    """How much has arrived to read: what tells an edge-triggered watcher that more came
-    while the file was already readable (each arrival is a wakeup in Linux)."""
-    queue = getattr(f, "rx", None)
-    if queue is None:
-        queue = getattr(f, "queue", None) or getattr(f, "data", None)
-    return len(queue) if queue else 0
+    """How much has ever arrived to read (a count that only grows: bytes into a socket or
+    pipe, connections into a listener's queue): what tells an edge-triggered watcher that
+    more came while the file was already readable, since each arrival is a wakeup in
+    Linux, whatever was read in between (a file that counts none has only its mask's
+    edges)."""
+    return getattr(f, "arrived", 0)
 
 
 class _Item:
@@ -337,7 +337,14 @@ class _Item:
 class Epoll:
     """An epoll instance (struct eventpoll): its interest list, keyed by (file, fd) as
     ep_find does, in the order items became ready (a level-triggered item reported goes
-    to the back, as ep_send_events puts it back at the tail of the ready list)."""
+    to the back, as ep_send_events puts it back at the tail of the ready list).
+
+    An item stays until EPOLL_CTL_DEL or until its file is released, that is until the last
+    fd of the open file closes in every process that holds it (eventpoll_release, called
+    from __fput): closing one of two fds of a file, or a forked process's copy, leaves it
+    watched, as epoll(7) warns.  So the set registers each file it watches in
+    ``Network.watchers``, which the fd tables consult when they release a file
+    (FdTable._fput), whichever process added it and whichever closed it last."""
 
     #: What an ioctl the generic code does not handle answers: ep_eventpoll_ioctl
     #: (fs/eventpoll.c, Linux 6.9 and later, as on the kernel the tests run on) knows only
@@ -345,28 +352,51 @@ class Epoll:
     unknown_ioctl = -L.EINVAL
     #: An anonymous inode: fstat shows mode 0600 on anon_inodefs (sys_stat.getattr_fd).
     anon_inode = True
-    __slots__ = ("items", "nonblock", "fds")
+    __slots__ = ("items", "nonblock", "watchers", "files")
 
     def __init__(self, fds: object) -> None:
         self.items: dict[tuple[int, int], _Item] = {}
         self.nonblock = False
-        self.fds = fds
+        self.watchers: dict[int, list] = fds.network.watchers
+        #: id(file) -> how many items of this set watch it (one per fd it was added by).
+        self.files: dict[int, int] = {}
 
     def __repr__(self) -> str:
         return f"<Epoll {[item.fd for item in self.items.values()]}>"
 
-    def _live(self) -> list[_Item]:
-        """The items whose file is still open: the last close of a file removes it from
-        every epoll set (eventpoll_release)."""
-        open_files = {id(f) for f in self.fds._files if f is not None}
-        dead = [key for key, item in self.items.items() if id(item.file) not in open_files]
-        for key in dead:
+    def add(self, key: tuple[int, int], item: _Item) -> None:
+        """ep_insert: a new item; the file learns that this set watches it."""
+        self.items[key] = item
+        fid = id(item.file)
+        count = self.files.get(fid, 0)
+        self.files[fid] = count + 1
+        if not count:
+            self.watchers.setdefault(fid, []).append(self)
+
+    def remove(self, key: tuple[int, int]) -> None:
+        """ep_remove: the item goes; the file forgets this set once no item of it is left."""
+        item = self.items.pop(key)
+        fid = id(item.file)
+        count = self.files.pop(fid)
+        if count > 1:
+            self.files[fid] = count - 1
+            return
+        sets = self.watchers.get(fid)
+        if sets is not None:
+            sets.remove(self)
+            if not sets:
+                del self.watchers[fid]
+
+    def release(self, f: object) -> None:
+        """eventpoll_release: ``f`` was released, its items go (the caller has already
+        taken this set off ``f``'s watchers)."""
+        self.files.pop(id(f), None)
+        for key in [key for key, item in self.items.items() if item.file is f]:
             del self.items[key]
-        return list(self.items.values())
 
     def poll(self) -> int:
         """ep_eventpoll_poll: readable while some item has an event to report."""
-        for item in self._live():
+        for item in self.items.values():
             if poll_mask(item.file) & item.events & ~_PRIVATE:
                 if not item.events & L.EPOLLET or self._edge(item, peek=True):
                     return L.POLLIN | L.POLLRDNORM
@@ -386,7 +416,7 @@ class Epoll:
         items disarmed and reported level-triggered ones moved to the back."""
         out = []
         items = self.items
-        for item in self._live():
+        for item in list(items.values()):
             if len(out) >= maxevents:
                 break
             if item.events & L.EPOLLET:
@@ -410,7 +440,9 @@ class Epoll:
         return -L.EINVAL
 
     def close(self) -> None:
-        self.items.clear()
+        """ep_free: the set itself is released; its files forget it."""
+        for key in list(self.items):
+            self.remove(key)
 
 
 def _epoll_install(k: Kernel, cloexec: bool) -> int:
@@ -454,17 +486,16 @@ def sys_epoll_ctl(k: Kernel, epfd: int, op: int, fd: int, event: int, *_: int) -
         if op == L.EPOLL_CTL_ADD and (target.__class__ is Epoll or events & ~_EXCLUSIVE_OK):
             return -L.EINVAL
     key = (id(target), fd)
-    ep._live()
     item = ep.items.get(key)
     if op == L.EPOLL_CTL_ADD:
         if item is not None:
             return -L.EEXIST
-        ep.items[key] = _Item(target, fd, events | L.POLLERR | L.POLLHUP, data)
+        ep.add(key, _Item(target, fd, events | L.POLLERR | L.POLLHUP, data))
         return 0
     if op == L.EPOLL_CTL_DEL:
         if item is None:
             return -L.ENOENT
-        del ep.items[key]
+        ep.remove(key)
         return 0
     if op == L.EPOLL_CTL_MOD:
         if item is None:

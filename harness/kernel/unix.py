@@ -34,7 +34,7 @@ UNNAMED = struct.pack("<H", L.AF_UNIX)
 
 class UnixSocket:
     __slots__ = ("peer", "rx", "shut", "err", "nonblock", "wdone", "closed", "sndbuf",
-                 "rcvbuf", "cred", "__weakref__")
+                 "rcvbuf", "cred", "arrived", "__weakref__")
 
     #: FdTable.sock hands it to the socket calls (net.py knows no AF_UNIX).
     is_unix = True
@@ -50,6 +50,8 @@ class UnixSocket:
         self.closed = False
         self.sndbuf = self.rcvbuf = L.SK_WMEM_MAX
         self.cred = cred
+        #: Bytes that have ever arrived: each arrival is an edge for EPOLLET (sys_poll).
+        self.arrived = 0
 
     def __repr__(self) -> str:
         return "<UnixSocket stream>"
@@ -98,6 +100,7 @@ class UnixSocket:
         take = min(UNIX_CAPACITY - len(peer.rx), len(data) - done)
         if take > 0:
             peer.rx += data[done:done + take]
+            peer.arrived += take
             done += take
         if done == len(data):
             self.wdone = 0

@@ -24,8 +24,9 @@ accept4, getsockname, getpeername, send, sendto, recv, recvfrom, shutdown, setso
 getsockopt, the start-up and stdio calls (writev, readv, ioctl, fcntl, fcntl64, fstat64,
 stat64, lstat64, fstatat64, statx, getcwd, readlink, readlinkat, uname, getresuid(32),
 getresgid(32), getgroups(32), getrlimit, ugetrlimit, setrlimit, prlimit64, getrandom,
-set_robust_list, clock_gettime(64), clock_getres(_time64), gettimeofday, time), and socketcall (102), which strace shows as the call it stands for
-(src/syscall.c ``decode_socket_subcall``).  Other known syscalls are printed as
+set_robust_list, clock_gettime(64), clock_getres(_time64), gettimeofday, time,
+sched_getaffinity, sched_setaffinity), and socketcall (102), which strace shows as the call
+it stands for (src/syscall.c ``decode_socket_subcall``).  Other known syscalls are printed as
 ``strace -e raw=NAME`` prints them (hex arguments, strace's argument count); numbers with no
 syscall as strace's ``syscall_0x1f3(...)`` stub with six arguments.  Known gaps, each printed
 as strace's raw fallback for the same value rather than strace's decoding: socket protocol

@@ -2,7 +2,7 @@
 src/resource.c, src/time.c, src/prctl.c, src/ldt.c, ...): exit, exit_group, getpid, getppid,
 gettid, set_thread_area, nanosleep, uname, getresuid, getresgid, getgroups, getrlimit,
 setrlimit, prlimit64, getrandom, set_robust_list, prctl, clock_gettime, clock_getres,
-gettimeofday, time.
+gettimeofday, time, sched_getaffinity, sched_setaffinity (src/affinity.c).
 """
 
 from __future__ import annotations
@@ -480,6 +480,48 @@ def _enter_execve(p: Pending, mem: _Memory) -> bool:
     return True
 
 
+#: get_cpuset_size (src/affinity.c): the mask size strace reads at most, found by probing
+#: sched_getaffinity(0, size, NULL) from 128 bytes up until it stops failing with EINVAL,
+#: so 128 bytes while the host has at most 1024 CPUs, as a harness network always has.
+_CPUSET_SIZE = 128
+
+
+def _affinity_list(mem: _Memory, address: int, length: int) -> str:
+    """print_affinitylist (src/affinity.c): the CPUs whose bits are set, space-separated,
+    from the first min(len, 128) bytes, and `...` when ``len`` is longer than the bytes
+    read (rounded up to a word); ``[]`` for a zero length, the address when unreadable."""
+    if mem.exiting and mem.failed or not address & _U32:
+        return _addr(address)
+    if not length:
+        return "[]"
+    count = min(length, _CPUSET_SIZE)
+    data = mem.umoven(address, count)
+    if data is None:
+        return _addr(address)
+    bits = int.from_bytes(data, "little")
+    shown = [str(cpu) for cpu in range(8 * count) if bits >> cpu & 1]
+    if -(-count // 4) * 4 < length:
+        shown.append("...")
+    return "[" + " ".join(shown) + "]"
+
+
+def _enter_sched_setaffinity(p: Pending, mem: _Memory) -> bool:
+    """SYS_FUNC(sched_setaffinity): the pid, the length, the mask as it is on entry."""
+    a = p.args
+    p.text += f"{_d(a[0])}, {_u(a[1])}, {_affinity_list(mem, a[2], a[1] & _U32)}"
+    return True
+
+
+def _enter_sched_getaffinity(p: Pending, mem: _Memory) -> bool:
+    p.text += f"{_d(p.args[0])}, {_u(p.args[1])}, "
+    return False
+
+
+def _exit_sched_getaffinity(p: Pending, mem: _Memory, ret: int) -> None:
+    """The mask after the call, as long as the result says the kernel wrote."""
+    p.text += _affinity_list(mem, p.args[2], ret)
+
+
 DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     "execve": (_enter_execve, None, _UDECIMAL),
     "exit": (_enter_int, None, _NONE),
@@ -517,4 +559,6 @@ DECODERS: dict[str, tuple[_Enter, _Exit | None, str]] = {
     "clock_getres_time64": (_enter_clock, _exit_clock, _UDECIMAL),
     "gettimeofday": (_enter_nothing, _exit_gettimeofday, _UDECIMAL),
     "time": (_enter_nothing, _exit_time, _UDECIMAL),
+    "sched_getaffinity": (_enter_sched_getaffinity, _exit_sched_getaffinity, _UDECIMAL),
+    "sched_setaffinity": (_enter_sched_setaffinity, None, _UDECIMAL),
 }
