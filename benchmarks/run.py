@@ -263,8 +263,6 @@ def build_elf(directory: Path, port: int, workers: int) -> Path:
     options = {"port": port, "bind": "127.0.0.1"}
     if has_workers():
         options["workers"] = workers
-    if "event_loop" in getattr(ServerConfig, "__dataclass_fields__", {}):
-        options["event_loop"] = True  # the epoll program (issue 12), while it is opt-in
     elf = directory / "site.elf"
     elf.write_bytes(build_server(default_site(), ServerConfig(**options)))
     elf.chmod(0o755)

@@ -66,8 +66,7 @@ def recv_to_close(s: socket.socket) -> bytes:
 def build(tmp_path: Path, site: Site = SITE, **config) -> tuple[Path, int]:
     port = free_port()
     path = tmp_path / "loop.elf"
-    path.write_bytes(build_server(site, ServerConfig(port=port, bind=LOOPBACK,
-                                                     event_loop=True, **config)))
+    path.write_bytes(build_server(site, ServerConfig(port=port, bind=LOOPBACK, **config)))
     path.chmod(0o755)
     return path, port
 
@@ -261,7 +260,7 @@ def test_two_workers_serve_and_a_killed_one_is_replaced(servers, tmp_path):
 def guest(site: Site = SITE, **config):
     from harness import Guest
 
-    g = Guest(build_server(site, ServerConfig(event_loop=True, **config)))
+    g = Guest(build_server(site, ServerConfig(**config)))
     g.start()
     return g
 
@@ -339,7 +338,7 @@ def test_capstone_decodes_every_instruction_the_encoder_wrote(workers):
     from harness.elf import load
     from harness.trace.listing import listing_lines
 
-    config = ServerConfig(event_loop=True, workers=workers)
+    config = ServerConfig(workers=workers)
     a, _ = assemble(SITE, config)
     lines = [line for line in listing_lines(load(build_server(SITE, config)))
              if line.address is not None]
@@ -353,7 +352,7 @@ def test_the_overhead_stays_within_2048_bytes():
     with every feature (workers auto) built in."""
     from generator.server import response_bytes
 
-    data = build_server(SITE, ServerConfig(event_loop=True, workers="auto"))
+    data = build_server(SITE, ServerConfig(workers="auto"))
     overhead = len(data) - sum(map(len, response_bytes(SITE)))
     assert overhead <= 2048, overhead
 

@@ -120,7 +120,7 @@ def _fault(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-#: --idle-timeout's range: whole seconds, as SO_RCVTIMEO is set from them (generator/server.py).
+#: The timeouts' range: whole seconds, as the program's deadlines count them.
 IDLE_TIMEOUT_RANGE = (1, 86400)
 
 
@@ -230,24 +230,21 @@ def _parser() -> _Parser:
                        help="Content-Type of the page (default: from the file's suffix, "
                             "text/html for .html; text types get charset=utf-8)")
     build.add_argument("--idle-timeout", metavar="S", type=_idle_seconds, default=5,
-                       help="whole seconds, 1..86400, a client may stay silent before it is "
-                            "dropped, so the next visitor is served (default: 5)")
-    build.add_argument("--event-loop", action="store_true",
-                       help="the epoll program: keep-alive, pipelining, many clients at once, "
-                            "head and send deadlines, workers (it becomes the default soon)")
+                       help="whole seconds, 1..86400, a kept-alive connection may stay "
+                            "silent between requests before it is closed (default: 5)")
     build.add_argument("--workers", metavar="N", type=_workers, default=None,
-                       help="with --event-loop: processes that serve, 1..256, or auto (the "
-                            "CPUs it may run on); more than 1 adds a supervisor that "
-                            "replaces a worker that dies (default: 1)")
+                       help="processes that serve, 1..256, or auto (the CPUs it may run on); "
+                            "more than 1 adds a supervisor that replaces a worker that dies "
+                            "(default: 1)")
     build.add_argument("--max-connections", metavar="N", type=_positive, default=None,
-                       help="with --event-loop: connections per worker, 1..65536; the next "
-                            "is closed as it arrives (default: 1024)")
+                       help="connections per worker, 1..65536; the next is closed as it "
+                            "arrives (default: 1024)")
     build.add_argument("--header-timeout", metavar="S", type=_idle_seconds, default=None,
-                       help="with --event-loop: whole seconds a request head may take from "
-                            "its first byte (default: 10)")
+                       help="whole seconds, 1..86400, a request head may take from its first "
+                            "byte, however slowly it trickles (default: 10)")
     build.add_argument("--send-timeout", metavar="S", type=_idle_seconds, default=None,
-                       help="with --event-loop: whole seconds a response may wait for a "
-                            "client that does not read (default: 10)")
+                       help="whole seconds, 1..86400, a response may wait for a client that "
+                            "does not read (default: 10)")
     build.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
                        help="where to write the executable (mode 0755)")
     build.set_defaults(func=_build)
@@ -410,13 +407,10 @@ def _build(args: argparse.Namespace) -> int:
         site = Site.single(Page.make(default_page().body, args.content_type))
     else:
         site = default_site()
-    loop_options = {"workers": args.workers, "max_connections": args.max_connections,
-                    "header_timeout": args.header_timeout, "send_timeout": args.send_timeout}
-    given = {name: value for name, value in loop_options.items() if value is not None}
-    if given and not args.event_loop:
-        raise UsageError(f"--{next(iter(given)).replace('_', '-')} needs --event-loop")
+    options = {"workers": args.workers, "max_connections": args.max_connections,
+               "header_timeout": args.header_timeout, "send_timeout": args.send_timeout}
     config = ServerConfig(port=args.port, bind=args.bind, idle_timeout=args.idle_timeout,
-                          event_loop=args.event_loop, **given)
+                          **{name: value for name, value in options.items() if value is not None})
     program = build_server(site, config)
     _write_executable(args.output, program)
     # Where it went, and where to point a browser once it runs.
