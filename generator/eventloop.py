@@ -58,18 +58,19 @@ from .errors import ConfigError
 #: auxv's entry for the vDSO's system call entry point (include/uapi/asm/auxvec.h).
 AT_SYSINFO = 32
 from .linux import (
-    AF_INET, CLOCK_MONOTONIC, EAGAIN, ECONNABORTED, EINTR, EPOLL_CTL_ADD, EPOLL_CTL_MOD,
+    AF_INET, CLOCK_MONOTONIC, EAGAIN, ECONNABORTED, EINTR, EPOLL_CTL_ADD, EPOLL_CTL_DEL,
+    EPOLL_CTL_MOD,
     EPOLLEXCLUSIVE, EPOLLIN, EPOLLOUT, SHUT_WR, SIG_IGN, SIGPIPE, SO_REUSEADDR, SOCK_NONBLOCK,
     SOCK_STREAM, SOL_SOCKET, STDERR_FILENO, SYS_accept4, SYS_bind, SYS_clock_gettime,
     SYS_close, SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_exit, SYS_fork,
     SYS_listen, SYS_nanosleep, SYS_read, SYS_sched_getaffinity, SYS_setsockopt, SYS_shutdown,
     SYS_signal, SYS_socket, SYS_wait4, SYS_write, SYS_writev,
 )
-from .site import BAD_REQUEST, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, NOT_FOUND, Response, Site
+from .site import (
+    BAD_REQUEST, CONNECTION_CLOSE, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, NOT_FOUND, Response, Site,
+)
 from .x86 import AL, DL, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Assembler, Label, Mem, byte, dword
 
-#: The line every stored head ends with, before the blank line; a kept-alive answer skips it.
-CONNECTION_CLOSE = b"Connection: close\r\n"
 #: The fds below the first client's: 0, 1, 2, the listening socket, the epoll instance.
 FIRST_CLIENT_FD = 5
 #: How many ready fds one epoll_wait reports at most.
@@ -90,13 +91,6 @@ def _pascal(text: str) -> bytes:
     return bytes([len(raw)]) + raw
 
 
-def _keeps_alive(r: Response) -> bool:
-    """Whether ``r`` can also be sent kept-alive: its head ends with the Connection: close
-    line (a route given as raw bytes, lies and all, is always sent as it is)."""
-    head = r.data[:r.head_length]
-    return head.endswith(CONNECTION_CLOSE + b"\r\n")
-
-
 def assemble(site: Site, config) -> tuple[Assembler, Label]:
     """The event-loop program for ``site`` under ``config`` (a ServerConfig)."""
     from .server import response_bytes
@@ -111,10 +105,11 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     pages = {id(x): x if isinstance(x, Response) else Response.of(x) for _, x in site.routes}
     blobs = {data: a.data(data, "response") for data in response_bytes(site)}
 
-    def entry(r: Response, keep: bool = True) -> None:
-        """[address][length][head length][1 if it may be sent kept-alive] (16 bytes)."""
+    def entry(r: Response) -> None:
+        """[address][length][head length] (12 bytes).  Whether it may go out kept-alive is
+        read from its bytes: a head that ends with the Connection: close line."""
         a.dd(blobs[r.data], align=1)
-        a.data(struct.pack("<III", len(r.data), r.head_length, int(keep and _keeps_alive(r))))
+        a.data(struct.pack("<II", len(r.data), r.head_length))
 
     routes = a.data(b"", "routes")
     for path, page in site.routes:
@@ -126,15 +121,16 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.data(b"\0")
     entry(NOT_FOUND)
     not_allowed_entry = a.data(b"", "entry_405")
-    entry(METHOD_NOT_ALLOWED, keep=False)
+    entry(METHOD_NOT_ALLOWED)
     bad_request_entry = a.data(b"", "entry_400")
-    entry(BAD_REQUEST, keep=False)
+    entry(BAD_REQUEST)
     too_large_entry = a.data(b"", "entry_431")
-    entry(HEADERS_TOO_LARGE, keep=False)
+    entry(HEADERS_TOO_LARGE)
     http_1 = a.data(b"HTTP/1.", "http_1")
     http_scheme = a.data(b"http://", "http_scheme")
     connection = a.data(b"connection:", "connection")
-    backoff = a.data(struct.pack("<ii", 0, ACCEPT_BACKOFF_NS), "backoff_timespec")
+    if config.workers != 1:       # the supervisor's pause before it forks again
+        backoff = a.data(struct.pack("<ii", 0, ACCEPT_BACKOFF_NS), "backoff_timespec")
     sockaddr = a.data(config.sockaddr_in(), "sockaddr")
     name = {call: a.data(_pascal(call), f"name_{call}")
             for call in ("socket", "setsockopt", "bind", "listen", "epoll_create1",
@@ -147,6 +143,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     listen_fd = a.reserve(4, "listen_fd")
     epfd = a.reserve(4, "epfd")
     now = a.reserve(4, "now")
+    paused = a.reserve(4, "paused")             # accept4 failed: the listener is unwatched
     swept = a.reserve(4, "swept")
     timespec = a.reserve(8, "timespec")
     event = a.reserve(12, "event")              # struct epoll_event for epoll_ctl
@@ -164,6 +161,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     loop, no_sweep, next_event, sweep, sweep_next, sweep_skip = (
         L("loop"), L("no_sweep"), L("next_event"), L("sweep"), L("sweep_next"), L("sweep_skip"))
     slot_of, buf_of, ctl, close_conn = L("slot_of"), L("buf_of"), L("ctl"), L("close_conn")
+    watch_listener = L("watch_listener")
     accept_all, accept_failed, refuse, handle, not_listener = (
         L("accept_all"), L("accept_failed"), L("refuse"), L("handle"), L("not_listener"))
     read_in, read_at, got, eof, drain, process, done = (
@@ -227,7 +225,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.j("s", die)
     a.xchg(EAX, EBX)              # ebx = the listening socket
 
-    a.mov(EBP, name["setsockopt"])
+    a.add(EBP, 7)             # ebp -> "setsockopt", the next name
     a.mov(EAX, SYS_setsockopt)    # setsockopt(ebx, SOL_SOCKET, SO_REUSEADDR, &1, 4)
     a.push(SOL_SOCKET)
     a.pop(ECX)
@@ -241,7 +239,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.test(EAX, EAX)
     a.j("s", die)
 
-    a.mov(EBP, name["bind"])
+    a.add(EBP, 11)             # ebp -> "bind", the next name
     a.mov(EAX, SYS_bind)          # bind(ebx, &sockaddr, sizeof sockaddr)
     a.mov(ECX, sockaddr)
     a.push(16)
@@ -250,9 +248,13 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.test(EAX, EAX)
     a.j("s", die)
 
-    a.mov(EBP, name["listen"])
+    a.add(EBP, 5)             # ebp -> "listen", the next name
     a.mov(EAX, SYS_listen)        # listen(ebx, backlog)
-    a.mov(ECX, config.backlog)
+    if config.backlog < 128:
+        a.push(config.backlog)
+        a.pop(ECX)
+    else:
+        a.mov(ECX, config.backlog)
     a.int_(0x80)
     a.test(EAX, EAX)
     a.j("s", die)
@@ -346,7 +348,8 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
         a.dec(EDI)
         a.j("nz", fork_one)
         a.bind(reap)
-        a.mov(EAX, SYS_wait4)         # wait4(-1, NULL, 0, NULL): a worker ended
+        a.push(SYS_wait4)             # wait4(-1, NULL, 0, NULL): a worker ended
+        a.pop(EAX)
         a.or_(EBX, -1)
         a.xor(ECX, ECX)
         a.cdq()
@@ -364,19 +367,15 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
 
     # ------------------------------------------------------------------ a worker
     a.bind(serve)
-    a.mov(EBP, name["epoll_create1"])
+    a.add(EBP, 7)             # ebp -> "epoll_create1", the next name
     a.mov(EAX, SYS_epoll_create1)  # epoll_create1(0)
     a.xor(EBX, EBX)
     a.int_(0x80)
     a.test(EAX, EAX)
     a.j("s", die)
     a.mov(dword[epfd], EAX)
-    a.mov(EBP, name["epoll_ctl"])
-    a.mov(EAX, EPOLLIN | EPOLLEXCLUSIVE)  # epoll_ctl(epfd, ADD, listen_fd, {IN|EXCLUSIVE})
-    a.push(EPOLL_CTL_ADD)
-    a.pop(ECX)
-    a.mov(EDX, dword[listen_fd])
-    a.call(ctl)
+    a.add(EBP, 14)             # ebp -> "epoll_ctl", the next name
+    a.call(watch_listener)
     a.test(EAX, EAX)
     a.j("s", die)
 
@@ -451,6 +450,11 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.ret()
 
     a.bind(sweep)                 # close every connection whose deadline has passed
+    a.cmp(byte[paused], 0)        # and watch the listener again if accept4 paused it
+    a.j("e", sweep_start := L("sweep_start"))
+    a.dec(byte[paused])
+    a.call(watch_listener)
+    a.bind(sweep_start)
     a.mov(EBX, max_fd - 1)
     a.bind(sweep_next)
     a.call(slot_of)
@@ -513,12 +517,20 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.j("e", accept_all)
     a.cmp(EAX, -EINTR)
     a.j("e", accept_all)
-    a.mov(EAX, SYS_nanosleep)     # nanosleep(&backoff, NULL): EMFILE, ENOMEM...; a failure
-    a.mov(EBX, backoff)           #   that lasts must not become a busy loop
-    a.xor(ECX, ECX)
-    a.int_(0x80)
+    a.inc(byte[paused])           # EMFILE, ENFILE, ENOMEM...: a failure that lasts must not
+    a.push(EPOLL_CTL_DEL)         #   become a busy loop, nor slow the connections there
+    a.pop(ECX)                    #   are: stop watching the listener until the next
+    a.mov(EDX, dword[listen_fd])  #   second's sweep (epoll_ctl(epfd, DEL, listen_fd))
+    a.jmp(ctl)
     a.bind(done_ret)
     a.ret()
+
+    a.bind(watch_listener)        # epoll_ctl(epfd, ADD, listen_fd, {EPOLLIN|EXCLUSIVE})
+    a.mov(EAX, EPOLLIN | EPOLLEXCLUSIVE)
+    a.push(EPOLL_CTL_ADD)
+    a.pop(ECX)
+    a.mov(EDX, dword[listen_fd])
+    a.jmp(ctl)
 
     # ------------------------------------------------------------------ a connection
     a.bind(handle)                # ebx = a client that is ready
@@ -603,7 +615,8 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.bind(incomplete)
     a.pop(ECX)                    # the whole of it, which has not ended
     a.and_(dword[cur_left], 0)
-    a.xor(EDX, EDX)
+    a.push(C)                     # (a 431 closes)
+    a.pop(EDX)
     a.cmp(ECX, bufsize)
     a.mov(EDI, too_large_entry)   # it fills the buffer: 431
     a.j("ae", respond)
@@ -701,8 +714,10 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.or_(DL, C)                  # HTTP/1.0: the connection closes after the response
     a.bind(http_11)
     a.lodsb()
-    a.cmp(AL, ord("\r"))
-    a.j("e", line_ok)
+    a.cmp(AL, ord("\r"))         # the line ends with CRLF or a bare LF; a CR alone is not
+    a.j("ne", line_end := L("line_end"))  # an end (RFC 9112 section 2.2)
+    a.lodsb()
+    a.bind(line_end)
     a.cmp(AL, ord("\n"))
     a.j("ne", bad_version)
     a.dec(ESI)                    # esi -> the LF that ends the request line
@@ -727,19 +742,22 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.j("ne", header_line)
     a.dec(ECX)
     a.j("nz", header_name)
-    a.bind(header_space)
-    a.lodsb()
-    a.cmp(AL, ord(" "))
-    a.j("e", header_space)
-    a.cmp(AL, ord("\t"))
-    a.j("e", header_space)
-    a.or_(AL, 0x20)
-    a.cmp(AL, ord("c"))
-    a.j("ne", header_line)
+    a.bind(header_space)          # its value, a list of options: is "close" among them?
     a.mov(EAX, dword[ESI])
     a.or_(EAX, 0x20202020)
-    a.cmp(EAX, int.from_bytes(b"lose", "little"))
-    a.j("ne", header_line)
+    a.cmp(EAX, int.from_bytes(b"clos", "little"))
+    a.j("ne", next_value_byte := L("next_value_byte"))
+    a.mov(AL, byte[ESI + 4])
+    a.or_(AL, 0x20)
+    a.cmp(AL, ord("e"))
+    a.j("e", close_asked := L("close_asked"))
+    a.bind(next_value_byte)
+    a.lodsb()
+    a.cmp(AL, ord("\n"))
+    a.j("ne", header_space)
+    a.dec(ESI)                    # esi -> the LF: the next line's search starts there
+    a.jmp(header_line)
+    a.bind(close_asked)
     a.or_(DL, C)
     a.bind(headers_done)
     a.pop(ECX)
@@ -766,7 +784,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.pop(ECX)
     a.j("e", found)
     a.bind(skip_route)
-    a.lea(EDI, Mem(EDI, EAX, 1, 16))
+    a.lea(EDI, Mem(EDI, EAX, 1, 12))
     a.jmp(next_route)
     a.bind(found)
     a.add(EDI, EAX)
@@ -776,25 +794,27 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.pop(ECX)
     a.pop(EDI)
     a.bind(bad_request)
+    a.or_(DL, C)                  # a 400 closes: what follows is not read as a request
     a.mov(EDI, bad_request_entry)
     a.jmp(respond)
     a.bind(not_allowed)
     a.mov(EDI, not_allowed_entry)
 
     # ------------------------------------------------------------------ the response
-    a.bind(respond)               # edi -> the entry; dl: 4 HEAD, 2 close
+    a.bind(respond)               # edi -> the entry; dl: 4 HEAD, 2 close, 1 another method
     a.mov(EAX, dword[EDI])        # eax = the response's bytes
     a.mov(ECX, dword[EDI + 4])    # ecx = how many a GET gets
+    a.mov(ESI, dword[EDI + 8])    # esi = its head's length
     a.test(DL, 4)
     a.j("z", keep_alive)
-    a.mov(ECX, dword[EDI + 8])    # a HEAD gets the head
+    a.mov(ECX, ESI)               # a HEAD gets the head
     a.bind(keep_alive)
-    a.test(DL, C)
+    a.test(DL, C | 1)             # closing (a 405 too: its body, if any, is not read)
     a.j("nz", closing := L("closing"))
-    a.cmp(dword[EDI + 12], 0)
-    a.j("e", closing)
-    a.mov(ESI, dword[EDI + 8])    # kept alive: the head up to its Connection line,
-    a.lea(EDX, Mem(EAX, ESI, 1, -2))  # then from the blank line on
+    a.cmp(dword[Mem(EAX, ESI, 1, -(close_len + 2))], int.from_bytes(b"Conn", "little"))
+    a.j("ne", closing)            # a head without the Connection line is sent as it is
+    a.lea(EDX, Mem(EAX, ESI, 1, -2))  # kept alive: the head up to its Connection line,
+                                  #   then from the blank line on
     a.sub(ECX, ESI)
     a.add(ECX, 2)
     a.sub(ESI, close_len + 2)
@@ -845,12 +865,12 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.or_(EAX, dword[EDI + NEXT_LEN])
     a.j("z", written)
     a.bind(wait_out)              # the socket's buffer is full: wait for EPOLLOUT, and
-    a.test(byte[EDI + STATE], W)  #   read nothing more meanwhile
+    a.mov(EAX, dword[now])        #   read nothing more meanwhile; the send deadline runs
+    a.add(EAX, config.send_timeout)  # from the last write that moved bytes (as nginx's
+    a.mov(dword[EDI + DEADLINE], EAX)  # send_timeout: between two writes, not in all)
+    a.test(byte[EDI + STATE], W)
     a.j("nz", done_ret)
     a.or_(byte[EDI + STATE], W)
-    a.mov(EAX, dword[now])
-    a.add(EAX, config.send_timeout)
-    a.mov(dword[EDI + DEADLINE], EAX)
     a.push(EPOLLOUT)              # epoll_ctl(epfd, MOD, ebx, {EPOLLOUT, ebx})
     a.pop(EAX)
     a.push(EPOLL_CTL_MOD)

@@ -47,6 +47,7 @@ ECONNABORTED = 103
 
 # epoll (include/uapi/linux/eventpoll.h).
 EPOLL_CTL_ADD = 1
+EPOLL_CTL_DEL = 2
 EPOLL_CTL_MOD = 3
 EPOLLIN = 0x001
 EPOLLOUT = 0x004

@@ -145,6 +145,10 @@ def _check_content_type(ctype: str) -> str:
     return ctype
 
 
+#: The last line of every head the generator writes; a kept-alive answer leaves it out.
+CONNECTION_CLOSE = b"Connection: close\r\n"
+
+
 def http_response(page: Page, status: int = 200, extra: tuple[tuple[str, str], ...] = ()) -> bytes:
     """The complete response: status line, headers, blank line, body."""
     return response_head(page, status, extra) + page.body
@@ -179,6 +183,24 @@ class Response:
     @classmethod
     def of(cls, page: Page, status: int = 200, extra: tuple[tuple[str, str], ...] = ()) -> Response:
         return cls(http_response(page, status, extra), len(response_head(page, status, extra)))
+
+    @property
+    def keeps_alive(self) -> bool:
+        """Whether the head ends with the ``Connection: close`` line, so that a kept-alive
+        answer can be the same bytes without it (a response given as raw bytes, lies and
+        all, is always sent as it is, and closes)."""
+        return self.data[:self.head_length].endswith(CONNECTION_CLOSE + b"\r\n")
+
+    def sent(self, *, keep_alive: bool = False, head: bool = False) -> bytes:
+        """The bytes the program sends: the whole response or (``head``) its head alone,
+        and, on a connection it keeps open, without the ``Connection: close`` line: a
+        server that closes says so, one that stays open says nothing (RFC 9112 section
+        9.6)."""
+        data = self.data[:self.head_length] if head else self.data
+        if keep_alive and self.keeps_alive:
+            cut = self.head_length - 2 - len(CONNECTION_CLOSE)
+            data = data[:cut] + data[cut + len(CONNECTION_CLOSE):]
+        return data
 
 
 #: The answers that do not depend on the site.  405 names the methods that are allowed

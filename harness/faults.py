@@ -26,7 +26,8 @@ ACTION
     An injected EPIPE on write, send or sendto raises SIGPIPE as a real one does (write(2),
     send(2)): fatal unless SIGPIPE is ignored or send passed MSG_NOSIGNAL.
 
-    ``short:N`` (N >= 1), for read, recv, recvfrom, write, send and sendto only: the call
+    ``short:N`` (N >= 1), for read, recv, recvfrom, write, send, sendto, readv and writev
+    only: the call
     runs with its byte count cut to N, so it moves at most N bytes, as read(2) and write(2)
     allow ("It is not an error if this number is smaller than the number of bytes
     requested").
@@ -75,7 +76,7 @@ def __getattr__(name: str):
 
 
 #: The calls that move a byte count and may be made short.
-SHORTABLE = frozenset({"read", "recv", "recvfrom", "write", "send", "sendto"})
+SHORTABLE = frozenset({"read", "recv", "recvfrom", "write", "send", "sendto", "readv", "writev"})
 
 _ERRNOS = {name: value for value, name in L.ERRNO_NAMES.items()}
 _ERRNOS.update(EWOULDBLOCK=L.EWOULDBLOCK, EDEADLOCK=L.EDEADLOCK)

@@ -80,8 +80,10 @@ class Served:
     page: Page
 
     def fetch_raw(self, request: bytes | None = None, timeout: float = 5.0) -> bytes:
-        """Send one request on a fresh connection and read until the server closes."""
-        request = request or f"GET / HTTP/1.1\r\nHost: {LOOPBACK}:{self.port}\r\n\r\n".encode()
+        """Send one request on a fresh connection and read until the server closes (the
+        default request says ``Connection: close``, so the answer is the stored bytes)."""
+        request = request or (f"GET / HTTP/1.1\r\nHost: {LOOPBACK}:{self.port}\r\n"
+                              "Connection: close\r\n\r\n").encode()
         with socket.create_connection((LOOPBACK, self.port), timeout=timeout) as s:
             s.sendall(request)
             chunks = []

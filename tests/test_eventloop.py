@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from generator import Page, ServerConfig, Site, build_server, default_site
-from generator.eventloop import CONNECTION_CLOSE
+from generator.site import CONNECTION_CLOSE
 from generator.site import NOT_FOUND, Response
 from support import LOOPBACK, NATIVE, NATIVE_REASON, free_port, wait_listening
 
@@ -374,3 +374,46 @@ def test_workers_auto_starts_one_per_cpu_the_process_may_use(servers, tmp_path):
     with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
         s.sendall(get("/", "Connection: close"))
         assert recv_to_close(s) == closing("/")
+
+
+@pytest.mark.parametrize("header, closes", [
+    ("Connection: close", True), ("connection:\tCLOSE", True),
+    ("Connection: keep-alive, close", True), ("Connection: TE, close", True),
+    ("Connection: keep-alive", False), ("X-Connection: close", False),
+])
+def test_emulated_connection_options_are_a_list(header, closes):
+    """RFC 9112 section 9.6: "close" among the Connection options, in any case, wherever
+    it stands in the list, closes the connection after the response."""
+    g = guest()
+    c = g.connect()
+    c.send(get("/", header))
+    g.run()
+    assert c.recv() == (closing("/") if closes else kept("/"))
+    assert c.closed_by_peer == closes
+
+
+def test_emulated_a_bare_cr_does_not_end_the_request_line():
+    """RFC 9112 section 2.2: a CR not followed by LF is not a line ending: 400."""
+    g = guest()
+    c = g.connect()
+    c.send(b"GET / HTTP/1.1\rX\r\nHost: x\r\n\r\n")
+    g.run()
+    assert c.recv().startswith(b"HTTP/1.1 400 Bad Request\r\n")
+
+
+def test_emulated_send_deadline_runs_from_the_last_write_that_moved_bytes():
+    """A client that keeps reading, slowly, is not cut off: the send deadline (2 s) runs
+    between two writes that moved bytes, as nginx's send_timeout does."""
+    big = Page.make(b"z" * (8 << 20), "application/octet-stream")
+    g = guest(Site((("/", big),)), send_timeout=2)
+    c = g.connect()
+    c.rcvbuf = 65536
+    c.send(get("/"))
+    g.run()
+    got = len(c.recv())
+    for _ in range(400):
+        if c.closed_by_peer:
+            break
+        g.stall(1)
+        got += len(c.recv())
+    assert got == len(Response.of(big).sent(keep_alive=True))

@@ -1,5 +1,11 @@
 """Routing in machine code, judged by h11 in the emulator: every route, HEAD, every status.
 
+Each request goes on its own connection, which the client half-closes after sending (as
+``Guest.request`` does).  An HTTP/1.1 request that does not say ``Connection: close`` gets
+the kept-alive answer (:meth:`Response.sent`: no Connection line); the server then reads the
+client's end of file and closes.  Errors that end a connection (400, 405, 431) and HTTP/1.0
+requests get the closing answer.
+
 The site is a directory with the shapes ``webelf build --site`` documents: index.html,
 about.html, a stylesheet, a sub-directory with its own index and a page.
 """
@@ -66,7 +72,7 @@ def test_the_directory_rules(site_dir):
 def test_get_of_every_route(program, site_dir, path):
     response = ask(program, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     want = expected(site_dir, ROUTES[path])
-    assert response == want.data
+    assert response == want.sent(keep_alive=True)
     report = check_response(response)
     assert report.status == 200 and not report.problems
     assert int(report.header("content-length")) == len(PAGES[ROUTES[path]])
@@ -76,7 +82,7 @@ def test_get_of_every_route(program, site_dir, path):
 def test_head_of_every_route_is_the_head_alone(program, site_dir, path):
     response = ask(program, f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     want = expected(site_dir, ROUTES[path])
-    assert response == want.data[:want.head_length]
+    assert response == want.sent(keep_alive=True, head=True)
     report = check_response(response, "HEAD")
     assert report.status == 200 and not report.problems and report.body == b""
     assert int(report.header("content-length")) == len(PAGES[ROUTES[path]])
@@ -100,7 +106,7 @@ def test_head_of_every_route_is_the_head_alone(program, site_dir, path):
 ])
 def test_every_status_code(program, request_bytes, answer, method):
     response = ask(program, request_bytes)
-    assert response == answer.data
+    assert response == answer.sent(keep_alive=answer is NOT_FOUND)
     report = check_response(response, method)
     assert not report.problems, report.problems
     if answer is METHOD_NOT_ALLOWED:
@@ -110,17 +116,21 @@ def test_every_status_code(program, request_bytes, answer, method):
 
 def test_head_of_an_unknown_path_is_a_404_head(program):
     response = ask(program, b"HEAD /nope HTTP/1.1\r\n\r\n")
-    assert response == NOT_FOUND.data[:NOT_FOUND.head_length]
+    assert response == NOT_FOUND.sent(keep_alive=True, head=True)
 
 
-@pytest.mark.parametrize("request_bytes", [
-    b"GET /about?x=1&y=2 HTTP/1.1\r\n\r\n",
-    b"GET /about? HTTP/1.0\r\n\r\n",
-    b"GET /about HTTP/1.0\n\n",
-    b"GET /about HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n",
+@pytest.mark.parametrize("request_bytes,keep_alive", [
+    (b"GET /about?x=1&y=2 HTTP/1.1\r\n\r\n", True),
+    (b"GET /about? HTTP/1.0\r\n\r\n", False),
+    (b"GET /about HTTP/1.0\n\n", False),
+    (b"GET /about HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n", True),
+    (b"GET /about HTTP/1.1\r\nConnection: close\r\n\r\n", False),
+    (b"GET /about HTTP/1.1\nconnection:\tCLOSE\n\n", False),
+    (b"GET /about HTTP/1.1\r\nConnection: keep-alive\r\n\r\n", True),
 ])
-def test_query_version_and_line_endings(program, site_dir, request_bytes):
-    assert ask(program, request_bytes) == expected(site_dir, "about.html").data
+def test_query_version_and_line_endings(program, site_dir, request_bytes, keep_alive):
+    assert ask(program, request_bytes) == expected(site_dir, "about.html").sent(
+        keep_alive=keep_alive)
 
 
 def test_a_request_sent_one_byte_at_a_time(program, site_dir):
@@ -132,7 +142,7 @@ def test_a_request_sent_one_byte_at_a_time(program, site_dir):
         assert client.recv_all() == b"", "nothing before the head is complete"
         client.send(request[i:i + 1])
         guest.run()
-    assert client.recv_all() == expected(site_dir, "blog/post.html").data
+    assert client.recv_all() == expected(site_dir, "blog/post.html").sent(keep_alive=True)
 
 
 @settings(max_examples=60, deadline=None)
@@ -141,9 +151,9 @@ def test_any_path_gets_its_page_or_404(program, site_dir, path):
     path = "/" + path.lstrip("/")
     response = ask(program, f"GET {path} HTTP/1.1\r\n\r\n".encode())
     if path in ROUTES:
-        assert response == expected(site_dir, ROUTES[path]).data
+        assert response == expected(site_dir, ROUTES[path]).sent(keep_alive=True)
     else:
-        assert response == NOT_FOUND.data
+        assert response == NOT_FOUND.sent(keep_alive=True)
 
 
 def test_the_default_site_has_a_second_page_its_link_reaches():
@@ -167,5 +177,15 @@ def test_an_empty_directory_is_refused(tmp_path):
 
 
 def test_idle_timeout_is_in_the_program():
-    program = build_server(default_site(), ServerConfig(idle_timeout=7))
-    assert (7).to_bytes(4, "little") + bytes(4) in program
+    """A kept-alive connection that stays silent is closed once its idle deadline (7 s
+    here) has passed: the one-second sweep closes it within the next second."""
+    guest = Guest(build_server(default_site(), ServerConfig(idle_timeout=7)))
+    guest.start()
+    client = guest.connect()
+    client.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    guest.run()
+    assert client.recv().startswith(b"HTTP/1.1 200 OK\r\n")
+    guest.stall(6.9)
+    assert not client.closed_by_peer
+    guest.stall(1.2)
+    assert client.closed_by_peer

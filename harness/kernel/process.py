@@ -82,6 +82,8 @@ class Kernel:
         #: (name, return value) of every completed call, when ``record`` was asked for.
         self.calls: list[tuple[str, int]] | None = [] if record else None
         self.unsupported: list[int] = []
+        #: A short fault's byte cap for the readv/writev running now (0: none).
+        self.io_cap = 0
         self.blocked: Stop | None = None
         self.blocked_fd = -1
         #: When the call that last blocked gives up (SO_RCVTIMEO), on the network's clock;
@@ -232,6 +234,7 @@ class Kernel:
         sends = name in _SENDS
         takes_flags = name not in ("write", "writev")
         frees_fd = name == "close"
+        vectored = name in ("readv", "writev")
 
         def call(a: int, b: int, c: int, d: int, e: int, f: int) -> object:
             if self.deadline is None:
@@ -247,6 +250,12 @@ class Kernel:
                 if frees_fd and fault.errno != L.EBADF:
                     handler(a, b, c, d, e, f)  # close(2): the fd is gone even on error
                 return ret
+            if vectored:  # the count is of iovecs: the handler caps the bytes itself
+                self.io_cap = fault.short
+                try:
+                    return handler(a, b, c, d, e, f)
+                finally:
+                    self.io_cap = 0
             return handler(a, b, min(c, fault.short), d, e, f)
 
         return call
