@@ -393,6 +393,8 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.pop(EBX)
     a.mov(ECX, timespec)
     kernel()
+    a.test(EAX, EAX)              # (a failed read keeps the last second)
+    a.j("nz", no_sweep)
     a.mov(EAX, dword[timespec])
     a.mov(dword[now], EAX)
     a.cmp(EAX, dword[swept])
@@ -876,7 +878,10 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.push(EPOLL_CTL_MOD)
     a.pop(ECX)
     a.mov(EDX, EBX)
-    a.jmp(ctl)
+    a.call(ctl)
+    a.test(EAX, EAX)              # it cannot wait for room: closed, rather than retried
+    a.j("s", close_conn)          #   on every turn
+    a.ret()
     a.bind(write_failed)
     a.cmp(EAX, -EAGAIN)
     a.j("e", wait_out)
@@ -893,7 +898,8 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.pop(ECX)
     a.mov(EDX, EBX)
     a.call(ctl)
-    a.call(slot_of)
+    a.test(EAX, EAX)              # it cannot be watched for reading: it cannot be served
+    a.j("s", close_conn)
     a.bind(resume)
     a.mov(EAX, dword[now])
     a.test(byte[EDI + STATE], C)

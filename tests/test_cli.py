@@ -118,4 +118,4 @@ def test_build_a_site_from_a_directory(tmp_path):
     for body in (b"<h1>home</h1>", b"<h1>about</h1>"):
         assert http_response(Page.make(body)) in data
     assert b"\x06/about" in data and b"\x0b/about.html" in data  # the route table
-    assert (9).to_bytes(4, "little") + bytes(4) in data  # the idle timeout
+    assert b"\x83\xc0\x09" in data  # add eax, 9: the idle deadline, now + 9 s

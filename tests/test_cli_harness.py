@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from generator.site import Response
 from generator import Page, build_server, default_page, http_response
 from support import FIXTURES
 
@@ -31,6 +32,13 @@ def site(tmp_path):
     return path
 
 
+def kept_page() -> bytes:
+    """What ``webelf run`` gets for an HTTP/1.1 request that does not ask to close: the
+    page on a kept-alive connection, which the server closes once it reads end of file."""
+    raw = http_response(default_page())
+    return Response(raw, raw.index(b"\r\n\r\n") + 4).sent(keep_alive=True)
+
+
 def one_line(stderr: bytes) -> str:
     lines = stderr.decode().splitlines()
     assert len(lines) == 1, stderr
@@ -41,7 +49,7 @@ def one_line(stderr: bytes) -> str:
 def test_run_prints_the_response_for_the_default_request(site):
     result = webelf("run", str(site))
     assert result.returncode == 0, result.stderr
-    assert result.stdout == http_response(default_page())
+    assert result.stdout == kept_page()
 
 
 def test_run_replays_request_files_into_a_directory(site, tmp_path):
@@ -55,7 +63,7 @@ def test_run_replays_request_files_into_a_directory(site, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == b""
     for name in ("first", "second"):
-        assert (out / f"{name}.http").read_bytes() == http_response(default_page())
+        assert (out / f"{name}.http").read_bytes() == kept_page()
 
 
 def test_run_passes_the_guests_stdout_to_stdout():
@@ -172,9 +180,9 @@ def test_run_strace_prints_the_calls(site):
     result = webelf("run", str(site), "--strace")
     assert result.returncode == 0
     text = re.sub(r"\) +=", ") =", result.stderr.decode())  # strace pads to column 40
-    assert "socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3" in text
-    assert "accept4(3, NULL, NULL, 0) = 4" in text
-    assert 'read(4, "GET / HTTP/1.1\\r\\nHost: localhost\\r"...' in text
+    assert "socket(AF_INET, SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_IP) = 3" in text
+    assert "accept4(3, NULL, NULL, SOCK_NONBLOCK) = 5" in text
+    assert 'read(5, "GET / HTTP/1.1\\r\\nHost: localhost\\r"...' in text
 
 
 def test_run_trace_prints_instructions(site):
@@ -206,7 +214,7 @@ def test_usage_errors_are_2(args, fragment, tmp_path):
 
 def test_check_identical_is_0(site, tmp_path):
     (tmp_path / "req").write_bytes(REQUEST)
-    (tmp_path / "exp").write_bytes(http_response(default_page()))
+    (tmp_path / "exp").write_bytes(kept_page())
     result = webelf("check", str(site), "--request", str(tmp_path / "req"),
                     "--expect", str(tmp_path / "exp"))
     assert result.returncode == 0, result.stderr

@@ -120,21 +120,23 @@ def test_a_guest_waits_for_data_and_resumes_where_it_stopped():
 
     response = http_response(default_page())
     guest = Guest(build_server(response))
-    assert guest.start().syscall == "accept4"
+    assert guest.start().syscall == "epoll_wait"
     client = guest.connect()
     stop = guest.run()
-    assert (stop.reason, stop.syscall) == ("blocked", "read"), "nothing was sent yet"
+    assert (stop.reason, stop.syscall) == ("blocked", "epoll_wait"), "nothing was sent yet"
     assert client.recv_all() == b""
     client.send(b"GET / HTT")
     stop = guest.run()
-    assert (stop.reason, stop.syscall) == ("blocked", "read"), "half a head: it waits"
+    assert (stop.reason, stop.syscall) == ("blocked", "epoll_wait"), "half a head: it waits"
     assert client.recv_all() == b""
-    client.send(b"P/1.1\r\nHost: x\r\n\r\n")
+    client.send(b"P/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     stop = guest.run()
-    assert (stop.syscall, client.closed_by_peer) == ("read", True), "sent, shut down, draining"
+    assert (stop.syscall, client.closed_by_peer) == ("epoll_wait", True), \
+        "sent, shut down, draining"
     assert client.recv_all() == response
     client.close()
-    assert guest.run().syscall == "accept4"
+    assert guest.run().syscall == "epoll_wait"
+    assert guest.kernel.fds.open_fds() == [0, 1, 2, 3, 4], "the drain saw the end and closed"
 
 
 def test_many_requests_through_one_guest():
@@ -144,8 +146,8 @@ def test_many_requests_through_one_guest():
     guest = Guest(build_server(response))
     guest.start()
     for _ in range(1000):
-        assert guest.request(b"GET / HTTP/1.1\r\n\r\n") == response
-    assert guest.kernel.fds.open_fds() == [0, 1, 2, 3], "every client socket was closed"
+        assert guest.request(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n") == response
+    assert guest.kernel.fds.open_fds() == [0, 1, 2, 3, 4], "every client socket was closed"
 
 
 # ---------------------------------------------------------------------- CPU exceptions
