@@ -265,7 +265,8 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     if workers == "auto":         # sched_getaffinity(0, sizeof shared, shared): the CPUs
         a.mov(EAX, SYS_sched_getaffinity)  # this process may run on, one bit each
         a.xor(EBX, EBX)
-        a.mov(ECX, min(bufsize, 512) & ~3)
+        a.push(124)               #   (124 bytes of mask: up to 992 CPUs; sched_getaffinity
+        a.pop(ECX)                #   needs room for nr_cpu_ids bits, the CPUs possible here)
         a.mov(EDX, shared)
         a.int_(0x80)
         a.xchg(EAX, ECX)          # ecx = bytes of mask (a failure: no bytes, one worker)

@@ -1,5 +1,5 @@
 """Guest coverage of the event-loop server (generator/eventloop.py): every instruction of
-``build_server(default_site(), ServerConfig(event_loop=True))`` runs in some scenario below,
+``build_server(default_site(), ServerConfig())`` runs in some scenario below,
 and every instruction of the same site built with ``workers=2`` (the supervisor too).
 
 As tests/test_coverage.py does for the one-connection program, the scenarios are what a
@@ -54,7 +54,7 @@ from harness.trace.listing import listing_lines
 SITE = default_site()
 PAGES = dict(SITE.routes)
 #: ServerConfig's defaults, which the default build has.
-DEFAULTS = ServerConfig(event_loop=True)
+DEFAULTS = ServerConfig()
 BUFSIZE = DEFAULTS.buffer_size
 MAX_CONNECTIONS = DEFAULTS.max_connections
 #: The fds below the first client's: 0, 1, 2, the listening socket, the epoll instance.
@@ -64,7 +64,7 @@ WORKERS = (1, 2)
 
 @lru_cache(maxsize=None)
 def server(workers: int = 1) -> bytes:
-    return build_server(SITE, ServerConfig(event_loop=True, workers=workers))
+    return build_server(SITE, ServerConfig(workers=workers))
 
 
 # ---------------------------------------------------------------------- the answers
@@ -856,7 +856,7 @@ def test_a_slow_but_steady_reader_is_not_cut_off():
     from generator import Page, Site
 
     big = Page.make(b"z" * (8 << 20), "application/octet-stream")
-    g = Guest(build_server(Site((("/", big),)), ServerConfig(event_loop=True)))
+    g = Guest(build_server(Site((("/", big),)), ServerConfig()))
     g.start()
     client = g.connect()
     client.keep = False

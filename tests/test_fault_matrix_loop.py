@@ -72,7 +72,7 @@ from harness import linux as L
 from harness.faults import parse_fault
 from harness.net import Client
 
-CONFIG = ServerConfig(event_loop=True)
+CONFIG = ServerConfig()
 PROGRAM = build_server(default_site(), CONFIG)
 PAGES = dict(default_site().routes)
 HEADER_TIMEOUT = CONFIG.header_timeout   # 10 s: a head, from its first byte
