@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from generator import Page, Site, build_server, default_site
 from generator.elf import EHDR_SIZE, PHDR_SIZE, plan
-from generator.server import as_site, assemble, response_bytes
+from generator.eventloop import assemble
+from generator.server import ServerConfig, as_site, response_bytes
 
 
 def breakdown(site: Site) -> dict[str, int]:
     program = build_server(site)
     responses = sum(map(len, response_bytes(site)))
-    asm, _ = assemble(site)
+    asm, _ = assemble(site, ServerConfig())
     layout = plan(asm.text_size, asm.data_section.size, asm.bss.size)
     return {
         "file": len(program),

@@ -248,8 +248,13 @@ class Guest:
 
     @property
     def waiting_in_accept(self) -> bool:
+        """Whether the guest waits for a connection: in accept(2), or, as an event loop
+        does, in poll, select or epoll_wait while it listens."""
         stop = self.last_stop
-        return stop is not None and stop.reason == "blocked" and stop.syscall in ("accept4", "accept")
+        if stop is None or stop.reason != "blocked":
+            return False
+        return stop.syscall in ("accept4", "accept") or (
+            stop.syscall in _POLLS and bool(self.network.listening()))
 
     @property
     def stdout(self) -> bytes:

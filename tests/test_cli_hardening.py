@@ -271,7 +271,7 @@ def test_accept4_that_always_fails_is_a_failure(server, tmp_path):
     result = webelf("run", str(server), "--inject", "accept4=EINTR@*", "--request", str(request))
     assert result.returncode == 3
     assert result.stdout == b""
-    assert one_line(result) == f"webelf: no response to {request}: the guest waits in nanosleep()"
+    assert one_line(result) == f"webelf: no response to {request}: the guest waits in epoll_wait()"
 
 
 @pytest.mark.parametrize("status,expected", [(0, 3), (7, 7)])

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 from generator import build_server, default_page, default_site, http_response
-from generator.server import assemble, response_bytes
+from generator.eventloop import assemble
+from generator.server import ServerConfig, response_bytes
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -29,7 +30,7 @@ def test_readme_sizes_are_those_of_the_default_site():
     site = default_site()
     program = build_server(site)
     responses = sum(map(len, response_bytes(site)))
-    asm, _ = assemble(site)
+    asm, _ = assemble(site, ServerConfig())
     stated = re.search(
         r"\*\*(\d+) bytes\*\* on disk, of which \*\*(\d+) bytes\*\* are HTTP\s+responses.*?"
         r"\*\*(\d+) bytes of\s+overhead\*\*: (\d+) bytes of ELF and program headers, "
