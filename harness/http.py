@@ -272,3 +272,33 @@ def diff_bytes(expected: bytes, actual: bytes, context: int = 1) -> str | None:
     summary += f"; expected {len(expected)} bytes, actual {len(actual)} bytes"
     return "\n".join([summary, *_side("expected", expected, offset, context),
                       *_side("actual", actual, offset, context)])
+
+
+def split_responses(raw: bytes, methods: list[str]) -> list[bytes]:
+    """``raw`` as the responses to pipelined requests of ``methods``, in order: each framed
+    by h11 as a client that sent that request would frame it (a HEAD's response has no
+    body), the last one taking whatever follows.  Stops early, with the rest as the last
+    piece, where h11 cannot frame a response."""
+    pieces: list[bytes] = []
+    rest = bytes(raw)
+    for i, method in enumerate(methods):
+        if i == len(methods) - 1 or not rest:
+            break
+        conn = h11.Connection(h11.CLIENT)
+        conn.send(h11.Request(method=method, target="/", headers=[("Host", "webelf")]))
+        conn.send(h11.EndOfMessage())
+        conn.receive_data(rest)
+        try:
+            while True:
+                event = conn.next_event()
+                if isinstance(event, h11.EndOfMessage):
+                    break
+                if event is h11.NEED_DATA or event is h11.PAUSED:
+                    raise h11.RemoteProtocolError("the response does not end")
+        except h11.RemoteProtocolError:
+            break
+        left = conn.trailing_data[0]
+        pieces.append(rest[:len(rest) - len(left)])
+        rest = bytes(left)
+    pieces.append(rest)
+    return pieces
