@@ -455,8 +455,10 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.bind(sweep)                 # close every connection whose deadline has passed
     a.cmp(byte[paused], 0)        # and watch the listener again if accept4 paused it
     a.j("e", sweep_start := L("sweep_start"))
-    a.dec(byte[paused])
     a.call(watch_listener)
+    a.test(EAX, EAX)              # (watched again: done; else again next second)
+    a.j("s", sweep_start)
+    a.dec(byte[paused])
     a.bind(sweep_start)
     a.mov(EBX, max_fd - 1)
     a.bind(sweep_next)
