@@ -319,8 +319,10 @@ class Machine:
 
         self._hook(trace, coverage)
 
-    def _hook(self, trace: Callable[[str], None] | None, coverage: bool) -> None:
-        """The per-run state and the hooks of a new emulator (a new machine, or a fork)."""
+    def _hook(self, trace: Callable[[str], None] | None, coverage: bool,
+              covered: set[tuple[int, int]] | None = None) -> None:
+        """The per-run state and the hooks of a new emulator (a new machine, or a fork:
+        ``covered``, the parent's set, which a forked child adds its blocks to)."""
         self._vals = (ctypes.c_uint32 * 7)()
         self._ids = (ctypes.c_int * 7)(*_ARG_REGS)
         base = ctypes.addressof(self._vals)
@@ -337,8 +339,11 @@ class Machine:
         self.exit_status: int | None = None
         self.killed_by: int | None = None
         #: With ``coverage``, the (address, size) of every basic block that started to run:
-        #: what :mod:`harness.coverage` turns into instructions.
-        self.covered: set[tuple[int, int]] | None = set() if coverage else None
+        #: what :mod:`harness.coverage` turns into instructions.  A forked child shares its
+        #: parent's set (the same program), so a guest's coverage is its every process's;
+        #: execve starts a set of its own (another program).
+        self.covered: set[tuple[int, int]] | None = (
+            covered if covered is not None else set() if coverage else None)
         self._trace = trace
         # Every hook is registered with the C library directly: the binding's wrapper costs
         # more per call than the hook's own work, and ties each callback into reference
@@ -397,7 +402,7 @@ class Machine:
         kernel.brk_start, kernel.brk_end = self.kernel.brk_start, self.kernel.brk_end
         kernel.mapped_brk = self.kernel.mapped_brk
         child._syscall = kernel.syscall
-        child._hook(self._trace, self.covered is not None)
+        child._hook(self._trace, self.covered is not None, self.covered)
         return child
 
     def exec_later(self, image: elfmod.Image, argv: Sequence[bytes], envp: Sequence[bytes],
