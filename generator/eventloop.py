@@ -518,7 +518,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.bind(accept_failed)
     a.cmp(EAX, -EAGAIN)
     a.j("e", done_ret := L("accept_done"))
-    a.cmp(EAX, -ECONNABORTED)     # a client that reset before it was accepted: the next
+    a.cmp(EAX, -ECONNABORTED)     # a client that reset before it was accepted: go on
     a.j("e", accept_all)
     a.inc(byte[paused])           # EMFILE, ENFILE, ENOMEM...: a failure that lasts must not
     a.push(EPOLL_CTL_DEL)         #   become a busy loop, nor slow the connections there
