@@ -1,7 +1,8 @@
 """The whole benchmark in one run: the generated server against nginx, the harness, sizes.
 
 Reproduce: python benchmarks/run.py [--seconds S] [--rounds N] [--quick] [--with-pytest]
-                                    [--no-write]
+                                    [--no-write] [--slowloris-seconds S] [--skip-slowloris]
+                                    [--only slowloris]
 (from the repository root; it imports generator/, harness/ and webelf/ from the directory
 above this file, and runs its subprocesses with that directory on PYTHONPATH.  Needs wrk
 (the package wrk), an x86 Linux kernel that runs i386 ELFs, and nginx (the package nginx;
@@ -30,6 +31,16 @@ What it measures, in one run, interleaved so that the machine's load falls on al
   server's, byte for byte.
 * **``webelf run site.elf``**: the whole process (interpreter start included), median of
   several runs spread over the rounds; its stdout must be the native server's response.
+* **Slowloris** (issue 12: "with 50 slowloris connections trickling a byte every 2 s, a
+  normal client is answered in under 0.5 s, every time, natively"): against the one-worker
+  ELF and the one-worker nginx (keep-alive) in turn, 50 connections each send a request head
+  one byte every 2 s (an endless header line, never finished), driven by one thread with a
+  timer loop; when the server drops one (end of file or reset) its age is recorded and it
+  reconnects and trickles again, so the pressure lasts the whole run.  Meanwhile a normal
+  client opens a fresh connection every 0.1 s for ``--slowloris-seconds`` (default 20; 6
+  with ``--quick``), sends ``GET / HTTP/1.1`` with ``Connection: close`` and reads the whole
+  response; its latency is connect to the response's last byte.  ``--skip-slowloris`` leaves
+  it out; ``--only slowloris`` runs just it (and writes nothing to RESULTS.md).
 * **Sizes**: ``size.breakdown`` for the sites benchmarks/size.py shows.
 * **``pytest -n auto``** wall time, with ``--with-pytest`` only (about two minutes).
 
@@ -445,6 +456,7 @@ class Results:
     cold_ms: list[float] = field(default_factory=list)
     webelf_run_ms: list[float] = field(default_factory=list)
     pytest: tuple[float, int, str] | None = None
+    slowloris: list[SlowlorisRun] = field(default_factory=list)
     sizes: dict[str, dict[str, int]] | None = None
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -578,6 +590,231 @@ def benchmark(args: argparse.Namespace, wrk: str, nginx: str | None, tmp: Path,
         server.mem_after = memory(server.proc.pid)
 
 
+# --- slowloris ----------------------------------------------------------------------------
+
+TRICKLERS, TRICKLE_EVERY, NORMAL_EVERY, NORMAL_LIMIT = 50, 2.0, 0.1, 0.5
+#: The tricklers' head: a request line, then a header line that never ends.
+TRICKLE_HEAD = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slowloris: "
+NORMAL_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+
+@dataclass
+class SlowlorisRun:
+    server: str
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)   # normal requests without a 200
+    drop_ages: list[float] = field(default_factory=list)  # seconds from connect to the drop
+    resets: int = 0              # drops seen as a reset rather than end of file
+    answered: int = 0            # drops after which the server had sent some bytes
+    connect_failures: int = 0
+    bytes_trickled: int = 0
+    open_at_end: int = 0
+
+    @property
+    def over(self) -> int:
+        return sum(1 for ms in self.latencies_ms if ms > NORMAL_LIMIT * 1000) + len(
+            self.failures)
+
+
+class _Trickler:
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None
+        self.opened = 0.0
+        self.sent = 0
+        self.next_send = 0.0
+        self.got = 0
+
+
+def _trickle_byte(index: int) -> bytes:
+    return TRICKLE_HEAD[index:index + 1] if index < len(TRICKLE_HEAD) else b"a"
+
+
+def trickle(port: int, run: SlowlorisRun, stop_event, ready) -> None:
+    """The 50 tricklers in one thread: connect, send a byte every TRICKLE_EVERY s; when the
+    server drops one, record its age and reconnect.  Sets ``ready`` once all are connected."""
+    import select
+    tricklers = [_Trickler() for _ in range(TRICKLERS)]
+
+    def connect(t: _Trickler, now: float) -> None:
+        try:
+            t.sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+        except OSError:
+            run.connect_failures += 1
+            t.sock, t.next_send = None, now + 0.1     # try again shortly
+            return
+        t.sock.setblocking(False)
+        t.opened = time.monotonic()
+        t.sent, t.got, t.next_send = 0, 0, t.opened   # its first byte at once
+
+    def dropped(t: _Trickler, reset: bool) -> None:
+        now = time.monotonic()
+        run.drop_ages.append(now - t.opened)
+        run.resets += reset
+        run.answered += t.got > 0
+        t.sock.close()
+        t.sock = None
+        if not stop_event.is_set():
+            connect(t, now)
+
+    try:
+        now = time.monotonic()
+        for t in tricklers:
+            connect(t, now)
+        ready.set()
+        while not stop_event.is_set():
+            now = time.monotonic()
+            for t in tricklers:
+                if t.next_send > now:
+                    continue
+                if t.sock is None:
+                    connect(t, now)
+                    continue
+                try:
+                    t.sock.send(_trickle_byte(t.sent))
+                    t.sent += 1
+                    run.bytes_trickled += 1
+                    t.next_send += TRICKLE_EVERY
+                except BlockingIOError:
+                    t.next_send = now + 0.05
+                except OSError:
+                    dropped(t, reset=True)
+            socks = {t.sock: t for t in tricklers if t.sock is not None}
+            wake = min(t.next_send for t in tricklers) - time.monotonic()
+            readable, _, _ = select.select(list(socks), [], [], min(max(wake, 0), 0.05))
+            for sock in readable:
+                t = socks[sock]
+                try:
+                    data = sock.recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    dropped(t, reset=True)
+                    continue
+                if data:
+                    t.got += len(data)          # a response (408?): the close follows
+                else:
+                    dropped(t, reset=False)
+    finally:
+        ready.set()
+        run.open_at_end = sum(1 for t in tricklers if t.sock is not None)
+        for t in tricklers:
+            if t.sock is not None:
+                t.sock.close()
+
+
+def normal_request(port: int) -> tuple[float, bytes]:
+    """(ms from connect to the response's last byte, the response): a fresh connection."""
+    start = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(NORMAL_REQUEST)
+        response = read_response(c)
+    return (time.perf_counter() - start) * 1000, response
+
+
+def slowloris_run(server: Server, seconds: float) -> SlowlorisRun:
+    """Tricklers against ``server`` while a normal client asks every NORMAL_EVERY s."""
+    import threading
+    run = SlowlorisRun(server.name, seconds)
+    stop_event, ready = threading.Event(), threading.Event()
+    thread = threading.Thread(target=trickle, args=(server.port, run, stop_event, ready),
+                              daemon=True)
+    thread.start()
+    try:
+        ready.wait(30)
+        time.sleep(TRICKLE_EVERY)          # every trickler has sent its first bytes
+        start = time.monotonic()
+        tick = 0
+        while time.monotonic() - start < seconds:
+            try:
+                ms, response = normal_request(server.port)
+                if response.startswith(b"HTTP/1.1 200 "):
+                    run.latencies_ms.append(ms)
+                else:
+                    run.failures.append(f"answered {response[:40]!r}")
+            except (OSError, Abort) as exc:
+                run.failures.append(f"{type(exc).__name__}: {exc}")
+            if server.proc.poll() is not None:
+                raise Abort(f"{server.name} exited with status {server.proc.returncode} "
+                            "under slowloris")
+            tick += 1
+            pause = start + tick * NORMAL_EVERY - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+    finally:
+        stop_event.set()
+        thread.join(30)
+    return run
+
+
+def slowloris_benchmark(args: argparse.Namespace, nginx: str | None, tmp: Path,
+                        results: Results) -> None:
+    """The slowloris section, against the one-worker ELF and nginx (started if the run has
+    not started them already)."""
+    targets = []
+    for label in (OURS, NGINX):
+        if label == NGINX and nginx is None:
+            continue
+        server = next((s for s in results.servers if s.label == label and s.workers == 1),
+                      None)
+        if server is None:
+            server = (start_elf(tmp, 1) if label == OURS
+                      else start_nginx(nginx, tmp, 1, keepalive=True))
+            results.servers.append(server)
+            server.response = fetch(server.port)
+            server.keepalive = keeps_alive(server.port)
+            results.commands.append(shlex.join(server.command))
+        targets.append(server)
+    results.commands.append(
+        f"{TRICKLERS} tricklers (a byte every {TRICKLE_EVERY:g} s, reconnecting when dropped) "
+        f"+ a fresh-connection GET every {NORMAL_EVERY:g} s for {args.slowloris_seconds} s   "
+        "# " + ", ".join(s.name for s in targets))
+    for server in targets:
+        print(f"slowloris: {server.name}, {args.slowloris_seconds} s ...", file=sys.stderr,
+              flush=True)
+        run = slowloris_run(server, args.slowloris_seconds)
+        results.slowloris.append(run)
+        print(f"slowloris: {server.name}: {len(run.latencies_ms)} answered, max "
+              f"{_num(max(run.latencies_ms, default=None), '.1f')} ms, {run.over} over "
+              f"{NORMAL_LIMIT} s, {len(run.drop_ages)} trickler drops", file=sys.stderr,
+              flush=True)
+
+
+def slowloris_markdown(results: Results) -> list[str]:
+    if not results.slowloris:
+        return []
+    seconds = results.slowloris[0].seconds
+    out = ["", f"#### Slowloris: {TRICKLERS} connections trickling a byte every "
+           f"{TRICKLE_EVERY:g} s, a normal client every {NORMAL_EVERY:g} s for {seconds:g} s",
+           "", "| server | normal requests | failed | max ms | p99 ms | p50 ms | over "
+           f"{NORMAL_LIMIT} s | trickler drops | drop age min..max s | bytes trickled | "
+           "tricklers open at the end |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for run in results.slowloris:
+        lat = sorted(run.latencies_ms)
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None
+        ages = (f"{min(run.drop_ages):.2f}..{max(run.drop_ages):.2f}"
+                if run.drop_ages else "-")
+        out.append(f"| {run.server} | {len(lat) + len(run.failures)} | {len(run.failures)} | "
+                   f"{_num(lat[-1] if lat else None, '.2f')} | {_num(p99, '.2f')} | "
+                   f"{_num(_median(lat), '.2f')} | {run.over} | {len(run.drop_ages)} | "
+                   f"{ages} | {run.bytes_trickled} | {run.open_at_end} |")
+    out += ["", f"Goal: every normal request answered in under {NORMAL_LIMIT} s (\"over\" 0, "
+            "failed 0) with the ELF natively.  Latency: connect to the response's last byte. "
+            "A drop is the server closing a trickler (end of file"
+            + "".join(f"; {r.server}: {r.resets} reset(s), {r.answered} after some response "
+                      f"bytes, {r.connect_failures} failed reconnect(s)"
+                      for r in results.slowloris if r.resets or r.answered
+                      or r.connect_failures)
+            + "); its age runs from its connect, and the dropped trickler reconnects at once. "
+            "The ELF's head deadline is `header_timeout` (10 s, swept once a second, so "
+            "drops come at 10..11 s); nginx's `client_header_timeout` is 60 s by default."]
+    for run in results.slowloris:
+        for failure in sorted(set(run.failures))[:3]:
+            out.append(f"- {run.server}: {failure}")
+    return out
+
+
 def run_pytest(results: Results) -> None:
     command = [sys.executable, "-m", "pytest", "-n", "auto", "-q", "-p", "no:cacheprovider"]
     results.commands.append(f"cd {ROOT} && PYTHONPATH={ROOT} {shlex.join(command)}")
@@ -668,6 +905,9 @@ def markdown(args: argparse.Namespace, results: Results, heading: str) -> list[s
                 out.append(f"| {s.label} | {s.workers} | {ratios[0]} | {ratios[1]} | {rss} |")
             out += ["", "Goals: requests/s ratio at least 1.00 against nginx (keep-alive on for "
                     "both) at c10 and c100; its RSS at least 100x ours."]
+    out += slowloris_markdown(results)
+    if args.only == "slowloris":
+        return out + slowloris_tail(args, results)
     out += ["", "#### The harness, and the same ELF natively", "",
             "| measure | value |", "|---|---:|",
             f"| harness replay through the Python API, requests/s (one guest, default request; "
@@ -734,6 +974,24 @@ def markdown(args: argparse.Namespace, results: Results, heading: str) -> list[s
         out += ["", "The nginx configuration (the no-keep-alive one differs in "
                 "`keepalive_timeout 0`, its port and its directory):", "", "```nginx",
                 conf.rstrip(), "```"]
+    return out
+
+
+def slowloris_tail(args: argparse.Namespace, results: Results) -> list[str]:
+    """The end of an ``--only slowloris`` section: errors, servers stopped, commands."""
+    out = ["", "#### Notes", "", f"- nginx: {args.nginx_version}, the configuration below "
+           "(client_header_timeout not set: 60 s)." if nginx_rows(results) else
+           "- nginx: not measured.",
+           "- Servers stopped: " + "; ".join(f"{s.name}: {s.stopped or '?'}"
+                                              for s in results.servers) + "."]
+    if results.errors:
+        out += ["", "#### Errors", ""] + [f"- {e}" for e in results.errors]
+    out += ["", "#### Commands", "", "```",
+            f"python benchmarks/run.py {shlex.join(args.argv)}".rstrip(), *results.commands,
+            "```"]
+    conf = nginx_conf_text(results)
+    if conf:
+        out += ["", "The nginx configuration:", "", "```nginx", conf.rstrip(), "```"]
     return out
 
 
@@ -847,6 +1105,13 @@ def main() -> int:
                         help="also time pytest -n auto (about two minutes)")
     parser.add_argument("--no-write", action="store_true",
                         help="print the markdown only; leave benchmarks/RESULTS.md alone")
+    parser.add_argument("--slowloris-seconds", type=float,
+                        help="seconds of the slowloris measure per server (default 20; "
+                        "--quick 6)")
+    parser.add_argument("--skip-slowloris", action="store_true",
+                        help="leave the slowloris measure out")
+    parser.add_argument("--only", choices=["slowloris"],
+                        help="run only this part (prints it; writes nothing to RESULTS.md)")
     argv = sys.argv[1:]
     args = parser.parse_args(argv)
     args.argv = argv
@@ -856,11 +1121,17 @@ def main() -> int:
         args.rounds = 1 if args.quick else 3
     if args.seconds < 1 or args.rounds < 1:
         parser.error("--seconds and --rounds must be at least 1")
+    if args.slowloris_seconds is None:
+        args.slowloris_seconds = 6 if args.quick else 20
+    if args.slowloris_seconds <= 0:
+        parser.error("--slowloris-seconds must be positive")
+    if args.only == "slowloris" and args.skip_slowloris:
+        parser.error("--only slowloris and --skip-slowloris contradict each other")
     args.requests = 2000 if args.quick else 20000    # harness and native, over all rounds
     args.loads = 20 if args.quick else 200           # cold starts, over all rounds
     args.runs = 3 if args.quick else 10              # webelf run, over all rounds
     wrk = shutil.which("wrk")
-    if wrk is None:
+    if wrk is None and args.only is None:
         print("run: wrk is not installed; it is the package wrk (apt-get install wrk)",
               file=sys.stderr)
         return 2
@@ -870,7 +1141,7 @@ def main() -> int:
         print("run: nginx is not installed (the package nginx: apt-get install -y nginx); "
               "measuring without it", file=sys.stderr)
     args.machine = machine()
-    args.wrk_version = wrk_version(wrk)
+    args.wrk_version = wrk_version(wrk) if wrk else "not installed"
     args.nginx_version = nginx_version(nginx)
     now = datetime.datetime.now(datetime.timezone.utc)
     args.date = now.strftime("%Y-%m-%d %H:%M UTC")
@@ -881,7 +1152,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="webelf-bench-") as tmp:
         try:
             try:
-                benchmark(args, wrk, nginx, Path(tmp), results)
+                if args.only is None:
+                    benchmark(args, wrk, nginx, Path(tmp), results)
+                if not args.skip_slowloris:
+                    slowloris_benchmark(args, nginx, Path(tmp), results)
             finally:
                 for server in results.servers:
                     stop(server)
@@ -896,29 +1170,33 @@ def main() -> int:
             results.errors.append(f"{type(exc).__name__}: {exc}")
             print(f"run: {type(exc).__name__}: {exc}", file=sys.stderr)
             status = 1
-        try:
-            from generator import Page
-            from generator.server import as_site
-            sites = {"default": default_site(),
-                     "empty body": as_site(Page.make(b"", "text/plain")),
-                     "64 KiB body": as_site(Page.make(b"x" * 65536, "application/octet-stream"))}
-            results.sizes = {name: size_benchmark.breakdown(site) for name, site in sites.items()}
-        except Exception as exc:  # noqa: BLE001
-            results.errors.append(f"size table: {type(exc).__name__}: {exc}")
-        results.commands.append("size.breakdown(site) for the default site, an empty body and "
-                                "64 KiB (as python benchmarks/size.py)")
+        if args.only is None:      # the sizes belong to the whole run only
+            try:
+                from generator import Page
+                from generator.server import as_site
+                sites = {"default": default_site(),
+                         "empty body": as_site(Page.make(b"", "text/plain")),
+                         "64 KiB body": as_site(Page.make(b"x" * 65536,
+                                                          "application/octet-stream"))}
+                results.sizes = {name: size_benchmark.breakdown(site)
+                                 for name, site in sites.items()}
+            except Exception as exc:  # noqa: BLE001
+                results.errors.append(f"size table: {type(exc).__name__}: {exc}")
+            results.commands.append("size.breakdown(site) for the default site, an empty body "
+                                    "and 64 KiB (as python benchmarks/size.py)")
         if args.with_pytest:
             try:
                 run_pytest(results)
             except KeyboardInterrupt:
                 print("run: interrupted", file=sys.stderr)
                 return 130
-        heading = f"{args.date}, commit {commit}" + (" (quick)" if args.quick else "")
+        heading = f"{args.date}, commit {commit}" + (" (quick)" if args.quick else "") + (
+            f" (only {args.only})" if args.only else "")
         section = markdown(args, results, heading)
     print("\n".join(section))
     if status:
         print(f"\n(not written to {RESULTS}: the run did not finish)", file=sys.stderr)
-    elif not args.no_write:
+    elif not args.no_write and args.only is None:
         try:
             write_results(section, history_row(args, results, commit))
             print(f"\n(written to {RESULTS})", file=sys.stderr)
