@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from generator import ServerConfig, build_server, default_page, default_site, http_response
+from generator import ServerConfig, build_server, default_page, default_site
+from generator.site import Response
 from harness import DEFAULT_REQUEST, Guest
 
 
@@ -70,6 +71,7 @@ def native_rate(program: bytes, response: bytes, n: int) -> float:
             for _ in range(n):
                 with socket.create_connection(("127.0.0.1", port)) as c:
                     c.sendall(DEFAULT_REQUEST)
+                    c.shutdown(socket.SHUT_WR)  # answered, then closed at the end of file
                     chunks = []
                     while chunk := c.recv(65536):
                         chunks.append(chunk)
@@ -88,7 +90,8 @@ def main() -> None:
     parser.add_argument("--native", action="store_true")
     args = parser.parse_args()
 
-    response = http_response(default_page())
+    # DEFAULT_REQUEST is HTTP/1.1 without Connection: close: the kept-alive answer.
+    response = Response.of(default_page()).sent(keep_alive=True)
     program = build_server(default_site())
     median, best = replay_rate(program, response, args.requests)
     rows = [
