@@ -59,12 +59,12 @@ from .errors import ConfigError
 AT_SYSINFO = 32
 from .linux import (
     AF_INET, CLOCK_MONOTONIC, EAGAIN, ECONNABORTED, EINTR, EPOLL_CTL_ADD, EPOLL_CTL_DEL,
-    EPOLL_CTL_MOD,
-    EPOLLEXCLUSIVE, EPOLLIN, EPOLLOUT, SHUT_WR, SIG_IGN, SIGPIPE, SO_REUSEADDR, SOCK_NONBLOCK,
-    SOCK_STREAM, SOL_SOCKET, STDERR_FILENO, SYS_accept4, SYS_bind, SYS_clock_gettime,
-    SYS_close, SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_exit, SYS_fork,
-    SYS_listen, SYS_nanosleep, SYS_read, SYS_sched_getaffinity, SYS_setsockopt, SYS_shutdown,
-    SYS_signal, SYS_socket, SYS_wait4, SYS_write, SYS_writev,
+    EPOLL_CTL_MOD, EPOLLEXCLUSIVE, EPOLLIN, EPOLLOUT, RLIMIT_NOFILE, SHUT_WR, SIG_IGN, SIGPIPE,
+    SO_REUSEADDR, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, STDERR_FILENO, SYS_accept4, SYS_bind,
+    SYS_clock_gettime, SYS_close, SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_wait, SYS_exit,
+    SYS_fork, SYS_listen, SYS_nanosleep, SYS_read, SYS_sched_getaffinity, SYS_setrlimit,
+    SYS_setsockopt, SYS_shutdown, SYS_signal, SYS_socket, SYS_ugetrlimit, SYS_wait4, SYS_write,
+    SYS_writev,
 )
 from .site import (
     BAD_REQUEST, CONNECTION_CLOSE, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, NOT_FOUND, Response, Site,
@@ -84,6 +84,12 @@ DEADLINE, HAVE, CUR_PTR, CUR_LEN, NEXT_PTR, NEXT_LEN, STATE = 0, 4, 8, 12, 16, 2
 SLOT_SHIFT = 5
 # STATE bits.
 W, C, D = 1, 2, 4
+#: Offsets in the block of variables: listen_fd, epfd, now (the monotonic second of this
+#: turn), paused (accept4 failed: the listener is unwatched), swept (the second last
+#: swept), timespec, event (a struct epoll_event for epoll_ctl), and the request being
+#: parsed: its first byte, the byte after its head, how many bytes follow its head.
+_OFFSETS = (0, 4, 8, 12, 16, 20, 28, 40, 44, 48)
+GLOBALS = 52
 
 
 def _pascal(text: str) -> bytes:
@@ -140,16 +146,13 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     vsys = a.dd(int80, "vsys")                 # how to enter the kernel (see _start)
 
     # ------------------------------------------------------------------ bss
-    listen_fd = a.reserve(4, "listen_fd")
-    epfd = a.reserve(4, "epfd")
-    now = a.reserve(4, "now")
-    paused = a.reserve(4, "paused")             # accept4 failed: the listener is unwatched
-    swept = a.reserve(4, "swept")
-    timespec = a.reserve(8, "timespec")
-    event = a.reserve(12, "event")              # struct epoll_event for epoll_ctl
-    cur_start = a.reserve(4, "cur_start")       # the request being parsed: its first byte,
-    cur_end = a.reserve(4, "cur_end")           #   the byte after its head,
-    cur_left = a.reserve(4, "cur_left")         #   and how many bytes follow its head
+    # The worker's variables, in one block: from the loop on, ebp holds its address, so an
+    # access is [ebp + disp8] (3 bytes) rather than [disp32] (6).
+    block = a.reserve(GLOBALS, "globals")
+    listen_fd, epfd, now, paused, swept, timespec, event, cur_start, cur_end, cur_left = (
+        block + offset for offset in _OFFSETS)
+    r_listen_fd, r_epfd, r_now, r_paused, r_swept, r_timespec, r_event, r_cur_start, \
+        r_cur_end, r_cur_left = (EBP + offset for offset in _OFFSETS)
     events = a.reserve(12 * MAX_EVENTS, "events")
     errline = a.reserve(64, "errline")
     shared = a.reserve(bufsize + 16, "shared")  # +16: the header scan may look 4 bytes past
@@ -212,6 +215,17 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.pop(EBX)
     a.push(SIG_IGN)
     a.pop(ECX)
+    a.int_(0x80)
+
+    a.mov(EAX, SYS_ugetrlimit)    # ugetrlimit(RLIMIT_NOFILE, &lim), then setrlimit with
+    a.push(RLIMIT_NOFILE)         #   the soft limit raised to the hard one: the 1,024 fds a
+    a.pop(EBX)                    #   process starts with would run out before the table of
+    a.mov(ECX, timespec)          #   connections does (max_connections + 5 fds), and the
+    a.int_(0x80)                  #   next connection must be closed, not left waiting
+    a.mov(EAX, dword[timespec + 4])  # (a failure leaves the limit as it was)
+    a.mov(dword[timespec], EAX)
+    a.push(SYS_setrlimit)
+    a.pop(EAX)
     a.int_(0x80)
 
     a.mov(EBP, name["socket"])
@@ -379,10 +393,11 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.call(watch_listener)
     a.test(EAX, EAX)
     a.j("s", die)
+    a.mov(EBP, block)             # ebp -> the variables, from here on
 
     a.bind(loop)
     a.mov(EAX, SYS_epoll_wait)    # epoll_wait(epfd, events, MAX_EVENTS, WAIT_MS)
-    a.mov(EBX, dword[epfd])
+    a.mov(EBX, dword[r_epfd])
     a.mov(ECX, events)
     a.push(MAX_EVENTS)
     a.pop(EDX)
@@ -392,15 +407,15 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.mov(EAX, SYS_clock_gettime)  # clock_gettime(CLOCK_MONOTONIC, &timespec)
     a.push(CLOCK_MONOTONIC)
     a.pop(EBX)
-    a.mov(ECX, timespec)
+    a.lea(ECX, r_timespec)
     kernel()
     a.test(EAX, EAX)              # (a failed read keeps the last second)
     a.j("nz", no_sweep)
-    a.mov(EAX, dword[timespec])
-    a.mov(dword[now], EAX)
-    a.cmp(EAX, dword[swept])
+    a.mov(EAX, dword[r_timespec])
+    a.mov(dword[r_now], EAX)
+    a.cmp(EAX, dword[r_swept])
     a.j("e", no_sweep)
-    a.mov(dword[swept], EAX)      # a new second: close what has outlived its deadline
+    a.mov(dword[r_swept], EAX)      # a new second: close what has outlived its deadline
     a.push(EDI)
     a.call(sweep)
     a.pop(EDI)
@@ -412,7 +427,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.mov(EBX, dword[ESI + 4])    # the fd, from the event's data
     a.push(ESI)
     a.push(EDI)
-    a.cmp(EBX, dword[listen_fd])
+    a.cmp(EBX, dword[r_listen_fd])
     a.j("ne", not_listener)
     a.call(accept_all)
     a.jmp(done)
@@ -453,12 +468,12 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.ret()
 
     a.bind(sweep)                 # close every connection whose deadline has passed
-    a.cmp(byte[paused], 0)        # and watch the listener again if accept4 paused it
+    a.cmp(byte[r_paused], 0)        # and watch the listener again if accept4 paused it
     a.j("e", sweep_start := L("sweep_start"))
     a.call(watch_listener)
     a.test(EAX, EAX)              # (watched again: done; else again next second)
     a.j("s", sweep_start)
-    a.dec(byte[paused])
+    a.dec(byte[r_paused])
     a.bind(sweep_start)
     a.mov(EBX, max_fd - 1)
     a.bind(sweep_next)
@@ -466,7 +481,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.mov(EAX, dword[EDI + DEADLINE])
     a.test(EAX, EAX)
     a.j("z", sweep_skip)          # a free slot
-    a.cmp(EAX, dword[now])
+    a.cmp(EAX, dword[r_now])
     a.j("ae", sweep_skip)         # not yet: the deadline is this second or later
     a.call(close_conn)
     a.bind(sweep_skip)
@@ -484,7 +499,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     # ------------------------------------------------------------------ accept
     a.bind(accept_all)            # every connection waiting, each non-blocking
     a.mov(EAX, SYS_accept4)       # accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK)
-    a.mov(EBX, dword[listen_fd])
+    a.mov(EBX, dword[r_listen_fd])
     a.xor(ECX, ECX)
     a.cdq()
     a.mov(ESI, SOCK_NONBLOCK)
@@ -495,7 +510,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.cmp(EBX, max_fd)
     a.j("ae", refuse)             # over --max-connections: closed at once
     a.call(slot_of)
-    a.mov(EAX, dword[now])        # the head deadline runs from the connection's start
+    a.mov(EAX, dword[r_now])        # the head deadline runs from the connection's start
     a.add(EAX, config.header_timeout)
     a.mov(dword[EDI + DEADLINE], EAX)
     a.xor(EAX, EAX)
@@ -520,10 +535,10 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.j("e", done_ret := L("accept_done"))
     a.cmp(EAX, -ECONNABORTED)     # a client that reset before it was accepted: go on
     a.j("e", accept_all)
-    a.inc(byte[paused])           # EMFILE, ENFILE, ENOMEM...: a failure that lasts must not
+    a.inc(byte[r_paused])           # EMFILE, ENFILE, ENOMEM...: a failure that lasts must not
     a.push(EPOLL_CTL_DEL)         #   become a busy loop, nor slow the connections there
     a.pop(ECX)                    #   are: stop watching the listener until the next
-    a.mov(EDX, dword[listen_fd])  #   second's sweep (epoll_ctl(epfd, DEL, listen_fd))
+    a.mov(EDX, dword[r_listen_fd])  #   second's sweep (epoll_ctl(epfd, DEL, listen_fd))
     a.jmp(ctl)
     a.bind(done_ret)
     a.ret()
@@ -573,7 +588,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.bind(eof)
     a.cmp(dword[EDI + HAVE], 0)   # end of file: after a head that never ended, 400
     a.j("e", close_conn)
-    a.and_(dword[cur_left], 0)
+    a.and_(dword[r_cur_left], 0)
     a.xor(EDX, EDX)
     a.jmp(bad_request)
 
@@ -581,14 +596,14 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.mov(ECX, dword[EDI + HAVE])
     a.test(ECX, ECX)
     a.j("nz", keep_partial)       # the head deadline runs from its first byte
-    a.mov(EDX, dword[now])
+    a.mov(EDX, dword[r_now])
     a.add(EDX, config.header_timeout)
     a.mov(dword[EDI + DEADLINE], EDX)
     a.bind(keep_partial)
     a.add(ECX, EAX)               # esi = the head's first byte, ecx = the bytes there
 
     a.bind(process)               # one request at esi, ecx bytes of it (and after it)
-    a.mov(dword[cur_start], ESI)
+    a.mov(dword[r_cur_start], ESI)
     a.mov(EDI, ESI)
     a.push(ECX)
     a.bind(next_lf)               # the head ends at LF LF or LF CR LF
@@ -610,14 +625,14 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.bind(lf_lf)
     a.inc(EDI)
     a.dec(ECX)
-    a.mov(dword[cur_end], EDI)    # edi = the byte after the head
-    a.mov(dword[cur_left], ECX)   # ecx = the bytes after it
+    a.mov(dword[r_cur_end], EDI)    # edi = the byte after the head
+    a.mov(dword[r_cur_left], ECX)   # ecx = the bytes after it
     a.pop(ECX)
     a.jmp(complete)
 
     a.bind(incomplete)
     a.pop(ECX)                    # the whole of it, which has not ended
-    a.and_(dword[cur_left], 0)
+    a.and_(dword[r_cur_left], 0)
     a.push(C)                     # (a 431 closes)
     a.pop(EDX)
     a.cmp(ECX, bufsize)
@@ -636,7 +651,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
 
     # ------------------------------------------------------------------ the request line
     a.bind(complete)              # edx: 0 GET, 4 HEAD (the entry's field), 1 other; | 2 close
-    a.mov(ESI, dword[cur_start])
+    a.mov(ESI, dword[r_cur_start])
     a.xor(EDX, EDX)
     a.cmp(dword[ESI], int.from_bytes(b"GET ", "little"))
     a.j("ne", not_get)
@@ -728,7 +743,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
 
     a.bind(header_line)           # Connection: close, in any case, among the headers
     a.mov(EDI, ESI)
-    a.mov(ECX, dword[cur_end])
+    a.mov(ECX, dword[r_cur_end])
     a.sub(ECX, ESI)
     a.j("le", headers_done)
     a.mov(AL, ord("\n"))
@@ -834,9 +849,9 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.mov(dword[EDI + NEXT_PTR], EDX)
     a.mov(dword[EDI + NEXT_LEN], ECX)
     a.pop(dword[EDI + STATE])
-    a.mov(ECX, dword[cur_left])   # what follows the head waits in the slot's buffer
+    a.mov(ECX, dword[r_cur_left])   # what follows the head waits in the slot's buffer
     a.mov(dword[EDI + HAVE], ECX)
-    a.mov(ESI, dword[cur_end])
+    a.mov(ESI, dword[r_cur_end])
     a.call(buf_of)
     a.rep_movsb()
     a.call(slot_of)
@@ -868,7 +883,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.or_(EAX, dword[EDI + NEXT_LEN])
     a.j("z", written)
     a.bind(wait_out)              # the socket's buffer is full: wait for EPOLLOUT, and
-    a.mov(EAX, dword[now])        #   read nothing more meanwhile; the send deadline runs
+    a.mov(EAX, dword[r_now])        #   read nothing more meanwhile; the send deadline runs
     a.add(EAX, config.send_timeout)  # from the last write that moved bytes (as nginx's
     a.mov(dword[EDI + DEADLINE], EAX)  # send_timeout: between two writes, not in all)
     a.test(byte[EDI + STATE], W)
@@ -902,7 +917,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.test(EAX, EAX)              # it cannot be watched for reading: it cannot be served
     a.j("s", close_conn)
     a.bind(resume)
-    a.mov(EAX, dword[now])
+    a.mov(EAX, dword[r_now])
     a.test(byte[EDI + STATE], C)
     a.j("z", deadline_set)
     a.mov(byte[EDI + STATE], D)   # closing: shutdown(ebx, SHUT_WR), then drain until the

@@ -13,9 +13,11 @@ SYS_read = 3
 SYS_write = 4
 SYS_close = 6
 SYS_signal = 48
+SYS_setrlimit = 75
 SYS_wait4 = 114
 SYS_writev = 146
 SYS_nanosleep = 162
+SYS_ugetrlimit = 191
 SYS_sched_getaffinity = 242
 SYS_epoll_ctl = 255
 SYS_epoll_wait = 256
@@ -52,6 +54,9 @@ EPOLL_CTL_MOD = 3
 EPOLLIN = 0x001
 EPOLLOUT = 0x004
 EPOLLEXCLUSIVE = 1 << 28
+
+# Resources (include/uapi/asm-generic/resource.h).
+RLIMIT_NOFILE = 7
 
 # Clocks (include/uapi/linux/time.h).
 CLOCK_MONOTONIC = 1

@@ -344,8 +344,9 @@ def one_connection_too_many(workers: int) -> list[Guest]:
     is accepted; the others are served.  Clients take fds 5 to 1028, so the 1025th gets
     fd 1029: a process needs RLIMIT_NOFILE above 1029 for that, more than the soft limit
     of 1024 a process starts with (below it, accept4 fails with EMFILE first, the path of
-    :func:`accept_out_of_fds_backs_off`).  So the server runs as under ``prlimit
-    --nofile=4096``, through the harness's prlimit (do_prlimit, kernel/sys.c)."""
+    :func:`accept_out_of_fds_backs_off`).  The program raises its soft limit to the hard
+    one at start; here both are set as ``prlimit --nofile=4096`` would, through the
+    harness's prlimit (do_prlimit, kernel/sys.c)."""
     from harness.kernel.sys_rlimit import do_prlimit
 
     g = guest(workers, start=False)
@@ -987,10 +988,13 @@ def test_a_bare_cr_after_the_version_is_a_bad_request():
 
 
 def _at_the_default_fd_limit() -> tuple[Guest, list, object]:
-    """The default build under the soft RLIMIT_NOFILE a process starts with, 1024
-    (INR_OPEN_CUR, what a Debian login and systemd give): fds 5 to 1023 hold 1019
-    clients, and a 1020th connects."""
+    """The default build where RLIMIT_NOFILE is 1024, soft and hard, so that the program's
+    raising of its soft limit gains nothing: fds 5 to 1023 hold 1019 clients, and a 1020th
+    connects."""
+    from harness.kernel.sys_rlimit import do_prlimit
+
     g = Guest(server(), record=True)
+    assert do_prlimit(g.kernel, HL.RLIMIT_NOFILE, (1024, 1024)) == (1024, 4096)
     g.start()
     held: list = []
     while len(held) < 1024 - FIRST_CLIENT_FD:
@@ -1035,20 +1039,29 @@ def test_at_the_default_fd_limit_the_others_are_served_without_delay():
 
 # ---------------------------------------------------------------------- found wrong
 
-@pytest.mark.xfail(strict=True, reason="max_connections (1024) is more than the default "
-                   "RLIMIT_NOFILE (1024 fds) allows: at 1019 clients accept4 fails with "
-                   "EMFILE and the next client waits in the backlog, unanswered, until a "
-                   "client leaves")
-def test_at_the_default_fd_limit_the_next_connection_is_closed_politely():
+def test_the_connection_beyond_max_connections_is_closed_politely():
     """Issue 12: "up to a configured number of connections (--max-connections, default
-    1024; the next gets closed politely)".  Under the soft RLIMIT_NOFILE a process starts
-    with (1024) the 1020th connection is neither served nor closed: it waits in the
-    listen backlog for as long as the others stay.  (Raising the soft limit to what
-    max_connections needs at startup, setrlimit(2), or clamping max_connections to it,
-    would keep the promise.)"""
-    g, held, extra = _at_the_default_fd_limit()
-    g.stall(DEFAULTS.idle_timeout - 1)  # the others are still there, within their deadline
-    assert extra.closed_by_peer
+    1024; the next gets closed politely)".  The program raises its soft RLIMIT_NOFILE to
+    the hard limit at start (ugetrlimit, setrlimit: 1024 -> 4096 here, INR_OPEN_MAX), so
+    fds 5 to 1028 hold 1024 clients and the 1025th is accepted and closed at once,
+    instead of waiting in the backlog (as it did when the soft limit of 1024 ran out
+    first)."""
+    g = Guest(server(), record=True)
+    g.start()
+    assert calls(g, "setrlimit") == [("setrlimit", 0)]
+    held: list = []
+    while len(held) < DEFAULTS.max_connections:
+        held += [g.connect() for _ in range(min(DEFAULTS.backlog,
+                                                DEFAULTS.max_connections - len(held)))]
+        g.run()
+    extra = g.connect()
+    extra.send(GET)
+    g.run()
+    assert extra.closed_by_peer and extra.recv_all() == b""
+    assert ("close", 0) in g.calls[-3:]
+    held[0].send(GET)
+    g.run()
+    assert held[0].recv_all() == kept("/")
 
 
 @pytest.mark.parametrize("workers", WORKERS)
