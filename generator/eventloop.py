@@ -1,13 +1,15 @@
-"""The event-loop server: keep-alive, pipelining, deadlines and workers, one Python line per
-machine instruction.
+"""The server program: an epoll event loop with keep-alive, pipelining, deadlines and
+workers, one Python line per machine instruction.
 
-:mod:`generator.server` answers one connection at a time: a client that trickles its head
-owns the program until its idle timeout.  This program never waits for one client.  Every
+It replaced a program that answered one connection at a time, which a client trickling
+its head owned until its idle timeout.  This one never waits for one client.  Every
 socket is non-blocking and registered with one ``epoll`` instance (epoll(7)); the loop
 waits in ``epoll_wait`` for whatever is ready and does only what can be done at once:
 
-1. setup as :mod:`generator.server` (SIGPIPE ignored; socket -- now ``SOCK_NONBLOCK`` --,
-   SO_REUSEADDR, bind, listen; a failure writes ``<call>() failed: errno <n>`` and exits 1);
+1. setup: SIGPIPE ignored; the soft RLIMIT_NOFILE raised to the hard limit (so the table
+   of connections, not the 1,024 fds a process starts with, sets the limit); socket
+   (``SOCK_NONBLOCK``), SO_REUSEADDR, bind, listen; a failure writes
+   ``<call>() failed: errno <n>`` and exits 1;
 2. with ``workers`` > 1 (or ``auto``: the CPUs ``sched_getaffinity`` allows), the process
    becomes a supervisor: it forks that many workers, which share the listening socket, and
    ``wait4``\\ s for ever, forking a new worker for each that dies (after 100 ms, so a worker
@@ -15,7 +17,7 @@ waits in ``epoll_wait`` for whatever is ready and does only what can be done at 
 3. each worker: ``epoll_create1``, the listening socket registered with EPOLLEXCLUSIVE (one
    worker is woken per connection, not all: epoll_ctl(2)), then the loop.  Each turn reads
    CLOCK_MONOTONIC's seconds once; when they change, every connection whose deadline has
-   passed is closed (a 1 s sweep, so deadlines are whole seconds, late by under one).
+   passed is closed (a 1 s sweep, so deadlines are whole seconds, late by up to one).
 
 Per connection, a slot indexed by its fd (fds are the lowest free, so slots stay dense):
 
