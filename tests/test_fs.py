@@ -192,6 +192,58 @@ REQUESTS = [b"GET / HTTP/1.0\r\n\r\n", b"GET /css/style.css HTTP/1.0\r\n\r\n",
             b"GET /css HTTP/1.0\r\n\r\n", b"GET /../README.md HTTP/1.0\r\n\r\n"]
 
 
+def _half_closing_fetch(proc: subprocess.Popen, port: int, request: bytes) -> bytes:
+    """As ``nc -N``: the request, the sending side shut at once, then every byte back."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            conn = socket.create_connection((LOOPBACK, port), timeout=TIMEOUT)
+            break
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.01)
+    with conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    return data
+
+
+@pytest.mark.native
+@pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)
+def test_sendfile_to_a_socket_whose_peer_half_closed_sends_as_on_linux(natives, tmp_path):
+    """sendfile(2) to a connection whose client has shut its sending side (its FIN has
+    arrived, so the socket polls readable) still sends: the harness once took that
+    readiness for a read-only file and answered EBADF, so file_server's bodies were lost
+    for any client that half-closes, as nc -N does."""
+    data = build("glibc", "file_server", tmp_path)
+    port = free_port()
+    requests = REQUESTS[:3]
+    proc = natives.start(tmp_path / "file_server", ["file_server", str(port),
+                                                    str(len(requests)), str(SITE)],
+                         {}, stdin=subprocess.DEVNULL)
+    native = [_half_closing_fetch(proc, port, request) for request in requests]
+    proc.communicate(timeout=TIMEOUT)
+    assert native[2].endswith((SITE / "blob.bin").read_bytes())
+    guest = Guest(data, argv=["file_server", str(port), str(len(requests)), "/"], root=SITE,
+                  record=True)
+    guest.start()
+    emulated = []
+    for request in requests:
+        client = guest.connect()
+        client.send(request)
+        client.shutdown_write()
+        guest.run()
+        emulated.append(client.recv_all())
+    assert emulated == native
+    assert not any(name == "sendfile" and ret < 0 for name, ret in guest.calls)
+
+
 @pytest.mark.native
 @pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)
 def test_file_server_answers_as_on_linux(natives, tmp_path):

@@ -19,7 +19,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from .. import linux as L
-from ..net import WOULD_BLOCK
+from ..net import WOULD_BLOCK, Socket
 from .abi import BLOCK, MAX_RW_COUNT, s32
 from .fs import File, Resolved
 
@@ -301,6 +301,9 @@ def _sendfile(k: Kernel, out_fd: int, in_fd: int, offp: int, count: int, wide: b
         return -L.EBADF
     if src.__class__ is not File:
         # a socket has no splice_read (-EINVAL); stdout and stderr are not open for reading
+        # (a socket's ``readable`` says whether a read would return now, not a direction)
+        if src.__class__ is Socket:
+            return -L.EINVAL
         return -L.EBADF if getattr(src, "readable", True) is False else -L.EINVAL
     pos = src.pos
     if offp:
@@ -313,8 +316,8 @@ def _sendfile(k: Kernel, out_fd: int, in_fd: int, offp: int, count: int, wide: b
     dst = k.fds.get(out_fd)
     if dst is None or dst.__class__ is File:
         return -L.EBADF
-    if getattr(dst, "readable", False) is True:
-        return -L.EBADF  # stdin: not open for writing
+    if dst.__class__ is not Socket and getattr(dst, "readable", False) is True:
+        return -L.EBADF  # stdin, a pipe's read end: not open for writing
     if src.is_dir:
         return -L.EINVAL
     count = min(count, MAX_RW_COUNT)
