@@ -81,8 +81,10 @@ try:
     import size as size_benchmark
     from generator import ServerConfig, build_server, default_page, default_site
     from harness import DEFAULT_REQUEST
-    from serve_speed import SOCKET_ERRORS, WrkRun, machine, parse_wrk, wrk_version
-    import serve_speed
+    from serve_speed import (
+        SOCKET_ERRORS, Abort, WrkRun, free_port, machine, run_wrk_command,
+        wait_accepting, wrk_version,
+    )
 except Exception as exc:  # noqa: BLE001 - one line, never a traceback
     print(f"run: cannot import what the benchmark needs from {ROOT}: "
           f"{type(exc).__name__}: {exc}", file=sys.stderr)
@@ -94,10 +96,6 @@ HISTORY_START, HISTORY_END = "<!-- history:start -->", "<!-- history:end -->"
 RUNS_MARK = "<!-- runs: run.py puts each new run below this line -->"
 OURS = "webelf ELF"
 NGINX, NGINX_CLOSE = "nginx", "nginx, no keep-alive"
-
-
-class Abort(Exception):
-    """Something the benchmark cannot go on from: one line says what."""
 
 
 # --- processes --------------------------------------------------------------------------
@@ -166,25 +164,6 @@ def _alive(pid: int, start: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_accepting(port: int, proc: subprocess.Popen, what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise Abort(f"{what} exited with status {proc.returncode} before accepting on {port}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise Abort(f"{what} did not accept a connection on 127.0.0.1:{port} within {seconds:.0f} s")
 
 
 # --- HTTP, framed by Content-Length so that keep-alive and close both work ---------------
@@ -433,19 +412,6 @@ def wrk_command(wrk: str, port: int, connections: int, seconds: int) -> list[str
             f"http://127.0.0.1:{port}/"]
 
 
-def run_wrk(command: list[str], seconds: int) -> WrkRun:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-    except subprocess.TimeoutExpired:
-        raise Abort(f"wrk did not finish within {seconds + 60} s: {shlex.join(command)}") from None
-    if done.returncode != 0:
-        raise Abort(f"wrk exited with status {done.returncode}: {done.stderr.strip()}")
-    try:
-        return parse_wrk(done.stdout)
-    except serve_speed.Abort as exc:
-        raise Abort(str(exc).splitlines()[0]) from None
-
-
 # --- the run ----------------------------------------------------------------------------
 
 @dataclass
@@ -558,7 +524,7 @@ def benchmark(args: argparse.Namespace, wrk: str, nginx: str | None, tmp: Path,
     for round_ in range(args.rounds):
         for c in CONNECTIONS:
             for server in servers:
-                run = run_wrk(wrk_command(wrk, server.port, c, args.seconds), args.seconds)
+                run = run_wrk_command(wrk_command(wrk, server.port, c, args.seconds), args.seconds)
                 server.runs[c].append(run)
                 print(f"round {round_ + 1}/{args.rounds}: {server.name:<34} c{c:<3} "
                       f"{run.rate:>10,.0f} requests/s  (socket errors "

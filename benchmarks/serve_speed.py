@@ -163,8 +163,12 @@ def parse_wrk(output: str) -> WrkRun:
 
 
 def run_wrk(wrk: str, port: int, connections: int, seconds: int) -> WrkRun:
-    command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-               f"http://127.0.0.1:{port}/"]
+    return run_wrk_command([wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                            f"http://127.0.0.1:{port}/"], seconds)
+
+
+def run_wrk_command(command: list[str], seconds: int) -> WrkRun:
+    """Run ``command`` (a wrk command line of ``seconds``) and read its output."""
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     except subprocess.TimeoutExpired:

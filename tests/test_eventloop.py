@@ -29,16 +29,19 @@ SITE = default_site()
 PAGES = dict(SITE.routes)
 
 
+def _response(path: str) -> Response:
+    return Response.of(PAGES[path]) if path in PAGES else NOT_FOUND
+
+
 def closing(path: str, head: bool = False) -> bytes:
-    r = Response.of(PAGES[path]) if path in PAGES else NOT_FOUND
-    return r.data[:r.head_length] if head else r.data
+    """The default site's response for ``path``, as a request that closes gets it."""
+    return _response(path).sent(head=head)
 
 
 def kept(path: str, head: bool = False) -> bytes:
     """The response as a kept-alive connection gets it: no Connection line."""
-    data = closing(path, head)
-    assert CONNECTION_CLOSE + b"\r\n" in data
-    return data.replace(CONNECTION_CLOSE + b"\r\n", b"\r\n", 1)
+    assert CONNECTION_CLOSE + b"\r\n" in closing(path, head)
+    return _response(path).sent(keep_alive=True, head=head)
 
 
 def get(path: str, *extra: str, version: str = "1.1", method: str = "GET") -> bytes:

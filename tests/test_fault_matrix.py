@@ -68,11 +68,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator import ServerConfig, build_server, default_site
-from generator.site import BAD_REQUEST, CONNECTION_CLOSE, HEADERS_TOO_LARGE, NOT_FOUND, Response
+from generator.site import BAD_REQUEST, HEADERS_TOO_LARGE
 from harness import Guest
 from harness import linux as L
 from harness.faults import parse_fault
 from harness.net import Client
+from test_eventloop import closing, get, kept  # the answers, and the requests
 
 CONFIG = ServerConfig()
 PROGRAM = build_server(default_site(), CONFIG)
@@ -82,22 +83,6 @@ IDLE = CONFIG.idle_timeout               # 5 s: between requests, and the drain
 SEND_TIMEOUT = CONFIG.send_timeout       # 10 s: a response waiting for EPOLLOUT
 
 
-def closing(path: str, head: bool = False) -> bytes:
-    """The stored response, as a request that closes gets it."""
-    r = Response.of(PAGES[path]) if path in PAGES else NOT_FOUND
-    return r.data[:r.head_length] if head else r.data
-
-
-def kept(path: str, head: bool = False) -> bytes:
-    """The response as a kept-alive connection gets it: no Connection line."""
-    data = closing(path, head)
-    assert CONNECTION_CLOSE + b"\r\n" in data
-    return data.replace(CONNECTION_CLOSE + b"\r\n", b"\r\n", 1)
-
-
-def get(path: str, *extra: str, version: str = "1.1", method: str = "GET") -> bytes:
-    lines = [f"{method} {path} HTTP/{version}", "Host: x", *extra]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 #: Two well-formed requests and their exact responses: one kept alive, one that closes.
