@@ -24,7 +24,7 @@ Per connection, a slot indexed by its fd (fds are the lowest free, so slots stay
 ========  ======================================================================
 deadline  CLOCK_MONOTONIC second after which the connection is closed (0: free)
 have      bytes of an unfinished head kept in the slot's own buffer
-iov[2]    what is left to write: two struct iovec, handed to ``writev`` as they are
+iov[3]    what is left to write: three struct iovec, handed to ``writev`` as they are
 state     W (1): waiting for EPOLLOUT; C (2): close after this response; D (4): draining
 ========  ======================================================================
 
@@ -37,11 +37,13 @@ response waits for EPOLLOUT; a client that never reads is dropped, and nobody el
 for it meanwhile).
 
 **Keep-alive** (RFC 9112 section 9.3): an HTTP/1.1 request keeps the connection open unless
-it says ``Connection: close`` (the first token of the first such header, compared without
-regard to case); HTTP/1.0 requests, methods other than GET and HEAD (whose bodies this
-server does not read), 400 and 431 close it.  Every stored response ends its head with
-``Connection: close``; a kept-alive answer is written as two iovecs that leave that line
-out, so both answers come from the same bytes.  Pipelined requests (RFC 9112 section 9.3.2)
+its Connection header lists ``close`` (in any case); an HTTP/1.0 request closes it unless it
+lists ``keep-alive`` (and not ``close``); methods other than GET and HEAD (whose bodies
+this server does not read), 400 and 431 close it.  Every stored response ends its head with
+``Connection: close``; a kept-alive answer is written as three iovecs -- the head up to
+that line, nothing (or ``Connection: keep-alive`` for HTTP/1.0, whose client would
+otherwise wait for the close: RFC 9112 appendix C.2.2), the rest from the blank line on
+-- so every answer comes from the same bytes.  Pipelined requests (RFC 9112 section 9.3.2)
 are answered in order: what follows a head is kept and parsed once the response is
 written, and nothing more is read while a response waits for EPOLLOUT.  A closing answer is
 followed by ``shutdown(SHUT_WR)`` and draining until the client's end of file (or the idle
@@ -69,7 +71,8 @@ from .linux import (
     SYS_writev,
 )
 from .site import (
-    BAD_REQUEST, CONNECTION_CLOSE, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, NOT_FOUND, Response, Site,
+    BAD_REQUEST, CONNECTION_CLOSE, CONNECTION_KEEP_ALIVE, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED,
+    NOT_FOUND, Response, Site,
 )
 from .x86 import AL, DL, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Assembler, Label, Mem, byte, dword
 
@@ -81,17 +84,24 @@ MAX_EVENTS = 64
 WAIT_MS = 1000
 ACCEPT_BACKOFF_NS = 100_000_000
 
-# The slot of a connection: offsets of its fields, and its size (a power of two).
-DEADLINE, HAVE, CUR_PTR, CUR_LEN, NEXT_PTR, NEXT_LEN, STATE = 0, 4, 8, 12, 16, 20, 24
-SLOT_SHIFT = 5
+# The slot of a connection: offsets of its fields, and its size (a power of two).  IOV is
+# three struct iovec: the head up to its Connection line, the Connection: keep-alive line
+# an HTTP/1.0 client asked for (or nothing), the rest.
+DEADLINE, HAVE, IOV, STATE = 0, 4, 8, 32
+IOVECS = 3
+SLOT_SHIFT = 6
 # STATE bits.
 W, C, D = 1, 2, 4
+# The request's flags in dl, from the request line to the response: another method (one
+# this server answers 405), close after it, HEAD, HTTP/1.0.  The entry's HEAD field is 4.
+OTHER, HEAD, HTTP_10 = 1, 4, 8
 #: Offsets in the block of variables: listen_fd, epfd, now (the monotonic second of this
 #: turn), paused (accept4 failed: the listener is unwatched), swept (the second last
 #: swept), timespec, event (a struct epoll_event for epoll_ctl), and the request being
-#: parsed: its first byte, the byte after its head, how many bytes follow its head.
-_OFFSETS = (0, 4, 8, 12, 16, 20, 28, 40, 44, 48)
-GLOBALS = 52
+#: parsed: its first byte, the byte after its head, how many bytes follow its head; and
+#: how to enter the kernel.
+_OFFSETS = (0, 4, 8, 12, 16, 20, 28, 40, 44, 48, 52)
+GLOBALS = 56
 
 
 def _pascal(text: str) -> bytes:
@@ -137,6 +147,8 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     http_1 = a.data(b"HTTP/1.", "http_1")
     http_scheme = a.data(b"http://", "http_scheme")
     connection = a.data(b"connection:", "connection")
+    keep_alive_line = a.data(CONNECTION_KEEP_ALIVE, "keep_alive_line")
+    assert len(CONNECTION_KEEP_ALIVE) == HTTP_10 * 3   # its length is computed from the flag
     if config.workers != 1:       # the supervisor's pause before it forks again
         backoff = a.data(struct.pack("<ii", 0, ACCEPT_BACKOFF_NS), "backoff_timespec")
     sockaddr = a.data(config.sockaddr_in(), "sockaddr")
@@ -145,16 +157,15 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
                          "epoll_ctl")}
     failed = a.data(_pascal("() failed: errno "), "failed")
     int80 = a.label("int80")
-    vsys = a.dd(int80, "vsys")                 # how to enter the kernel (see _start)
 
     # ------------------------------------------------------------------ bss
     # The worker's variables, in one block: from the loop on, ebp holds its address, so an
     # access is [ebp + disp8] (3 bytes) rather than [disp32] (6).
     block = a.reserve(GLOBALS, "globals")
-    listen_fd, epfd, now, paused, swept, timespec, event, cur_start, cur_end, cur_left = (
+    listen_fd, epfd, now, paused, swept, timespec, event, cur_start, cur_end, cur_left, vsys = (
         block + offset for offset in _OFFSETS)
     r_listen_fd, r_epfd, r_now, r_paused, r_swept, r_timespec, r_event, r_cur_start, \
-        r_cur_end, r_cur_left = (EBP + offset for offset in _OFFSETS)
+        r_cur_end, r_cur_left, r_vsys = (EBP + offset for offset in _OFFSETS)
     events = a.reserve(12 * MAX_EVENTS, "events")
     errline = a.reserve(64, "errline")
     shared = a.reserve(bufsize + 16, "shared")  # +16: the header scan may look 4 bytes past
@@ -183,15 +194,14 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     next_route, skip_route, found = L("next_route"), L("skip_route"), L("found")
     not_allowed, bad_request, respond, keep_alive, store = (
         L("not_allowed"), L("bad_request"), L("respond"), L("keep_alive"), L("store"))
-    write_out, first_done, wrote, write_failed, wait_out, written = (
-        L("write_out"), L("first_done"), L("wrote"), L("write_failed"), L("wait_out"),
-        L("written"))
+    write_out, write_failed, wait_out, written = (
+        L("write_out"), L("write_failed"), L("wait_out"), L("written"))
     resume, deadline_set = L("resume"), L("deadline_set")
 
     def kernel() -> None:
         """Enter the kernel on a hot path: through the vDSO's __kernel_vsyscall when the
         kernel gave one (AT_SYSINFO), else int 0x80."""
-        a.call(dword[vsys])
+        a.call(dword[r_vsys])
 
     # ------------------------------------------------------------------ setup
     a.bind(start)                 # the auxiliary vector follows argv and envp on the
@@ -202,15 +212,17 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.lodsd()                     #   int 0x80 on a 64-bit kernel (arch/x86/entry/
     a.test(EAX, EAX)              #   vdso/vdso32/system_call.S)
     a.j("nz", skip_env)
+    a.mov(EDX, int80)             # (none: int 0x80 it is)
     a.bind(next_aux)
     a.lodsd()                     # a_type
     a.test(EAX, EAX)
-    a.j("z", no_vdso)             # AT_NULL: none; int 0x80 it is
+    a.j("z", no_vdso)             # AT_NULL: the end
     a.cmp(EAX, AT_SYSINFO)
     a.lodsd()                     # a_val
     a.j("ne", next_aux)
-    a.mov(dword[vsys], EAX)
+    a.xchg(EAX, EDX)
     a.bind(no_vdso)
+    a.mov(dword[vsys], EDX)
     a.push(SYS_signal)            # signal(SIGPIPE, SIG_IGN): a reset peer must not kill us
     a.pop(EAX)
     a.push(SIGPIPE)
@@ -222,10 +234,12 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.mov(EAX, SYS_ugetrlimit)    # ugetrlimit(RLIMIT_NOFILE, &lim), then setrlimit with
     a.push(RLIMIT_NOFILE)         #   the soft limit raised to the hard one: the 1,024 fds a
     a.pop(EBX)                    #   process starts with would run out before the table of
-    a.mov(ECX, timespec)          #   connections does (max_connections + 5 fds), and the
-    a.int_(0x80)                  #   next connection must be closed, not left waiting
-    a.mov(EAX, dword[timespec + 4])  # (a failure leaves the limit as it was)
-    a.mov(dword[timespec], EAX)
+    a.push(EAX)                   #   connections does (max_connections + 5 fds), and the
+    a.push(EAX)                   #   next connection must be closed, not left waiting
+    a.mov(ECX, ESP)               #   (lim: on the stack; a failure leaves the limit as
+    a.int_(0x80)                  #   it was)
+    a.mov(EAX, dword[ESP + 4])
+    a.mov(dword[ESP], EAX)
     a.push(SYS_setrlimit)
     a.pop(EAX)
     a.int_(0x80)
@@ -309,6 +323,8 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.jmp(supervise if workers != 1 else serve)
 
     # ------------------------------------------------------------------ die
+    a.bind(ctl_die := L("ctl_die"))  # the listener's epoll_ctl failed (ebp: the variables)
+    a.mov(EBP, name["epoll_ctl"])
     a.bind(die)                   # eax = -errno, ebp = the name of the call that failed
     a.neg(EAX)
     a.mov(EDI, errline)
@@ -390,12 +406,11 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.int_(0x80)
     a.test(EAX, EAX)
     a.j("s", die)
-    a.mov(dword[epfd], EAX)
-    a.add(EBP, 14)             # ebp -> "epoll_ctl", the next name
+    a.mov(EBP, block)             # ebp -> the variables, from here on
+    a.mov(dword[r_epfd], EAX)
     a.call(watch_listener)
     a.test(EAX, EAX)
-    a.j("s", die)
-    a.mov(EBP, block)             # ebp -> the variables, from here on
+    a.j("s", ctl_die)
 
     a.bind(loop)
     a.mov(EAX, SYS_epoll_wait)    # epoll_wait(epfd, events, MAX_EVENTS, WAIT_MS)
@@ -411,8 +426,12 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.pop(EBX)
     a.lea(ECX, r_timespec)
     kernel()
-    a.test(EAX, EAX)              # (a failed read keeps the last second)
-    a.j("nz", no_sweep)
+    a.test(EAX, EAX)              # a failed read keeps the last second and sweeps nothing;
+    a.j("z", clock_read := L("clock_read"))  # before the first there is none: then the
+    a.mov(ECX, dword[r_now])      #   turn's events wait for the next turn (epoll reports
+    a.jecxz(loop)                 #   them again: level-triggered), so no deadline is set
+    a.jmp(no_sweep)               #   from a second that was never read
+    a.bind(clock_read)
     a.mov(EAX, dword[r_timespec])
     a.mov(dword[r_now], EAX)
     a.cmp(EAX, dword[r_swept])
@@ -459,11 +478,11 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.ret()
 
     a.bind(ctl)                   # epoll_ctl(epfd, ecx, edx, {eax, edx}); eax = result
-    a.mov(dword[event], EAX)
-    a.mov(dword[event + 4], EDX)
+    a.mov(dword[r_event], EAX)
+    a.mov(dword[r_event + 4], EDX)
     a.push(EBX)
-    a.mov(EBX, dword[epfd])
-    a.mov(ESI, event)
+    a.mov(EBX, dword[r_epfd])
+    a.lea(ESI, r_event)
     a.mov(EAX, SYS_epoll_ctl)
     a.int_(0x80)
     a.pop(EBX)
@@ -549,15 +568,14 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.mov(EAX, EPOLLIN | EPOLLEXCLUSIVE)
     a.push(EPOLL_CTL_ADD)
     a.pop(ECX)
-    a.mov(EDX, dword[listen_fd])
+    a.mov(EDX, dword[r_listen_fd])
     a.jmp(ctl)
 
     # ------------------------------------------------------------------ a connection
     a.bind(handle)                # ebx = a client that is ready
     a.call(slot_of)
-    a.mov(EAX, dword[EDI + DEADLINE])
-    a.test(EAX, EAX)
-    a.j("z", done_ret)            # closed earlier in this turn
+    a.cmp(dword[EDI + DEADLINE], 0)
+    a.j("e", done_ret)            # closed earlier in this turn
     a.mov(AL, byte[EDI + STATE])
     a.test(AL, W)
     a.j("nz", write_out)          # EPOLLOUT: write what is left
@@ -635,8 +653,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.bind(incomplete)
     a.pop(ECX)                    # the whole of it, which has not ended
     a.and_(dword[r_cur_left], 0)
-    a.push(C)                     # (a 431 closes)
-    a.pop(EDX)
+    a.mov(DL, C)                  # (a 431 closes)
     a.cmp(ECX, bufsize)
     a.mov(EDI, too_large_entry)   # it fills the buffer: 431
     a.j("ae", respond)
@@ -731,7 +748,8 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.j("a", bad_version)
     a.test(AL, AL)
     a.j("nz", http_11 := L("http_11"))
-    a.or_(DL, C)                  # HTTP/1.0: the connection closes after the response
+    a.or_(DL, C | HTTP_10)        # HTTP/1.0: the connection closes after the response,
+                                  #   unless it asks for keep-alive (below)
     a.bind(http_11)
     a.lodsb()
     a.cmp(AL, ord("\r"))         # the line ends with CRLF or a bare LF; a CR alone is not
@@ -762,9 +780,15 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.j("ne", header_line)
     a.dec(ECX)
     a.j("nz", header_name)
-    a.bind(header_space)          # its value, a list of options: is "close" among them?
-    a.mov(EAX, dword[ESI])
-    a.or_(EAX, 0x20202020)
+    a.bind(header_space)          # its value, a list of options: is "close" among them,
+    a.mov(EAX, dword[ESI])        #   or "keep-alive" (which keeps an HTTP/1.0 connection:
+    a.or_(EAX, 0x20202020)        #   RFC 9112 section 9.3; "close" wins over it)
+    a.cmp(EAX, int.from_bytes(b"keep", "little"))
+    a.j("ne", not_keep := L("not_keep"))
+    a.cmp(byte[ESI + 4], ord("-"))
+    a.j("ne", not_keep)
+    a.and_(DL, ~C & 0xFF)
+    a.bind(not_keep)
     a.cmp(EAX, int.from_bytes(b"clos", "little"))
     a.j("ne", next_value_byte := L("next_value_byte"))
     a.mov(AL, byte[ESI + 4])
@@ -821,35 +845,39 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.mov(EDI, not_allowed_entry)
 
     # ------------------------------------------------------------------ the response
-    a.bind(respond)               # edi -> the entry; dl: 4 HEAD, 2 close, 1 another method
+    a.bind(respond)               # edi -> the entry; dl: the request's flags
     a.mov(EAX, dword[EDI])        # eax = the response's bytes
     a.mov(ECX, dword[EDI + 4])    # ecx = how many a GET gets
     a.mov(ESI, dword[EDI + 8])    # esi = its head's length
-    a.test(DL, 4)
+    a.test(DL, HEAD)
     a.j("z", keep_alive)
     a.mov(ECX, ESI)               # a HEAD gets the head
     a.bind(keep_alive)
-    a.test(DL, C | 1)             # closing (a 405 too: its body, if any, is not read)
+    a.call(slot_of)               # the slot's three iovecs: the head up to its Connection
+    a.mov(dword[EDI + IOV], EAX)  #   line, the keep-alive line, the rest
+    a.mov(dword[EDI + IOV + 8], keep_alive_line)
+    a.test(DL, C | OTHER)         # closing (a 405 too: its body, if any, is not read)
     a.j("nz", closing := L("closing"))
     a.cmp(dword[Mem(EAX, ESI, 1, -(close_len + 2))], int.from_bytes(b"Conn", "little"))
     a.j("ne", closing)            # a head without the Connection line is sent as it is
-    a.lea(EDX, Mem(EAX, ESI, 1, -2))  # kept alive: the head up to its Connection line,
-                                  #   then from the blank line on
-    a.sub(ECX, ESI)
-    a.add(ECX, 2)
-    a.sub(ESI, close_len + 2)
+    a.lea(EAX, Mem(EAX, ESI, 1, -2))  # kept alive: the head up to its Connection line,
+    a.sub(ECX, ESI)               #   then from the blank line on; between them, for an
+    a.inc(ECX)                    #   HTTP/1.0 request (which asked for keep-alive, or it
+    a.inc(ECX)                    #   would be closing), Connection: keep-alive (RFC 9112
+    a.sub(ESI, close_len + 2)     #   appendix C.2.2)
+    a.and_(EDX, HTTP_10)
+    a.lea(EDX, Mem(EDX, EDX, 2, 0))  # 8 * 3 = its length, or 0
     a.push(0)
     a.jmp(store)
     a.bind(closing)
-    a.mov(ESI, ECX)               # closing: the whole of it, one piece
-    a.xor(ECX, ECX)
+    a.xor(ESI, ESI)               # closing: the whole of it, in the last iovec
+    a.xor(EDX, EDX)
     a.push(C)
     a.bind(store)
-    a.call(slot_of)
-    a.mov(dword[EDI + CUR_PTR], EAX)
-    a.mov(dword[EDI + CUR_LEN], ESI)
-    a.mov(dword[EDI + NEXT_PTR], EDX)
-    a.mov(dword[EDI + NEXT_LEN], ECX)
+    a.mov(dword[EDI + IOV + 4], ESI)
+    a.mov(dword[EDI + IOV + 12], EDX)
+    a.mov(dword[EDI + IOV + 16], EAX)
+    a.mov(dword[EDI + IOV + 20], ECX)
     a.pop(dword[EDI + STATE])
     a.mov(ECX, dword[r_cur_left])   # what follows the head waits in the slot's buffer
     a.mov(dword[EDI + HAVE], ECX)
@@ -858,32 +886,30 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.rep_movsb()
     a.call(slot_of)
 
-    a.bind(write_out)             # writev(ebx, slot's iovecs, 2)
+    a.bind(write_out)             # writev(ebx, the slot's iovecs, 3)
     a.mov(EAX, SYS_writev)
-    a.lea(ECX, EDI + CUR_PTR)
-    a.push(2)
+    a.lea(ECX, EDI + IOV)
+    a.push(IOVECS)
     a.pop(EDX)
     kernel()
     a.test(EAX, EAX)
     a.j("s", write_failed)
-    a.sub(EAX, dword[EDI + CUR_LEN])
-    a.j("b", wrote)               # not all of the first piece
-    a.mov(ECX, dword[EDI + NEXT_PTR])  # all of it, and eax bytes of the second
-    a.add(ECX, EAX)
-    a.mov(dword[EDI + CUR_PTR], ECX)
-    a.mov(ECX, dword[EDI + NEXT_LEN])
-    a.sub(ECX, EAX)
-    a.mov(dword[EDI + CUR_LEN], ECX)
-    a.and_(dword[EDI + NEXT_LEN], 0)
-    a.jmp(first_done)
-    a.bind(wrote)
-    a.add(EAX, dword[EDI + CUR_LEN])
-    a.add(dword[EDI + CUR_PTR], EAX)
-    a.sub(dword[EDI + CUR_LEN], EAX)
-    a.bind(first_done)
-    a.mov(EAX, dword[EDI + CUR_LEN])
-    a.or_(EAX, dword[EDI + NEXT_LEN])
-    a.j("z", written)
+    a.mov(ESI, ECX)               # take the eax bytes written off the iovecs, in order
+    a.push(IOVECS)
+    a.pop(ECX)
+    a.bind(next_iov := L("next_iov"))
+    a.mov(EDX, dword[ESI + 4])
+    a.cmp(EDX, EAX)
+    a.j("be", whole := L("whole"))
+    a.mov(EDX, EAX)               # edx = what this iovec gave
+    a.bind(whole)
+    a.add(dword[ESI], EDX)
+    a.sub(dword[ESI + 4], EDX)
+    a.sub(EAX, EDX)
+    a.add(ESI, 8)
+    a.loop(next_iov)
+    a.cmp(dword[ESI + -4], EAX)   # the last iovec is never empty: when it is, all went
+    a.j("e", written)
     a.bind(wait_out)              # the socket's buffer is full: wait for EPOLLOUT, and
     a.mov(EAX, dword[r_now])        #   read nothing more meanwhile; the send deadline runs
     a.add(EAX, config.send_timeout)  # from the last write that moved bytes (as nginx's

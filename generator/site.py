@@ -147,6 +147,9 @@ def _check_content_type(ctype: str) -> str:
 
 #: The last line of every head the generator writes; a kept-alive answer leaves it out.
 CONNECTION_CLOSE = b"Connection: close\r\n"
+#: What an HTTP/1.0 client that asked to stay connected is told (RFC 9112 appendix C.2.2:
+#: without it, an HTTP/1.0 client takes the response to close).
+CONNECTION_KEEP_ALIVE = b"Connection: keep-alive\r\n"
 
 
 def http_response(page: Page, status: int = 200, extra: tuple[tuple[str, str], ...] = ()) -> bytes:
@@ -191,15 +194,18 @@ class Response:
         all, is always sent as it is, and closes)."""
         return self.data[:self.head_length].endswith(CONNECTION_CLOSE + b"\r\n")
 
-    def sent(self, *, keep_alive: bool = False, head: bool = False) -> bytes:
+    def sent(self, *, keep_alive: bool = False, head: bool = False,
+             http10: bool = False) -> bytes:
         """The bytes the program sends: the whole response or (``head``) its head alone,
         and, on a connection it keeps open, without the ``Connection: close`` line: a
         server that closes says so, one that stays open says nothing (RFC 9112 section
-        9.6)."""
+        9.6) -- except to an HTTP/1.0 client, which asked for keep-alive and is told
+        ``Connection: keep-alive`` in its place (RFC 9112 appendix C.2.2)."""
         data = self.data[:self.head_length] if head else self.data
         if keep_alive and self.keeps_alive:
             cut = self.head_length - 2 - len(CONNECTION_CLOSE)
-            data = data[:cut] + data[cut + len(CONNECTION_CLOSE):]
+            line = CONNECTION_KEEP_ALIVE if http10 else b""
+            data = data[:cut] + line + data[cut + len(CONNECTION_CLOSE):]
         return data
 
 

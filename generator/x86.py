@@ -654,6 +654,12 @@ class Assembler:
             raise AsmError("jecxz takes a label")
         self.text.items.append(_Branch(b"\xE3", None, target))
 
+    def loop(self, target: Label) -> None:
+        """LOOP: E2 cb (ecx -= 1, jump while it is not 0).  Short only, as jecxz."""
+        if not isinstance(target, Label):
+            raise AsmError("loop takes a label")
+        self.text.items.append(_Branch(b"\xE2", None, target))
+
     def call(self, target: Label | Reg | Mem) -> None:
         """CALL: E8 cd (rel32), FF /2 (r/m32)."""
         if isinstance(target, Label):
@@ -753,7 +759,8 @@ class Assembler:
                     rel = offsets[item.target.index] - (offsets[i] + item.size)
                     if not _fits8(rel):
                         if item.near_op is None:
-                            raise AsmError(f"jecxz to {item.target.name!r} is out of reach "
+                            op = {0xE3: "jecxz", 0xE2: "loop"}[item.short_op[0]]
+                            raise AsmError(f"{op} to {item.target.name!r} is out of reach "
                                            f"({rel} bytes); it has no near form")
                         item.short = False
                         grew = True

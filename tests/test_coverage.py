@@ -863,11 +863,18 @@ KERNEL_VSYSCALL = b"\xcd\x80\xc3"
 
 
 def _vsys(workers: int) -> int:
-    """The address of the program's ``vsys``: what every ``call [vsys]`` reads."""
+    """The address of the program's ``vsys``: what ``_start`` stores (``mov [m32], edx``,
+    the one such store) and every ``call [ebp+disp8]`` reads, ebp being the variables."""
     lines = [line for line in listing_lines(load(server(workers))) if line.address is not None]
-    called = {line.code[2:6] for line in lines if line.code[:2] == b"\xff\x15"}  # call [m32]
+    stored = {line.code[2:6] for line in lines if line.code[:2] == b"\x89\x15"}
+    assert len(stored) == 1, stored
+    called = {line.code[2] for line in lines if line.code[:2] == b"\xff\x55"}
+    ebps = {int.from_bytes(line.code[1:5], "little") for line in lines
+            if line.code[:1] == b"\xbd" and len(line.code) == 5}        # mov ebp, imm32
     assert len(called) == 1, called
-    return int.from_bytes(called.pop(), "little")
+    vsys = int.from_bytes(stored.pop(), "little")
+    assert vsys - called.pop() in ebps, "the calls read what _start stored"
+    return vsys
 
 
 @scenario

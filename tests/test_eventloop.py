@@ -44,6 +44,12 @@ def kept(path: str, head: bool = False) -> bytes:
     return _response(path).sent(keep_alive=True, head=head)
 
 
+def kept10(path: str, head: bool = False) -> bytes:
+    """The response as an HTTP/1.0 connection that asked for keep-alive gets it: told
+    ``Connection: keep-alive`` where the closing one says ``Connection: close``."""
+    return _response(path).sent(keep_alive=True, head=head, http10=True)
+
+
 def get(path: str, *extra: str, version: str = "1.1", method: str = "GET") -> bytes:
     lines = [f"{method} {path} HTTP/{version}", "Host: x", *extra]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -116,6 +122,22 @@ def test_http_1_0_and_other_methods_close(servers, tmp_path):
     with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
         s.sendall(get("/", method="POST") + get("/"))
         assert recv_to_close(s).startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
+
+
+@native
+def test_http_1_0_keep_alive_stays_open_until_a_request_without_it(servers, tmp_path):
+    path, port = build(tmp_path)
+    proc = servers.spawn(path)
+    wait_listening(proc, port)
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
+        s.sendall(get("/", "Connection: keep-alive", version="1.0"))
+        assert recv_exactly(s, len(kept10("/"))) == kept10("/")
+        s.sendall(get("/about", "Connection: Keep-Alive", version="1.0", method="HEAD")
+                  + get("/nowhere", "Connection: keep-alive", version="1.0"))
+        want = kept10("/about", head=True) + kept10("/nowhere")
+        assert recv_exactly(s, len(want)) == want
+        s.sendall(get("/about", version="1.0"))
+        assert recv_to_close(s) == closing("/about")
 
 
 @native
@@ -393,6 +415,30 @@ def test_emulated_connection_options_are_a_list(header, closes):
     g.run()
     assert c.recv() == (closing("/") if closes else kept("/"))
     assert c.closed_by_peer == closes
+
+
+@pytest.mark.parametrize("header, closes", [
+    ("Connection: keep-alive", False), ("connection:\tKEEP-ALIVE", False),
+    ("Connection: TE, Keep-Alive", False), ("Connection: keep-alive, close", True),
+    ("Connection: close, keep-alive", True), ("Keep-Alive: timeout=5", True),
+    ("X-Connection: keep-alive", True), ("Connection: keeps", True),
+])
+def test_emulated_http_1_0_stays_open_only_when_it_asks(header, closes):
+    """RFC 9112 section 9.3: an HTTP/1.0 connection persists when its request carries the
+    keep-alive connection option (and not close, which wins); the response then says
+    ``Connection: keep-alive`` (appendix C.2.2), or an HTTP/1.0 client would wait for the
+    close.  Then the next request on the same connection is answered."""
+    g = guest()
+    c = g.connect()
+    c.send(get("/", header, version="1.0"))
+    g.run()
+    assert c.recv() == (closing("/") if closes else kept10("/"))
+    assert c.closed_by_peer == closes
+    if not closes:
+        c.send(get("/about", header, version="1.0", method="HEAD"))
+        g.run()
+        assert c.recv() == kept10("/about", head=True)
+        assert not c.closed_by_peer
 
 
 def test_emulated_a_bare_cr_does_not_end_the_request_line():

@@ -38,18 +38,19 @@ requests).  The scene without faults is played once, at collection, to number th
 What a failed call costs, by its kind: a failed epoll_ctl(EPOLL_CTL_MOD) -- to EPOLLOUT
 while a response waits for room, or back to EPOLLIN after it -- closes that connection at
 once (the fd cannot be watched for what it needs: retrying would spin); a failed
-clock_gettime keeps the last second read and skips that turn's sweep; a failed accept4
+clock_gettime keeps the last second read and skips that turn's sweep (and the first one,
+before any second was read, leaves the turn's events to the next turn); a failed accept4
 other than EAGAIN and ECONNABORTED (EMFILE, ENFILE, ENOMEM, accept(2)'s network errors,
 and EINTR: the program catches no signal, so only an injected EINTR can come, and a storm
 of them must not be a spin) takes the listener out of the epoll set (EPOLL_CTL_DEL) until the next
 second's sweep adds it again: one accept4 a second while the failure lasts, and the
 connections already open are served meanwhile without any delay.
 
-Bugs found, each a strict xfail naming it (see the tests): the first clock_gettime failing
-(``now`` is still 0: every deadline set in that turn is ~1000 s in the past, and the next
-sweep closes the connection, unanswered: BUG_FIRST_CLOCK).  Found and fixed: the sweep's
+Bugs found and fixed: the first clock_gettime failing left ``now`` at 0, so every
+deadline set in that turn was ~1000 s in the past and the next sweep closed the
+connection, unanswered (now that turn's events wait for the next turn); the sweep's
 epoll_ctl(ADD) of a paused listener failing (ENOMEM, ENOSPC) left the listener unwatched
-for good; the sweep now keeps the pause and tries again the next second.
+for good (now the sweep keeps the pause and tries again the next second).
 
 Not a case: close=EBADF.  close(2): "EBADF fd isn't a valid open file descriptor" -- Linux
 never returns it for an fd accept4 gave and nothing closed, and an injected one leaves the
@@ -407,14 +408,6 @@ MATRIX = {"epoll_wait": EPOLL_WAIT_ERRNOS, "clock_gettime": CLOCK_ERRNOS,
 #: The calls of the hot path that act on one connection.
 ON_A_CONNECTION = ("epoll_ctl", "read", "writev", "shutdown", "close")
 
-BUG_FIRST_CLOCK = (
-    "generator/eventloop.py `loop`: a failed clock_gettime keeps the last `now`, but before "
-    "the first successful one there is none: `now` is still 0 (bss), so the connection "
-    "accepted in that turn gets DEADLINE = 0 + header_timeout, ~1000 s (the monotonic "
-    "clock's seconds) in the past; the next turn whose clock read works sweeps (now != "
-    "swept) and closes it before it is answered: a lost connection")
-
-
 def _cases():
     log, what = dry_run()
     for name, errnos in MATRIX.items():
@@ -425,11 +418,7 @@ def _cases():
                 continue   # the listener's, in setup: test_a_failed_setup_call...
             owner = _owner(log, i)
             for errno in errnos:
-                marks = ()
-                if name == "clock_gettime" and n == 1:
-                    marks = pytest.mark.xfail(strict=True, raises=AssertionError,
-                                              reason=BUG_FIRST_CLOCK)
-                yield pytest.param(name, errno, n, what[i], marks=marks,
+                yield pytest.param(name, errno, n, what[i],
                                    id=f"{name}={errno}@{n}{_suffix(log, i, owner, what[i])}")
 
 
@@ -535,6 +524,12 @@ def test_an_errno_costs_at_most_its_connection(name, errno_name, n, role):
         assert [c.name for c in log[at + 1:at + 3]] == ["clock_gettime", "epoll_wait"]
         assert (log[:at] + log[at + 2:])[:len(dry)] == dry, \
             "the failed turn is one turn more, and nothing else changes"
+    elif name == "clock_gettime" and n == 1:
+        # Before the first reading there is no second to set a deadline from: the turn's
+        # events wait for the next turn (level-triggered, they are reported again).
+        assert [c.name for c in log[at + 1:at + 3]] == ["epoll_wait", "clock_gettime"]
+        assert [(c.name, c.fd) for c in log[:at - 1] + log[at + 1:]][:len(dry)] == \
+            [(c.name, c.fd) for c in dry], "the first turn is one turn later; nothing else changes"
     elif name == "clock_gettime":
         assert [(c.name, c.fd) for c in log[:len(dry)]] == [(c.name, c.fd) for c in dry], \
             "a clock read that failed (within the same second) changes nothing"
@@ -1358,9 +1353,8 @@ def test_a_reset_during_the_drain():
 
 # ---------------------------------------------------------------------- random fault plans
 
-#: The calls random plans may fail, with the errnos each may fail with.  clock_gettime's
-#: first call is left out (BUG_FIRST_CLOCK), and so is epoll_ctl's (the listener's, in
-#: setup: the server exits).
+#: The calls random plans may fail, with the errnos each may fail with.  epoll_ctl's first
+#: call is left out (the listener's, in setup: the server exits).
 RANDOM = dict(MATRIX)
 #: What accept4 failures pause the listener (and need a second to resume).
 RETRIED_AT_ONCE = ("EAGAIN", "ECONNABORTED")
@@ -1384,7 +1378,7 @@ def fault_plans(draw):
         if name == "epoll_ctl" and pauses or name == "accept4" and ctl:
             continue
         errno = draw(st.sampled_from(RANDOM[name]))
-        low = 2 if name in ("clock_gettime", "epoll_ctl") else 1
+        low = 2 if name == "epoll_ctl" else 1
         first = draw(st.integers(low, max(low, counts.get(name, 0)) + 2))
         last = first + draw(st.integers(0, 3))
         if name == "accept4" and errno not in RETRIED_AT_ONCE:

@@ -112,6 +112,20 @@ def test_ab_10000_requests_all_2xx(servers, tmp_path):
     assert re.search(rf"Document Length:\s+{length} bytes", out.stdout)
 
 
+def test_ab_keep_alive_reuses_http_1_0_connections(servers, tmp_path):
+    """ab speaks HTTP/1.0; with -k it sends ``Connection: Keep-Alive`` and counts the
+    responses that said ``Connection: keep-alive`` and left the connection open.  All of
+    them must, or ab (which then reconnects) would count fewer."""
+    _, port = start_site(servers, tmp_path)
+    out = subprocess.run([tool("ab"), "-q", "-k", "-n", "2000", "-c", "4", "-s", "10",
+                          f"http://{LOOPBACK}:{port}/"],
+                         capture_output=True, text=True, timeout=120, env=env_without_proxy())
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"Complete requests:\s+2000\b", out.stdout)
+    assert re.search(r"Failed requests:\s+0\b", out.stdout)
+    assert re.search(r"Keep-Alive requests:\s+2000\b", out.stdout), out.stdout
+
+
 def test_headless_chromium_follows_the_link_to_the_second_page(servers, tmp_path):
     """A real browser loads /, clicks the link, and lands on /about; the screenshot is
     kept in artifacts/ for a human to look at."""

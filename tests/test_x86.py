@@ -366,11 +366,12 @@ def test_backward_branch_size(gap, short):
     assert insns[-1].size == (2 if short else 5)
 
 
+@pytest.mark.parametrize("op", ["jecxz", "loop"])
 @pytest.mark.parametrize("gap", [0, 127, 128])
-def test_jecxz_is_short_only(gap):
+def test_short_only_branches(op, gap):
     def build(a):
         t = a.label("t")
-        a.jecxz(t)
+        getattr(a, op)(t)
         for _ in range(gap):
             a.nop()
         a.bind(t)
@@ -381,7 +382,7 @@ def test_jecxz_is_short_only(gap):
             program(build)
         return
     insns, where = program(build)
-    assert insns[0].mnemonic == "jecxz" and insns[0].size == 2
+    assert insns[0].mnemonic == op and insns[0].size == 2
     assert insns[0].operands[0].imm == where["t"]
 
 
