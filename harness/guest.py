@@ -367,7 +367,8 @@ class Guest:
             if (blocked and stop.syscall in _WRITES
                     and getattr(self._fds_of(stop).get(stop.fd), "peer", None) is client
                     or blocked and stop.syscall in _POLLS and client.available()
-                    and not client.closed_by_peer and self._holds(client)):
+                    and not client.closed_by_peer and _full(client)
+                    and self._holds(client)):
                 # It waits to write to this client (in write, or in poll/select/epoll for
                 # room, EPOLLOUT), which reads what came: the guest goes on.
                 if writing_since is None:
@@ -397,8 +398,8 @@ class Guest:
                         break
                     self.network.advance(max(0.0, wake_at - self.network.now))
                     continue
+                take()   # what came (a write that had room): no run is needed for it
                 if client.closed_by_peer:
-                    take()
                     client.close()
                 elif not client.fin_sent:
                     client.shutdown_write()
@@ -421,6 +422,14 @@ class Guest:
         take()
         client.close()
         return b"".join(parts)
+
+
+def _full(client: Client) -> bool:
+    """Whether the guest's end of ``client``'s connection has no room to write (no
+    POLLOUT: :meth:`harness.net.Socket.poll`): only then can the client's reading wake a
+    guest that waits in poll, select or epoll."""
+    peer = client.peer
+    return peer is not None and peer.room() <= 0
 
 
 def environ_strings(env: Mapping[str, str]) -> list[str]:
