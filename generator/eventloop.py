@@ -9,7 +9,8 @@ waits in ``epoll_wait`` for whatever is ready and does only what can be done at 
 1. setup: SIGPIPE ignored; the soft RLIMIT_NOFILE raised to the hard limit (so the table
    of connections, not the 1,024 fds a process starts with, sets the limit); socket
    (``SOCK_NONBLOCK``), SO_REUSEADDR, bind, listen; a failure writes
-   ``<call>() failed: errno <n>`` and exits 1;
+   ``<call>() failed: errno <n>`` and exits 1; then the URL to stderr (issue 9: a user
+   must know where to point the browser);
 2. with ``workers`` > 1 (or ``auto``: the CPUs ``sched_getaffinity`` allows), the process
    becomes a supervisor: it forks that many workers, which share the listening socket, and
    ``wait4``\\ s for ever, forking a new worker for each that dies (after 100 ms, so a worker
@@ -145,7 +146,8 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     too_large_entry = a.data(b"", "entry_431")
     entry(HEADERS_TOO_LARGE)
     http_1 = a.data(b"HTTP/1.", "http_1")
-    http_scheme = a.data(b"http://", "http_scheme")
+    banner = f"{config.url}\n".encode()   # also the "http://" an absolute-form target
+    http_scheme = a.data(banner, "banner")   #   starts with: its first 7 bytes
     connection = a.data(b"connection:", "connection")
     keep_alive_line = a.data(CONNECTION_KEEP_ALIVE, "keep_alive_line")
     assert len(CONNECTION_KEEP_ALIVE) == HTTP_10 * 3   # its length is computed from the flag
@@ -289,6 +291,14 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.test(EAX, EAX)
     a.j("s", die)
     a.mov(dword[listen_fd], EBX)
+    a.push(SYS_write)             # write(2, banner, its length): where to point a browser
+    a.pop(EAX)                    #   (whatever it returns: a closed stderr is no failure)
+    a.push(STDERR_FILENO)
+    a.pop(EBX)
+    a.mov(ECX, http_scheme)
+    a.push(len(banner))
+    a.pop(EDX)
+    a.int_(0x80)
 
     workers = config.workers
     supervise = L("supervise") if workers != 1 else None
@@ -510,13 +520,6 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.j("ns", sweep_next)
     a.ret()
 
-    a.bind(close_conn)            # close(ebx), and free its slot (edi)
-    a.and_(dword[EDI + DEADLINE], 0)
-    a.push(SYS_close)
-    a.pop(EAX)
-    a.int_(0x80)
-    a.ret()
-
     # ------------------------------------------------------------------ accept
     a.bind(accept_all)            # every connection waiting, each non-blocking
     a.mov(EAX, SYS_accept4)       # accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK)
@@ -580,7 +583,18 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.test(AL, W)
     a.j("nz", write_out)          # EPOLLOUT: write what is left
     a.test(AL, D)
-    a.j("nz", drain)
+    a.j("z", read_in)
+    a.bind(drain)                 # after a closing response: read and throw away
+    a.push(SYS_read)              # read(ebx, shared, bufsize)
+    a.pop(EAX)
+    a.mov(ECX, shared)
+    a.mov(EDX, bufsize)
+    a.int_(0x80)
+    a.test(EAX, EAX)
+    a.j("g", done_ret)
+    a.cmp(EAX, -EAGAIN)
+    a.j("e", done_ret)
+    a.jmp(close_conn)             # end of file, or an error: now it may close
 
     a.bind(read_in)
     a.mov(EDX, dword[EDI + HAVE])
@@ -734,6 +748,17 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.j("b", bad_request)
     a.jmp(skip_query)
 
+    a.bind(bad_version := L("bad_version"))  # (here, in the middle: every jump to it is short)
+    a.pop(ECX)
+    a.pop(EDI)
+    a.bind(bad_request)
+    a.or_(DL, C)                  # a 400 closes: what follows is not read as a request
+    a.mov(EDI, bad_request_entry)
+    a.jmp(respond)
+    a.bind(not_allowed)
+    a.mov(EDI, not_allowed_entry)
+    a.jmp(respond)
+
     a.bind(version)
     a.push(EDI)                   # the path and its length, for the routing
     a.push(ECX)
@@ -741,7 +766,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.push(7)
     a.pop(ECX)
     a.cmpsb(repe=True)
-    a.j("ne", bad_version := L("bad_version"))
+    a.j("ne", bad_version)
     a.lodsb()
     a.sub(AL, ord("0"))
     a.cmp(AL, 9)
@@ -834,16 +859,6 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.add(EDI, EAX)
     a.jmp(respond)
 
-    a.bind(bad_version)
-    a.pop(ECX)
-    a.pop(EDI)
-    a.bind(bad_request)
-    a.or_(DL, C)                  # a 400 closes: what follows is not read as a request
-    a.mov(EDI, bad_request_entry)
-    a.jmp(respond)
-    a.bind(not_allowed)
-    a.mov(EDI, not_allowed_entry)
-
     # ------------------------------------------------------------------ the response
     a.bind(respond)               # edi -> the entry; dl: the request's flags
     a.mov(EAX, dword[EDI])        # eax = the response's bytes
@@ -915,7 +930,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.add(EAX, config.send_timeout)  # from the last write that moved bytes (as nginx's
     a.mov(dword[EDI + DEADLINE], EAX)  # send_timeout: between two writes, not in all)
     a.test(byte[EDI + STATE], W)
-    a.j("nz", done_ret)
+    a.j("nz", waiting := L("waiting"))
     a.or_(byte[EDI + STATE], W)
     a.push(EPOLLOUT)              # epoll_ctl(epfd, MOD, ebx, {EPOLLOUT, ebx})
     a.pop(EAX)
@@ -925,13 +940,19 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.call(ctl)
     a.test(EAX, EAX)              # it cannot wait for room: closed, rather than retried
     a.j("s", close_conn)          #   on every turn
+    a.bind(waiting)
     a.ret()
     a.bind(write_failed)
     a.cmp(EAX, -EAGAIN)
     a.j("e", wait_out)
     a.cmp(EAX, -EINTR)
-    a.j("e", write_out)
-    a.jmp(close_conn)             # EPIPE, ECONNRESET: the client is gone
+    a.j("e", write_out)           # EPIPE, ECONNRESET: the client is gone
+    a.bind(close_conn)            # close(ebx), and free its slot (edi) (here, where most
+    a.and_(dword[EDI + DEADLINE], 0)  # jumps to it come from)
+    a.push(SYS_close)
+    a.pop(EAX)
+    a.int_(0x80)
+    a.ret()
 
     a.bind(written)               # the whole response went out
     a.test(byte[EDI + STATE], W)
@@ -971,15 +992,4 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.bind(done_again)
     a.ret()
 
-    a.bind(drain)                 # after a closing response: read and throw away
-    a.push(SYS_read)              # read(ebx, shared, bufsize)
-    a.pop(EAX)
-    a.mov(ECX, shared)
-    a.mov(EDX, bufsize)
-    a.int_(0x80)
-    a.test(EAX, EAX)
-    a.j("g", done_again)
-    a.cmp(EAX, -EAGAIN)
-    a.j("e", done_again)
-    a.jmp(close_conn)             # end of file, or an error: now it may close
     return a, start

@@ -61,6 +61,13 @@ class ServerConfig:
                                        or not 1 <= self.workers <= 256):
             raise ConfigError(f"workers {self.workers!r} is neither auto nor 1..256")
 
+    @property
+    def url(self) -> str:
+        """Where a browser on this machine finds the server: ``localhost`` when it listens
+        on every address (0.0.0.0), else the address it is bound to."""
+        host = "localhost" if self.bind == "0.0.0.0" else self.bind
+        return f"http://{host}:{self.port}/"
+
     def sockaddr_in(self) -> bytes:
         """struct sockaddr_in (include/uapi/linux/in.h): family in host order, port and
         address in network order, eight bytes of zero padding; 16 bytes in all."""

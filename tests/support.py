@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -460,3 +461,17 @@ def request_manifest() -> list[dict]:
         import tomli as tomllib
     text = (FIXTURES / "requests" / "index.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)["request"]
+
+
+#: The line the generated server writes to stderr once it listens: where to point a browser.
+BANNER = re.compile(r"http://[^\s/]+:\d+/")
+
+
+def webelf_lines(stderr: bytes) -> list[str]:
+    """The lines of ``stderr`` less a generated server's banner (the guest's, among
+    webelf's own); at most one is dropped."""
+    lines = stderr.decode().splitlines()
+    for i, line in enumerate(lines):
+        if BANNER.fullmatch(line):
+            return lines[:i] + lines[i + 1:]
+    return lines

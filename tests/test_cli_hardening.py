@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support import FIXTURES
+from support import FIXTURES, webelf_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = FIXTURES / "programs"
@@ -29,7 +29,7 @@ def webelf(*args: str, cwd=None, timeout: float = 60,
 
 
 def one_line(result: subprocess.CompletedProcess) -> str:
-    lines = result.stderr.decode().splitlines()
+    lines = webelf_lines(result.stderr)
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in lines[0]
     return lines[0]

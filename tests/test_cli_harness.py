@@ -12,7 +12,7 @@ import pytest
 
 from generator.site import Response
 from generator import Page, build_server, default_page, http_response
-from support import FIXTURES
+from support import FIXTURES, webelf_lines
 
 PROGRAMS = FIXTURES / "programs"
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -40,7 +40,7 @@ def kept_page() -> bytes:
 
 
 def one_line(stderr: bytes) -> str:
-    lines = stderr.decode().splitlines()
+    lines = webelf_lines(stderr)
     assert len(lines) == 1, stderr
     assert "Traceback" not in lines[0]
     return lines[0]

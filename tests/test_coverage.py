@@ -77,6 +77,10 @@ def server(workers: int = 1) -> bytes:
     return build_server(SITE, ServerConfig(workers=workers))
 
 
+#: What the server writes to stderr once it listens.
+BANNER = f"{ServerConfig().url}\n".encode()
+
+
 # ---------------------------------------------------------------------- the answers
 
 def closing(path: str = "/", head: bool = False) -> bytes:
@@ -198,7 +202,7 @@ def _worker_setup_failure(workers: int, fault: str, line: bytes) -> list[Guest]:
     process, which exits 1; under a supervisor the worker exits 1, the other serves, and
     the supervisor forks a new one 100 ms later, which starts (the fault hit once)."""
     g = guest(workers, fault)
-    assert g.stderr == line
+    assert g.stderr == BANNER + line   # it listened (and said where) before the worker failed
     if workers == 1:
         assert g.exit_status == 1
         return [g]
@@ -1277,7 +1281,8 @@ def test_the_cli_prints_the_report_after_the_responses(tmp_path):
                              stdin=subprocess.DEVNULL)
     assert covered.returncode == plain.returncode == 0
     assert covered.stdout == plain.stdout
-    head, *missing = covered.stderr.decode().splitlines()
+    banner, head, *missing = covered.stderr.decode().splitlines()
+    assert banner == BANNER.decode().strip()
     assert head.startswith("coverage: ") and head.endswith("%)")
     assert missing and all(line[:8].isalnum() and line[8:10] == ": " for line in missing)
 

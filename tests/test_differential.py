@@ -497,7 +497,9 @@ def test_server_serves_as_on_the_kernel(server, request_bytes, native, tmp_path)
     assert int(fd) == (4 if loop else 3)
     assert guest.last_stop.fd == (-1 if loop else 3)
     assert guest.stdout == run.stdout == b""
-    assert guest.stderr == run.stderr == b""
+    # The generated server says where to point a browser once it listens.
+    banner = f"http://{LOOPBACK}:{port}/\n".encode() if loop else b""
+    assert guest.stderr == run.stderr == banner
     assert not guest.exited
 
 

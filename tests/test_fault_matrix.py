@@ -78,6 +78,8 @@ from test_eventloop import closing, get, kept  # the answers, and the requests
 
 CONFIG = ServerConfig()
 PROGRAM = build_server(default_site(), CONFIG)
+#: What the server writes to stderr once it listens: where to point a browser.
+BANNER = f"{CONFIG.url}\n".encode()
 PAGES = dict(default_site().routes)
 HEADER_TIMEOUT = CONFIG.header_timeout   # 10 s: a head, from its first byte
 IDLE = CONFIG.idle_timeout               # 5 s: between requests, and the drain
@@ -956,7 +958,8 @@ def test_a_failed_setup_call_is_one_line_and_status_1(call, n, errno_name):
     guest = boot(f"{call}={errno_name}@{n}")
     line = f"{call}() failed: errno {errno}\n".encode()
     assert guest.last_stop.reason == "exited" and guest.exit_status == 1
-    assert guest.stderr == line
+    listened = call in ("epoll_create1", "epoll_ctl")   # the worker's own setup
+    assert guest.stderr == (BANNER if listened else b"") + line
     assert guest.stdout == b""
     assert guest.calls[-3:] == [(call, -errno), ("write", len(line)), ("exit", None)]
     if call in ("socket", "setsockopt", "bind", "listen"):
@@ -964,9 +967,19 @@ def test_a_failed_setup_call_is_one_line_and_status_1(call, n, errno_name):
 
 
 def test_a_failed_setup_call_exits_1_even_if_its_line_cannot_be_written():
-    guest = boot("epoll_create1=EMFILE@1", "write=EIO@1")
+    guest = boot("epoll_create1=EMFILE@1", "write=EIO@1-2")   # the banner's, the line's
     assert guest.exit_status == 1
     assert guest.stderr == b""
+
+
+@pytest.mark.parametrize("errno_name", ["EBADF", "EIO", "EPIPE", "ENOSPC"])
+def test_a_banner_that_cannot_be_written_stops_nothing(errno_name):
+    """write(2) to a closed stderr (EBADF), a full disk, a pipe nobody reads: the URL is
+    for a human, and the server serves without it."""
+    guest = boot(f"write={errno_name}@1")
+    assert guest.stderr == b""
+    assert guest.calls[SETUP_CALLS - 3] == ("write", -getattr(L, errno_name))
+    assert_serves_next(guest)
 
 
 def test_a_failed_signal_call_does_not_stop_the_server():
@@ -1359,8 +1372,8 @@ RANDOM = dict(MATRIX)
 #: What accept4 failures pause the listener (and need a second to resume).
 RETRIED_AT_ONCE = ("EAGAIN", "ECONNABORTED")
 #: The calls before the first epoll_wait: signal, ugetrlimit, setrlimit, socket,
-#: setsockopt, bind, listen, epoll_create1, epoll_ctl (the listener).
-SETUP_CALLS = 9
+#: setsockopt, bind, listen, write (the banner), epoll_create1, epoll_ctl (the listener).
+SETUP_CALLS = 10
 
 
 @st.composite

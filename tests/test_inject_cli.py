@@ -16,7 +16,7 @@ import pytest
 
 from generator import build_server, default_site
 from generator.site import Response
-from support import FIXTURES
+from support import FIXTURES, webelf_lines
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 ABOUT = b"GET /about HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -77,7 +77,7 @@ def test_a_write_epipe_loses_the_first_response_and_the_second_is_exact(site, re
     out = tmp_path / "out"
     result = webelf("run", str(site), "--inject", "writev=EPIPE@1", *requests, "--out", str(out))
     assert result.returncode == 3, result.stderr
-    assert result.stderr.decode().splitlines() == [
+    assert webelf_lines(result.stderr) == [
         f"webelf: no response to {tmp_path / 'a.http'}: the guest waits in epoll_wait()"]
     assert (out / "a.http").read_bytes() == b""
     assert (out / "b.http").read_bytes() == page("/about")

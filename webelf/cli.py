@@ -415,9 +415,8 @@ def _build(args: argparse.Namespace) -> int:
     _write_executable(args.output, program)
     # Where it went, and where to point a browser once it runs.
     command = str(args.output) if os.sep in str(args.output) else f".{os.sep}{args.output}"
-    host = "localhost" if args.bind == "0.0.0.0" else args.bind
     _stderr_line(f"webelf: wrote {args.output} ({len(program)} bytes): {shlex.quote(command)} "
-                 f"serves http://{host}:{args.port}/")
+                 f"serves {config.url}")
     return EXIT_OK
 
 
