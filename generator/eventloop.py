@@ -810,7 +810,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.or_(EAX, 0x20202020)        #   RFC 9112 section 9.3; "close" wins over it)
     a.cmp(EAX, int.from_bytes(b"keep", "little"))
     a.j("ne", not_keep := L("not_keep"))
-    a.cmp(byte[ESI + 4], ord("-"))
+    a.cmp(byte[ESI + 4], ord("-"))  # ("keep-": no other connection option starts so)
     a.j("ne", not_keep)
     a.and_(DL, ~C & 0xFF)
     a.bind(not_keep)
