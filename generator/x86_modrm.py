@@ -121,8 +121,9 @@ def modrm(reg_field: int, rm: Reg | Mem, bits: int) -> tuple[bytes, tuple[Fixup,
     no base" (so [ebp] and [r13] need mod=01 with a zero disp8), and SIB base=101 with mod=00
     also means "disp32, no base".  In 64-bit mode mod=00 rm=101 is RIP-relative instead
     (section 2.2.1.6, table 2-7), so an absolute address takes the SIB form: rm=100, SIB
-    base=101 index=100.  REX.B and REX.X do not change which of these applies: only the
-    low three bits of a register number are decoded here (table 2-5).
+    base=101 index=100.  REX.B does not change which of these applies, so R12 and R13 as
+    bases behave as ESP and EBP do; REX.X does: SIB.index=100 with REX.X set is R12, a
+    valid index (section 2.2.1.2, table 2-5, "Special Cases of REX Encodings").
     """
     reg_field &= 7
     if isinstance(rm, Reg):
