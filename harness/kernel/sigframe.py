@@ -294,6 +294,11 @@ def setup_frame(k: Kernel, sig: int, action: SigAction, info: SigInfo,
                 state: dict[str, int]) -> bool:
     """ia32_setup_rt_frame or ia32_setup_frame, and the register changes of handle_signal;
     False when the frame cannot be written (the caller forces SIGSEGV)."""
+    if "rip" in state:  # an x86-64 process: its rt_sigframe (arch/x86/kernel/signal_64.c)
+        raise HarnessError(
+            f"{L.SIGNAL_NAMES.get(sig, sig)} is to run the handler at {action.handler:#x} of an "
+            "x86-64 program: signal handlers of x86-64 programs are not modelled yet "
+            "(SIG_DFL and SIG_IGN are)")
     rt = bool(action.flags & L.SA_SIGINFO)
     size = RT_SIGFRAME_SIZE if rt else SIGFRAME_SIZE
     sp = state["esp"]

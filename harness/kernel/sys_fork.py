@@ -37,6 +37,14 @@ def sys_clone(k: Kernel, flags: int, newsp: int, parent_tid: int, tls: int, chil
     return tasks_of(k).fork(k, flags, newsp, parent_tid, child_tid)
 
 
+def sys_clone_64(k: Kernel, flags: int, newsp: int, parent_tid: int, child_tid: int,
+                 tls: int, *_: int) -> int:
+    """clone(2) of an x86-64 process: kernel/fork.c's clone without CONFIG_CLONE_BACKWARDS
+    takes (flags, newsp, parent_tidptr, child_tidptr, tls), child and tls the other way
+    round from i386; otherwise :func:`sys_clone`."""
+    return sys_clone(k, flags, newsp, parent_tid, tls, child_tid)
+
+
 def sys_wait4(k: Kernel, pid: int, status: int, options: int, rusage: int, *_: int) -> object:
     """wait4(2): ECHILD without children (or with SIGCHLD ignored once all have ended);
     WNOHANG gives 0 while they run; else the call waits.  The status word is Linux's

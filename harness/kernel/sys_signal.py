@@ -75,16 +75,18 @@ def sys_rt_sigaction(k: Kernel, sig: int, act: int, oact: int, size: int, *_: in
         return -L.EINVAL
     new = None
     if act:
-        raw = k.copy_in(act, SIGACTION.size)
+        layout = k.abi.sigaction  # SIGACTION for i386, 8-byte fields on x86-64
+        raw = k.copy_in(act, layout.size)
         if raw.__class__ is int:
             return raw
-        handler, flags, restorer, mask = SIGACTION.unpack(raw)
+        handler, flags, restorer, mask = layout.unpack(raw)
         new = SigAction(handler, flags, restorer, mask)
     old = do_sigaction(k, s32(sig), new)
     if isinstance(old, int):
         return old
     if oact:
-        return k.copy_out(oact, SIGACTION.pack(old.handler, old.flags, old.restorer, old.mask))
+        return k.copy_out(oact, k.abi.sigaction.pack(old.handler, old.flags, old.restorer,
+                                                     old.mask))
     return 0
 
 
@@ -171,11 +173,11 @@ def sys_sigaltstack(k: Kernel, uss: int, uoss: int, *_: int) -> int:
     stack is written only on success."""
     new = None
     if uss:
-        raw = k.copy_in(uss, STACK_T.size)
+        raw = k.copy_in(uss, k.abi.stack_t.size)
         if raw.__class__ is int:
             return raw
-        new = STACK_T.unpack(raw)
-    sp = k.cpu.cpu_state()["esp"]
+        new = k.abi.stack_t.unpack(raw)
+    sp = k.cpu.stack_pointer()
     old = (k.altstack_sp, sas_ss_flags(k, sp) | (k.altstack_flags & L.SS_FLAG_BITS),
            k.altstack_size)
     if new is not None:
@@ -183,7 +185,7 @@ def sys_sigaltstack(k: Kernel, uss: int, uoss: int, *_: int) -> int:
         if err:
             return err
     if uoss:
-        return k.copy_out(uoss, STACK_T.pack(*old))
+        return k.copy_out(uoss, k.abi.stack_t.pack(*old))
     return 0
 
 
