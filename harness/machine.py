@@ -592,7 +592,8 @@ class Machine:
 
     def _reads_gdt(self, eip: int) -> bool:
         bad = self._bad_access
-        return (bad is not None and self.cpu is not None and cpumod.GDT_BASE <= bad[1] < cpumod.GDT_BASE + PAGE
+        return (bad is not None and self.cpu is not None
+                and cpumod.GDT_BASE <= bad[1] < cpumod.GDT_BASE + PAGE
                 and cpumod.reads_descriptor(self.mem.fetch(eip)))
 
     def _fault_from(self, status: int, eip: int) -> GuestFault:

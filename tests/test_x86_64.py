@@ -16,15 +16,22 @@ import subprocess
 import sys
 
 import pytest
-
 from cprograms64 import LIBCS64, build64
+from rundiff import TIMEOUT, natives, run_in_harness, unmodelled  # noqa: F401 - a fixture
+from support import (
+    LOOPBACK,
+    NATIVE,
+    NATIVE_REASON,
+    free_port,
+    i386_setarch,
+    i386_strace,
+)
+from test_cprograms import ARGV, CONNECTIONS, ENV, REQUEST, STDIN, _native_fetch
+from test_differential import parse_strace
+
 from harness import Guest, GuestFault
 from harness.elf import load
 from harness.linux import ENOSYS
-from rundiff import TIMEOUT, natives, run_in_harness, unmodelled  # noqa: F401 - a fixture
-from support import LOOPBACK, NATIVE, NATIVE_REASON, free_port, i386_setarch, i386_strace
-from test_cprograms import ARGV, CONNECTIONS, ENV, REQUEST, STDIN, _native_fetch
-from test_differential import parse_strace
 
 native = pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)
 
@@ -57,7 +64,7 @@ def test_the_loader_places_the_image_where_linux_does(libc):
 @pytest.mark.native
 @pytest.mark.parametrize("libc", LIBCS64)
 @pytest.mark.parametrize("program", ["hello", "filter", "abort"])
-def test_program_runs_as_on_linux(natives, tmp_path, libc, program):
+def test_program_runs_as_on_linux(natives, tmp_path, libc, program):  # noqa: F811
     data = build64(libc, program, tmp_path)
     native_run = natives.run(tmp_path / program, ARGV, ENV, STDIN)
     if program == "abort":
@@ -74,17 +81,18 @@ def test_program_runs_as_on_linux(natives, tmp_path, libc, program):
 @native
 @pytest.mark.native
 @pytest.mark.parametrize("libc", ["glibc", "musl"])
-def test_the_blog_posts_hello_world_from_inline_assembly(natives, tmp_path, libc):
+def test_the_blog_posts_hello_world_from_inline_assembly(
+        natives, tmp_path, libc):  # noqa: F811
     """The post's last hello world: ``syscall`` from inline assembly in main, with rax,
     rdi, rsi, rdx set by hand (and rcx, r11 left undeclared, as the post leaves them)."""
     data = build64(libc, "hello_asm64", tmp_path)
     native_run = natives.run(tmp_path / "hello_asm64", ["hello"], {}, b"")
     assert native_run.stdout == b"Hello, World!" and native_run.end == ("exited", 0)
-    emulated, guest, how = run_in_harness(data, ["hello"], {}, b"")
+    emulated, _guest, how = run_in_harness(data, ["hello"], {}, b"")
     assert (emulated.stdout, emulated.end) == (native_run.stdout, native_run.end), how
 
 
-def _serve(natives, tmp_path, libc: str, program: str) -> None:
+def _serve(natives, tmp_path, libc: str, program: str) -> None:  # noqa: F811
     data = build64(libc, program, tmp_path)
     port = free_port()
     argv = [program, str(port), str(CONNECTIONS)]
@@ -112,14 +120,14 @@ def _serve(natives, tmp_path, libc: str, program: str) -> None:
 @native
 @pytest.mark.native
 @pytest.mark.parametrize("libc", LIBCS64)
-def test_libc_server_answers_as_on_linux(natives, tmp_path, libc):
+def test_libc_server_answers_as_on_linux(natives, tmp_path, libc):  # noqa: F811
     _serve(natives, tmp_path, libc, "server")
 
 
 @native
 @pytest.mark.native
 @pytest.mark.parametrize("libc", ["glibc", "musl"])
-def test_forking_server_answers_as_on_linux(natives, tmp_path, libc):
+def test_forking_server_answers_as_on_linux(natives, tmp_path, libc):  # noqa: F811
     """A child per connection (glibc forks with clone and x86-64's argument order, musl
     with fork); the parent reaps them with wait4."""
     _serve(natives, tmp_path, libc, "fork_server")
@@ -159,7 +167,8 @@ def test_calls_are_those_strace_sees(tmp_path, libc, program):
     path = tmp_path / program
     log = tmp_path / "strace.txt"
     proc = subprocess.run([setarch, "-R", strace, "-q", "-o", str(log), str(path), *ARGV[1:]],
-                          input=STDIN, env=ENV, capture_output=True, timeout=TIMEOUT)
+                          input=STDIN, env=ENV, capture_output=True, timeout=TIMEOUT,
+                          check=False)
     run = parse_strace(log.read_text())
     assert run.end == ("exited", 0) and proc.returncode == 0, proc.stderr
     pid = next((ret for name, ret in run.calls if name == "set_tid_address"), None)
@@ -178,7 +187,7 @@ def test_calls_are_those_strace_sees(tmp_path, libc, program):
 
 def _webelf(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "webelf", *args], capture_output=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
 
 
 def test_webelf_check_names_the_blog_servers_content_length_flaw(tmp_path):
@@ -219,12 +228,12 @@ def test_webelf_refuses_a_64_bit_program_of_another_machine(tmp_path):
 @native
 @pytest.mark.native
 @pytest.mark.parametrize("libc", ["glibc", "musl"])
-def test_kernel_entry_and_arch_prctl_as_on_linux(natives, tmp_path, libc):
+def test_kernel_entry_and_arch_prctl_as_on_linux(natives, tmp_path, libc):  # noqa: F811
     """rcx and r11 after ``syscall`` (the return address and rflags, as the CPU leaves them)
     and arch_prctl's answers to each code, printed by the program itself."""
     data = build64(libc, "arch64", tmp_path)
     native_run = natives.run(tmp_path / "arch64", ["arch64"], {}, b"")
     assert native_run.end == ("exited", 0)
     assert b"rcx is the next instruction: 1\nr11 is rflags: 1\n" in native_run.stdout
-    emulated, guest, how = run_in_harness(data, ["arch64"], {}, b"")
+    emulated, _guest, how = run_in_harness(data, ["arch64"], {}, b"")
     assert (emulated.stdout, emulated.end) == (native_run.stdout, native_run.end), how
