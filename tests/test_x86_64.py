@@ -28,6 +28,7 @@ from support import (
 )
 from test_cprograms import ARGV, CONNECTIONS, ENV, REQUEST, STDIN, _native_fetch
 from test_differential import parse_strace
+from test_readiness import SERVERS, native_responses, requests
 
 from harness import Guest, GuestFault
 from harness.elf import load
@@ -63,14 +64,16 @@ def test_the_loader_places_the_image_where_linux_does(libc):
 @native
 @pytest.mark.native
 @pytest.mark.parametrize("libc", LIBCS64)
-@pytest.mark.parametrize("program", ["hello", "filter", "abort"])
-def test_program_runs_as_on_linux(natives, tmp_path, libc, program):  # noqa: F811
+@pytest.mark.parametrize(("program", "end"), [
+    ("hello", ("exited", 0)), ("filter", ("exited", 0)), ("abort", ("killed", signal.SIGABRT)),
+    ("sig_handlers", ("killed", signal.SIGTERM)),
+])
+def test_program_runs_as_on_linux(natives, tmp_path, libc, program, end):  # noqa: F811
+    """Among them sig_handlers.c: handlers run on x86-64's rt_sigframe and return through
+    the C library's restorer (rt_sigreturn), SIGCHLD ignored, a default action kills."""
     data = build64(libc, program, tmp_path)
     native_run = natives.run(tmp_path / program, ARGV, ENV, STDIN)
-    if program == "abort":
-        assert native_run.end == ("killed", signal.SIGABRT), native_run
-    else:
-        assert native_run.end == ("exited", 0), native_run
+    assert native_run.end == end, native_run  # the referee ran it as meant
     emulated, guest, how = run_in_harness(data, ARGV, ENV, STDIN)
     context = f"{program} with {libc}: {how}; unmodelled calls: {unmodelled(guest)}"
     assert emulated.end == native_run.end, context
@@ -237,3 +240,30 @@ def test_kernel_entry_and_arch_prctl_as_on_linux(natives, tmp_path, libc):  # no
     assert b"rcx is the next instruction: 1\nr11 is rflags: 1\n" in native_run.stdout
     emulated, _guest, how = run_in_harness(data, ["arch64"], {}, b"")
     assert (emulated.stdout, emulated.end) == (native_run.stdout, native_run.end), how
+
+
+# ---------------------------------------------------------------------------- readiness
+
+
+@native
+@pytest.mark.native
+@pytest.mark.parametrize("libc", ["glibc", "musl"])
+@pytest.mark.parametrize("program", SERVERS)
+def test_multiplexing_servers_send_the_kernels_bytes(tmp_path, libc, program):
+    """poll, select (fd_set in 64-bit longs, a timeval of longs) and epoll (the packed
+    12-byte epoll_event of x86-64 too): eight clients, each sending half its request in
+    order and the rest in reverse order, natively and in the harness."""
+    data = build64(libc, program, tmp_path)
+    n = 8
+    guest = Guest(data, argv=[program, "8080", str(n)])
+    guest.start()
+    clients = [guest.connect() for _ in range(n)]
+    for client, req in zip(clients, requests(n), strict=True):
+        client.send(req[:len(req) // 2])
+        guest.run()
+    for client, req in reversed(list(zip(clients, requests(n), strict=True))):
+        client.send(req[len(req) // 2:])
+        guest.run()
+    assert guest.exited and guest.exit_status == 0, (guest.stderr, unmodelled(guest))
+    emulated = [client.recv_all() for client in clients]
+    assert emulated == native_responses(tmp_path / program, n)

@@ -84,9 +84,12 @@ def sys_waitid(k: Kernel, which: int, upid: int, infop: int, options: int, rusag
             else L.CLD_EXITED
         fields = (L.SIGCHLD, 0, code, found.pid, found.kernel.uid,
                   killed or found.status >> 8 & 0xFF)
-        if rusage and k.copy_out(rusage, bytes(72)):
+        if rusage and k.copy_out(rusage, bytes(k.abi.rusage_size)):
             return -L.EFAULT
-    if infop and k.copy_out(infop, struct.pack("<iiiiIi", *fields)):
+    # si_signo, si_errno, si_code, then the union: at 12 in compat_siginfo, at 16 (8-byte
+    # aligned) in an x86-64 process's siginfo_t.
+    layout = "<iii4xiIi" if k.abi.word == 8 else "<iiiiIi"
+    if infop and k.copy_out(infop, struct.pack(layout, *fields)):
         return -L.EFAULT
     return found if isinstance(found, int) else 0
 

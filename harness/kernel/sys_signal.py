@@ -310,6 +310,24 @@ def sys_rt_sigreturn(k: Kernel, *_: int) -> int:
     return s32(new["eax"])
 
 
+def sys_rt_sigreturn_64(k: Kernel, *_: int) -> int:
+    """rt_sigreturn(2) of an x86-64 process (15; arch/x86/kernel/signal_64.c): the mask,
+    every general register and the alternate stack from the frame 8 below rsp
+    (:mod:`.sigframe64`); the result is the restored rax.  An unreadable frame raises
+    SIGSEGV and leaves rax alone."""
+    from .sigframe64 import rt_sigreturn
+
+    restored = rt_sigreturn(k)
+    if restored is None:
+        return k.cpu.cpu_state()["rax"]
+    new, mask, stack = restored
+    k.sigmask = mask & ~UNBLOCKABLE
+    k.recalc_signals()
+    k.cpu.set_cpu_state(new)
+    _set_altstack(k, stack, new["rsp"])
+    return new["rax"]
+
+
 def sys_sigreturn(k: Kernel, *_: int) -> int:
     """sigreturn(2) (119): the return code popped pretcode and sig, so the frame starts 8
     below esp; the mask is sc.oldmask and extramask, the registers come from sc."""

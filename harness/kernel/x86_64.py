@@ -10,9 +10,8 @@ newfstatat, mmap's byte offset, clone's argument order, lseek's and pread64's on
 offsets) the table names that handler.  A number not in the table returns -ENOSYS and is
 recorded, as for i386.
 
-Not in the table yet (-ENOSYS): select, pselect6 and waitid (their structs of longs and
-siginfo's 64-bit layout), setitimer/getitimer/alarm's itimerval, sched_getaffinity's
-native mask length, sendmsg/recvmsg, and every call i386 does not model either.
+Not in the table (-ENOSYS): every call i386 does not model either, and those only i386 has
+(socketcall, the 16-bit ids, the *64 and _time64 variants, mmap2, set_thread_area).
 """
 
 from __future__ import annotations
@@ -70,6 +69,8 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L64.SYS_clone, sys_fork.sys_clone_64, PARTIAL,
             "x86-64 argument order (child_tid before tls); fork's flags, threads ENOSYS"),
     Syscall(L64.SYS_wait4, sys_fork.sys_wait4, PARTIAL, "144-byte rusage, zero"),
+    Syscall(L64.SYS_waitid, sys_fork.sys_waitid, PARTIAL,
+            "as i386's, siginfo's fields at x86-64's offsets; no stopped children"),
     Syscall(L64.SYS_execve, sys_exec.sys_execve, PARTIAL,
             "a static ELF of the --root tree; argv and envp read as 4-byte pointers (i386)"),
     Syscall(L64.SYS_brk, sys_mm.sys_brk, FULL, "a static-pie's starts at ELF_ET_DYN_BASE"),
@@ -82,10 +83,12 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L64.SYS_arch_prctl, sys_tls.sys_arch_prctl, PARTIAL,
             "ARCH_SET_FS/GS, ARCH_GET_FS/GS through the CPU's FS_BASE/GS_BASE; "
             "ARCH_GET_CPUID 1; the rest EINVAL (no CPUID faulting, AMX, shadow stacks)"),
-    Syscall(L64.SYS_rt_sigaction, sys_signal.sys_rt_sigaction, PARTIAL,
-            "8-byte fields; SIG_DFL and SIG_IGN act, a handler is recorded but delivering "
-            "to it (x86-64's rt_sigframe) is not modelled: the guest stops with a "
-            "one-line error"),
+    Syscall(L64.SYS_rt_sigaction, sys_signal.sys_rt_sigaction, FULL,
+            "8-byte fields; handlers run on x86-64's rt_sigframe (SA_RESTORER required, "
+            "as on Linux); SA_SIGINFO, SA_RESETHAND, SA_NODEFER, SA_ONSTACK"),
+    Syscall(L64.SYS_rt_sigreturn, sys_signal.sys_rt_sigreturn_64, PARTIAL,
+            "every general register, the mask and the altstack; the FPU state is not "
+            "restored"),
     Syscall(L64.SYS_rt_sigprocmask, sys_signal.sys_rt_sigprocmask, FULL),
     Syscall(L64.SYS_rt_sigpending, sys_signal.sys_rt_sigpending, FULL),
     Syscall(L64.SYS_sigaltstack, sys_signal.sys_sigaltstack, FULL, "24-byte stack_t"),
@@ -97,6 +100,10 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L64.SYS_gettid, sys_signal.sys_gettid, FULL),
     Syscall(L64.SYS_nanosleep, sys_time.sys_nanosleep, FULL, "__kernel_timespec"),
     Syscall(L64.SYS_pause, sys_itimer.sys_pause, FULL),
+    Syscall(L64.SYS_alarm, sys_itimer.sys_alarm, FULL, "SIGALRM on the virtual clock"),
+    Syscall(L64.SYS_setitimer, sys_itimer.sys_setitimer, PARTIAL,
+            "32-byte itimerval; ITIMER_REAL on the virtual clock, the CPU timers never expire"),
+    Syscall(L64.SYS_getitimer, sys_itimer.sys_getitimer, PARTIAL, "as setitimer"),
     # files
     Syscall(L64.SYS_fstat, sys_stat.sys_newfstat, FULL, "144-byte struct stat"),
     Syscall(L64.SYS_stat, sys_stat.sys_newstat, FULL, "as fstat; paths in the --root tree"),
@@ -147,11 +154,19 @@ TABLE: tuple[Syscall, ...] = (
     # readiness
     Syscall(L64.SYS_poll, sys_poll.sys_poll, FULL),
     Syscall(L64.SYS_ppoll, sys_poll.sys_ppoll_time64, FULL, "__kernel_timespec"),
+    Syscall(L64.SYS_select, sys_poll.sys_newselect, FULL,
+            "fd_set in 64-bit longs, a timeval of longs"),
+    Syscall(L64.SYS_pselect6, sys_poll.sys_pselect6_time64, FULL,
+            "__kernel_timespec; the sigset argument of longs"),
     Syscall(L64.SYS_epoll_create, sys_poll.sys_epoll_create, FULL),
     Syscall(L64.SYS_epoll_create1, sys_poll.sys_epoll_create1, FULL),
     Syscall(L64.SYS_epoll_ctl, sys_poll.sys_epoll_ctl, PARTIAL, "packed 12-byte epoll_event"),
     Syscall(L64.SYS_epoll_wait, sys_poll.sys_epoll_wait, FULL, "packed 12-byte epoll_event"),
     Syscall(L64.SYS_epoll_pwait, sys_poll.sys_epoll_pwait, FULL),
+    Syscall(L64.SYS_sched_getaffinity, sys_sched.sys_sched_getaffinity, FULL,
+            "the native call: lengths in 8-byte longs"),
+    Syscall(L64.SYS_sched_setaffinity, sys_sched.sys_sched_setaffinity, FULL,
+            "the native call: the bytes as given"),
     Syscall(L64.SYS_sched_yield, sys_sched.sys_sched_yield, FULL),
     # sockets: x86-64 never had socketcall
     Syscall(L64.SYS_socket, sys_socket.sys_socket, PARTIAL, "AF_INET SOCK_STREAM (TCP)"),
