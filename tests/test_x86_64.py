@@ -11,11 +11,13 @@ one (:func:`_harness_view`).  No expected output is written down.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 
 import pytest
+from cprograms import build
 from cprograms64 import LIBCS64, build64
 from rundiff import TIMEOUT, natives, run_in_harness, unmodelled  # noqa: F401 - a fixture
 from support import (
@@ -267,3 +269,43 @@ def test_multiplexing_servers_send_the_kernels_bytes(tmp_path, libc, program):
     assert guest.exited and guest.exit_status == 0, (guest.stderr, unmodelled(guest))
     emulated = [client.recv_all() for client in clients]
     assert emulated == native_responses(tmp_path / program, n)
+
+
+# ---------------------------------------------------------------------------- execve
+
+
+def _exec_tree(tmp_path, hello: bytes):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "hello").write_bytes(hello)
+    os.chmod(tree / "hello", 0o755)
+    (tree / "noexec").write_bytes(hello)
+    os.chmod(tree / "noexec", 0o644)
+    (tree / "garbage").write_bytes(b"not a program\n")
+    os.chmod(tree / "garbage", 0o755)
+    return tree
+
+
+@native
+@pytest.mark.native
+@pytest.mark.parametrize(("parent", "child"), [("x86_64", "x86_64"), ("i386", "x86_64"),
+                                               ("x86_64", "i386")])
+def test_execve_of_either_architecture_as_natively(tmp_path, parent, child):
+    """exec_parent.c's execve answers, then a child that execs hello: an x86-64 program's
+    argv and envp are arrays of 8-byte pointers, and the new image brings its own CPU mode
+    and system call table, whichever architecture made the call."""
+    def built(arch: str, program: str) -> bytes:
+        directory = tmp_path / arch
+        directory.mkdir(exist_ok=True)
+        if arch == "x86_64":
+            return build64("glibc", program, directory)
+        return build("glibc", program, directory)
+
+    tree = _exec_tree(tmp_path, built(child, "hello"))
+    parent_elf = built(parent, "exec_parent")
+    native_run = subprocess.run([str(tmp_path / parent / "exec_parent"), str(tree)],
+                                capture_output=True, timeout=TIMEOUT, check=False)
+    guest = Guest(parent_elf, argv=["exec_parent", "/"], root=tree)
+    assert guest.run().reason == "exited"
+    assert (guest.stdout, guest.exit_status) == (native_run.stdout, native_run.returncode)
+    assert b"argv[2]=b c\nenv=X=1\nenv=Y=two\n" in guest.stdout

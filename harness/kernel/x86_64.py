@@ -72,7 +72,7 @@ TABLE: tuple[Syscall, ...] = (
     Syscall(L64.SYS_waitid, sys_fork.sys_waitid, PARTIAL,
             "as i386's, siginfo's fields at x86-64's offsets; no stopped children"),
     Syscall(L64.SYS_execve, sys_exec.sys_execve, PARTIAL,
-            "a static ELF of the --root tree; argv and envp read as 4-byte pointers (i386)"),
+            "a static i386 or x86-64 ELF of the --root tree; scripts ENOEXEC"),
     Syscall(L64.SYS_brk, sys_mm.sys_brk, FULL, "a static-pie's starts at ELF_ET_DYN_BASE"),
     Syscall(L64.SYS_mmap, sys_mm.sys_mmap, PARTIAL,
             "as i386's mmap2, the offset in bytes; top-down from 0x7ffff7fff000"),
