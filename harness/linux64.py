@@ -374,6 +374,7 @@ SYSCALL_NAMES: dict[int, str] = {
     value: name[4:] for name, value in list(globals().items()) if name.startswith("SYS_")
 }
 """Syscall number -> name as strace prints it for an x86-64 process (``newfstatat``)."""
+SYSCALL_NUMBERS: dict[str, int] = {name: value for value, name in SYSCALL_NAMES.items()}
 
 # arch_prctl(2) codes (arch/x86/include/uapi/asm/prctl.h).
 ARCH_SET_GS = 0x1001

@@ -18,6 +18,7 @@ from types import MethodType
 from typing import TYPE_CHECKING, Protocol
 
 from .. import linux as L
+from .. import linux64 as L64
 from ..errors import UnsupportedSyscall
 from ..faults import Fault, Faults
 from ..net import Network, raises_sigpipe
@@ -211,9 +212,12 @@ class Kernel:
 
         assert self.strace is not None
         regs: tuple[int, ...] = (a, b, c, d, e, f)
-        if nr in _READS_ESP and self.abi is I386:  # strace finds the sigreturn frame from esp
+        abi = self.abi
+        if nr in _READS_ESP and abi is I386:  # strace finds the sigreturn frame from esp
             regs += (self.cpu.cpu_state()["esp"],)
-        pending = syscall_enter(nr, regs, self.peek)
+        elif nr == L64.SYS_rt_sigreturn and abi is not I386:  # and from rsp
+            regs += (self.cpu.stack_pointer(),)
+        pending = syscall_enter(nr, regs, self.peek, abi.name)
         strace, self.strace = self.strace, None
         self.strace_outer = strace
         try:
@@ -379,7 +383,7 @@ class Kernel:
             return
         from ..trace import syscall_enter, syscall_exit
         nr, regs = args[0], args[1:]
-        pending = syscall_enter(nr, regs, self.peek)
+        pending = syscall_enter(nr, regs, self.peek, self.abi.name)
         self.strace(syscall_exit(pending, self.abi.woken_result.get(nr, -L.ERESTARTSYS),
                                  self.peek))
 
