@@ -34,6 +34,7 @@ from support import (
 from test_cprograms import ARGV, CONNECTIONS, ENV, REQUEST, STDIN, _native_fetch
 from test_differential import parse_strace
 from test_readiness import SERVERS, native_responses, requests
+from test_serve import FORK_REQUESTS, exchange, serving  # noqa: F401 - a fixture
 
 from harness import Guest, GuestFault
 from harness import linux as L
@@ -437,3 +438,27 @@ def test_strace_decodes_x86_64s_structs_of_longs(name, args, ret, blocks, line):
 
     got = strace_line(L64.SYSCALL_NUMBERS[name], args, ret, _memory(blocks), "x86_64")
     assert re.sub(r"\s+= ", " = ", got) == line
+
+
+# ---------------------------------------------------------------------------- webelf serve
+
+
+@native
+@pytest.mark.native
+@pytest.mark.parametrize("libc", ["glibc", "musl"])
+def test_an_x86_64_forking_server_through_serve_answers_as_natively(
+        natives, serving, tmp_path, libc):  # noqa: F811
+    """``webelf serve`` bridges a real port to the x86-64 guest's: the forking server's
+    bytes are the native program's, and serve ends with the guest's own status, 0."""
+    build64(libc, "fork_server", tmp_path)
+    elf = tmp_path / "fork_server"
+    port = free_port()
+    count = str(len(FORK_REQUESTS))
+    proc = natives.start(elf, ["fork_server", str(port), count], {}, stdin=subprocess.DEVNULL)
+    native_responses_ = [_native_fetch(proc, port, r) for r in FORK_REQUESTS]
+    assert proc.wait(timeout=TIMEOUT) == 0
+    served = serving(elf, "--", str(free_port()), count)
+    emulated = [exchange(served.port, r, half_close=False) for r in FORK_REQUESTS]
+    assert emulated == native_responses_
+    status, _log, err = served.stop(None)
+    assert status == 0, err
