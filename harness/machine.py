@@ -588,7 +588,7 @@ class Machine:
                 budget = f"budget of {self.max_instructions:,} instructions"
             else:
                 continue  # the watchdog's stop was meant for an earlier run: go on
-            raise GuestTimeout(eip, insn_text(self.mem.fetch(eip), eip), budget)
+            raise GuestTimeout(eip, insn_text(self.mem.fetch(eip), eip, self.wide), budget)
 
     def _reads_gdt(self, eip: int) -> bool:
         bad = self._bad_access
@@ -600,7 +600,8 @@ class Machine:
         code = self.mem.fetch(eip)
         if status == UC_ERR_INSN_INVALID:
             signal, si_code, address, at = cpumod.invalid_opcode(code, eip)
-            return GuestFault(signal, address, at, insn_text(self.mem.fetch(at), at), si_code)
+            text = insn_text(self.mem.fetch(at), at, self.wide)
+            return GuestFault(signal, address, at, text, si_code)
         if status not in _UNMAPPED and status not in _PROTECTED:
             raise HarnessError(f"unicorn stopped: {UcError(status)} at eip 0x{eip:08x}")
         if cpumod.is_io(code) or self._null_segment(code):
@@ -610,7 +611,7 @@ class Machine:
             signal = SIGSEGV
             address = self._bad_access[1] if self._bad_access else None
             si_code = SEGV_ACCERR if status in _PROTECTED else SEGV_MAPERR
-        return GuestFault(signal, address, eip, insn_text(code, eip), si_code)
+        return GuestFault(signal, address, eip, insn_text(code, eip, self.wide), si_code)
 
     def _null_segment(self, code: bytes) -> bool:
         prefix = cpumod.segment_override(code)
@@ -666,7 +667,7 @@ class Machine:
             if fault is None or fault.signal != info.signo:
                 where = at if at is not None else eip if fault is None else fault.eip
                 fault = GuestFault(info.signo, info.addr, where,
-                                   insn_text(self.mem.fetch(where), where), info.code)
+                                   insn_text(self.mem.fetch(where), where, self.wide), info.code)
             raise self._die(fault)
         self.set_cpu_state(state)
         self.eip = state[pc]
@@ -817,7 +818,8 @@ class Machine:
         _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
         eip = self._eip.value
         signal, code, address, at = cpumod.exception(intno, self.mem.fetch(eip - 2, 2), eip)
-        raise GuestFault(signal, address, at, insn_text(self.mem.fetch(at), at), code)
+        raise GuestFault(signal, address, at, insn_text(self.mem.fetch(at), at, self.wide),
+                         code)
 
     def _on_io_in(self, _uch: int, port: int, size: int, _user: int) -> int:
         self._on_privileged()
@@ -848,7 +850,8 @@ class Machine:
             else:
                 signal, si_code, address, at = cpumod.exception(cpumod.X86_TRAP_GP, b"", eip)
             self._fault_context = uc.context_save()
-            self._error = GuestFault(signal, address, at, insn_text(code, at), si_code)
+            self._error = GuestFault(signal, address, at, insn_text(code, at, self.wide),
+                                     si_code)
         except BaseException as exc:  # noqa: BLE001 - ctypes would swallow it: run() raises it
             self._error = exc
         _uclib.uc_emu_stop(self._uch)
@@ -868,7 +871,7 @@ class Machine:
         if self._error is not None:
             return
         try:
-            self._trace(trace_insn(address, self.mem.fetch(address, size)))
+            self._trace(trace_insn(address, self.mem.fetch(address, size), self.wide))
         except BaseException as exc:  # noqa: BLE001 - ctypes would swallow it: run() raises it
             self._error = exc
             _uclib.uc_emu_stop(self._uch)

@@ -462,3 +462,32 @@ def test_an_x86_64_forking_server_through_serve_answers_as_natively(
     assert emulated == native_responses_
     status, _log, err = served.stop(None)
     assert status == 0, err
+
+
+def test_webelf_disasm_lists_x86_64_code(tmp_path):
+    build64("glibc", "hello_asm64", tmp_path)
+    result = _webelf("disasm", str(tmp_path / "hello_asm64"))
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode()
+    assert "\n; entry point\n" in text and re.search(r"  0f05 +syscall\n", text)
+    assert re.search(r"  4889e2 +mov rdx, rsp\n", text)  # decoded as 64-bit code
+
+
+@native
+@pytest.mark.native
+def test_a_crash_is_the_kernels_signal_with_the_64_bit_instruction(natives, tmp_path):  # noqa: F811
+    """crash_server.c writes through a null pointer on /crash: SIGSEGV natively and in the
+    harness, where the fault names the faulting x86-64 instruction."""
+    data = build64("glibc", "crash_server", tmp_path)
+    port = free_port()
+    proc = natives.start(tmp_path / "crash_server", ["crash_server", str(port)], {},
+                         stdin=subprocess.DEVNULL)
+    assert _native_fetch(proc, port, b"GET /crash HTTP/1.0\r\n\r\n") == b""
+    assert proc.wait(timeout=TIMEOUT) == -signal.SIGSEGV
+    guest = Guest(data, argv=["crash_server", "8080"])
+    guest.start()
+    with pytest.raises(GuestFault) as info:
+        guest.request(b"GET /crash HTTP/1.0\r\n\r\n")
+    fault = info.value
+    assert fault.signal == signal.SIGSEGV and fault.address == 0
+    assert "(bad)" not in str(fault) and "ptr [" in str(fault)

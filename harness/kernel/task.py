@@ -257,7 +257,8 @@ class Tasks:
                     progress = True
                     if time.monotonic() >= deadline:
                         eip = machine.eip
-                        raise GuestTimeout(eip, insn_text(machine.mem.fetch(eip), eip),
+                        text = insn_text(machine.mem.fetch(eip), eip, machine.wide)
+                        raise GuestTimeout(eip, text,
                                            f"time budget of {machine.max_seconds:g} s")
                     continue
                 stops[pid] = stop
