@@ -321,15 +321,9 @@ class Machine:
         strings = elfmod.arg_strings_start(stack_top, list(argv), list(envp), execfn)
         setup_exec(mem, image, stack_prot, esp, stack, strings, stack_rlimit(kernel))
         # Ring 3 with Linux's segments, esp at argc; every other general register starts at
-        # 0 (ELF_PLAT_INIT, arch/x86/include/asm/elf.h).  x86-64: unicorn's long mode as it
-        # is (harness/cpu64.py), rsp at argc, rflags as start_thread_common sets them.
-        if wide:
-            self.cpu = None
-            uc.reg_write(UC_X86_REG_RSP, esp)
-            uc.reg_write(UC_X86_REG_EFLAGS, cpu64.INITIAL_RFLAGS)
-        else:
-            self.cpu = cpumod.Cpu(uc)
-            self.cpu.enter_user_mode(image.entry, esp)
+        # 0 (ELF_PLAT_INIT, arch/x86/include/asm/elf.h); x86-64's (harness/cpu64.py) too.
+        self.cpu = cpu64.Cpu64(uc) if wide else cpumod.Cpu(uc)
+        self.cpu.enter_user_mode(image.entry, esp)
         self.eip = image.entry
         self.kernel.attach(self.mem, image, self)
         self._syscall = self.kernel.syscall
@@ -433,11 +427,8 @@ class Machine:
         child.mem = mem = Memory(uc)
         mem.copy_from(self.mem)
         mem.grow = lambda address: expand_stack(mem, address, stack_rlimit(kernel))
-        if wide:
-            child.cpu = None
-        else:
-            child.cpu = cpumod.Cpu(uc)
-            child.cpu.gdt[:] = self.cpu.gdt
+        child.cpu = cpu64.Cpu64(uc) if wide else cpumod.Cpu(uc)
+        child.cpu.gdt[:] = self.cpu.gdt
         uc.context_restore(self.uc.context_save())  # every register, fs and gs bases too
         _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
         # past the int 0x80; in the syscall hook rip is still on the instruction
@@ -592,8 +583,7 @@ class Machine:
 
     def _reads_gdt(self, eip: int) -> bool:
         bad = self._bad_access
-        return (bad is not None and self.cpu is not None
-                and cpumod.GDT_BASE <= bad[1] < cpumod.GDT_BASE + PAGE
+        return (bad is not None and self.cpu.base <= bad[1] < self.cpu.base + PAGE
                 and cpumod.reads_descriptor(self.mem.fetch(eip)))
 
     def _fault_from(self, status: int, eip: int) -> GuestFault:
