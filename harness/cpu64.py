@@ -16,12 +16,13 @@ unicorn's hook) without doing any of the instruction's own work.  The machine do
   call keeps the ``syscall`` instruction's address, as ``int 0x80``'s parking does.
 
 ``arch_prctl`` sets the fs and gs bases through unicorn's FS_BASE and GS_BASE registers.
-Choices, each a difference from the real CPU:
+And as on Linux:
 
 * the guest runs at CPL 3 with Linux's segments (:class:`Cpu64`), so privileged
   instructions fault as on the real CPU;
-* ``int 0x80`` from a 64-bit program, which Linux sends to the ia32 compat table, is not
-  modelled: the run stops with a one-line error.
+* ``int 0x80`` from a 64-bit program goes, as on Linux, to the ia32 compat table with the
+  low 32 bits of the i386 argument registers (:meth:`harness.machine.Machine._compat_syscall`,
+  :meth:`harness.kernel.Kernel.compat_syscall`).
 """
 
 from __future__ import annotations

@@ -365,6 +365,8 @@ class Machine:
 
         self._stop: Stop | None = None
         self._parked: tuple[int, ...] | None = None
+        #: The parked call came by int 0x80 from a 64-bit program (the ia32 table).
+        self._parked_compat = False
         self._error: BaseException | None = None
         self._bad_access: tuple[int, int] | None = None
         self.exit_status: int | None = None
@@ -432,7 +434,7 @@ class Machine:
         uc.context_restore(self.uc.context_save())  # every register, fs and gs bases too
         _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
         # past the int 0x80; in the syscall hook rip is still on the instruction
-        child.eip = self._eip.value + (cpu64.SYSCALL_LEN if wide else 0)
+        child.eip = self._eip.value + (cpu64.SYSCALL_LEN if self._in_syscall else 0)
         uc.reg_write(self._ret_reg, 0)
         uc.reg_write(self._pc_reg, child.eip)
         kernel.attach(mem, self.image, child)
@@ -527,7 +529,9 @@ class Machine:
                 self._signals(self.eip, at=self.eip)
             else:
                 if ret is None:
-                    ret = self._syscall(*args)
+                    call = self.kernel.compat_syscall if self._parked_compat else self._syscall
+                    ret = call(*args)
+                    self._parked_compat = self._parked_compat and ret is BLOCK
                 self.eip += len(_INT80)
                 if self._settle(args, ret, self.eip):  # may move eip to a signal handler
                     return self._stop
@@ -726,10 +730,10 @@ class Machine:
             return
         try:
             if intno != 0x80 or self.wide:
-                if intno == 0x80:  # harness/cpu64.py: no ia32 compat entry
-                    raise HarnessError("int 0x80 from a 64-bit program (Linux's ia32 compat "
-                                       "system call entry) is not modelled")
-                self._cpu_exception(intno)
+                if intno == 0x80:
+                    self._compat_syscall()
+                else:
+                    self._cpu_exception(intno)
                 return
             self._syscalls_left -= 1
             if self._syscalls_left < 0:
@@ -750,6 +754,24 @@ class Machine:
         except BaseException as exc:  # noqa: BLE001 - handed to run(), raised there
             self._error = exc
             _uclib.uc_emu_stop(uch)
+
+    def _compat_syscall(self) -> None:
+        """``int 0x80`` from a 64-bit program: Linux's ia32 entry (entry_INT80_compat,
+        arch/x86/entry/entry_64_compat.S) runs the i386 table with i386 layouts on the low
+        32 bits of eax, ebx, ecx, edx, esi, edi and ebp, and stores the result in rax,
+        sign-extended; no other register changes (r8-r11 are preserved since Linux 4.14)."""
+        uc = self.uc
+        self._syscalls_left -= 1
+        rip = uc.reg_read(UC_X86_REG_RIP)  # past the int 0x80
+        if self._syscalls_left < 0:
+            self.eip = rip - len(_INT80)
+            raise GuestTimeout(self.eip, "int 0x80",
+                               f"budget of {self.max_syscalls:,} system calls")
+        args = tuple(uc.reg_read(reg) & 0xFFFFFFFF for reg in _ARG_REGS)
+        ret = self.kernel.compat_syscall(*args)
+        self._parked_compat = ret is BLOCK
+        if self._settle(args, ret, rip):
+            _uclib.uc_emu_stop(self._uch)
 
     def _on_syscall(self, _uch: int, _user: int) -> None:
         """The ``syscall`` instruction of an x86-64 program (harness/cpu64.py): rcx and r11

@@ -36,7 +36,7 @@ from test_differential import parse_strace
 from test_readiness import SERVERS, native_responses, requests
 from test_serve import FORK_REQUESTS, exchange, serving  # noqa: F401 - a fixture
 
-from harness import Guest, GuestFault, HarnessError
+from harness import Guest, GuestFault
 from harness import linux as L
 from harness import linux64 as L64
 from harness.elf import load
@@ -507,9 +507,15 @@ def test_privileged_instructions_fault_as_at_cpl_3(natives, tmp_path, case):  # 
     assert (emulated.end, emulated.stdout) == (native_run.end, native_run.stdout), how
 
 
-def test_int_0x80_from_a_64_bit_program_is_refused_in_one_line():
-    """Linux sends it to the ia32 compat table; the harness does not model that entry yet
-    and says so, rather than misreading the registers."""
-    guest = Guest(build64("glibc", "privileged64"), argv=["privileged64", "4"])
-    with pytest.raises(HarnessError, match="^int 0x80 from a 64-bit program .* not modelled$"):
-        guest.start()
+@native
+@pytest.mark.native
+@pytest.mark.parametrize("libc", ["glibc", "musl"])
+def test_int_0x80_from_a_64_bit_program_is_the_ia32_table(natives, tmp_path, libc):  # noqa: F811
+    """compat64.c: write, getpid and read through int 0x80 with i386 numbers, EFAULT for a
+    pointer cut to 32 bits, ENOSYS sign-extended into rax: as natively."""
+    data = build64(libc, "compat64", tmp_path)
+    native_run = natives.run(tmp_path / "compat64", ["compat64"], {}, b"in\n")
+    assert native_run.end == ("exited", 0)
+    assert b"stack pointer cut to 32 bits: -14\n" in native_run.stdout
+    emulated, _guest, how = run_in_harness(data, ["compat64"], {}, b"in\n")
+    assert (emulated.stdout, emulated.end) == (native_run.stdout, native_run.end), how

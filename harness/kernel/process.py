@@ -157,8 +157,11 @@ class Kernel:
         self.clear_child_tid = 0
         self.robust_list = 0
         #: The system call ABI of the program (struct layouts, numbers): i386 until the
-        #: machine attaches an x86-64 image (:meth:`attach`).
+        #: machine attaches an x86-64 image (:meth:`attach`); ``home_abi`` is the same but
+        #: while a 64-bit program's int 0x80 runs (:meth:`compat_syscall`).
         self.abi: Abi = I386
+        self.home_abi: Abi = I386
+        self._compat_tables: tuple[dict, dict] | None = None
         #: The faults this process runs under (see :mod:`harness.faults`), or None.
         self.faults: Faults | None = None
         if faults:
@@ -185,7 +188,8 @@ class Kernel:
         self.read_implies_exec = image.read_implies_exec
         abi = ABIS[image.arch]
         if abi is not self.abi:
-            self.abi = abi
+            self.abi = self.home_abi = abi
+            self._compat_tables = None
             self.bind_tables()
 
     # ------------------------------------------------------------------ dispatch
@@ -204,6 +208,22 @@ class Kernel:
         if self.calls is not None:
             self.calls.append((self.name_of(nr, a), ret if ret is not EXIT else None))
         return ret
+
+    def compat_syscall(self, nr: int, a: int, b: int, c: int, d: int, e: int,
+                       f: int) -> object:
+        """A 64-bit program's ``int 0x80``: Linux's ia32 compat table (ia32_sys_call_table)
+        with i386 numbers and struct layouts, for this one call."""
+        home = (self.abi, self.table, self.socketcalls)
+        if self._compat_tables is None:
+            self.abi = I386
+            self.bind_tables()
+            self._compat_tables = (self.table, self.socketcalls)
+        self.abi = I386
+        self.table, self.socketcalls = self._compat_tables
+        try:
+            return self.syscall(nr, a, b, c, d, e, f)
+        finally:
+            self.abi, self.table, self.socketcalls = home
 
     def _traced(self, nr: int, a: int, b: int, c: int, d: int, e: int, f: int) -> object:
         """The same call with an strace line: arguments decoded before the call (the kernel

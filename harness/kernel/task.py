@@ -128,6 +128,8 @@ class Tasks:
         child.cwd_parts = list(k.cwd_parts)
         child.clear_child_tid = child_tid if flags & L.CLONE_CHILD_CLEARTID else 0
         child.robust_list = 0
+        child.abi = k.home_abi  # not the compat view of a 64-bit program's int 0x80
+        child._compat_tables = None
         child.bind_tables()
         strace = k.strace or getattr(k, "strace_outer", None)
         if strace is not None:
