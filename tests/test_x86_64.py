@@ -395,7 +395,10 @@ def test_coverage_counts_an_x86_64_programs_blocks():
 
 
 def _memory(blocks: dict[int, bytes]):
-    """A guest memory of a few blocks, for strace_line's ``read``."""
+    """A guest memory of a few blocks, each padded to a page as guest memory is, for
+    strace_line's ``read``."""
+    blocks = {start: data.ljust(4096, b"\0") for start, data in blocks.items()}
+
     def read(address: int, size: int) -> bytes | None:
         for start, data in blocks.items():
             if start <= address and address + size <= start + len(data):
@@ -428,12 +431,28 @@ def _memory(blocks: dict[int, bytes]):
       "sa_flags=SA_RESTORER|SA_SIGINFO, sa_restorer=0x401c42}, NULL, 8) = 0")),
     ("write", (1, 0x7FFF_0000_1000, 3), (1 << 64) - L.EBADF, {0x7FFF_0000_1000: b"abc"},
      'write(1, "abc", 3) = -1 EBADF (Bad file descriptor)'),
-    ("execve", (0x401000, 0x7FFF_0000_1000, 0), (1 << 64) - L.ENOENT, {},
-     "execve(0x401000, 0x7fff00001000, 0) = -1 ENOENT (No such file or directory)"),
+    ("execve", (0x7FFF_0000_1000, 0x7FFF_0000_1010, 0), (1 << 64) - L.ENOENT,
+     {0x7FFF_0000_1000: b"/bin/sh\0" + bytes(8) + struct.pack("<QQQ", 0x7FFF_0000_1000,
+                                                                 0x7FFF_0000_1028, 0)
+      + b"-c\0"},
+     'execve("/bin/sh", ["/bin/sh", "-c"], NULL) = -1 ENOENT (No such file or directory)'),
+    ("setitimer", (L.ITIMER_REAL, 0x7FFF_0000_1000, 0), 0,
+     {0x7FFF_0000_1000: struct.pack("<qqqq", 0, 0, 2, 500000)},
+     ("setitimer(ITIMER_REAL, {it_interval={tv_sec=0, tv_usec=0}, "
+      "it_value={tv_sec=2, tv_usec=500000}}, NULL) = 0")),
+    ("waitid", (L.P_ALL, 0, 0x7FFF_0000_1000, L.WEXITED, 0), 0,
+     {0x7FFF_0000_1000: struct.pack("<iii4xiIi4xqq", L.SIGCHLD, 0, L.CLD_EXITED, 1001, 0,
+                                    3, 0, 0).ljust(128, b"\0")},
+     ("waitid(P_ALL, 0, {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=1001, si_uid=0, "
+      "si_status=3, si_utime=0, si_stime=0}, WEXITED, NULL) = 0")),
+    ("select", (65, 0x7FFF_0000_1000, 0, 0, 0), 1,
+     {0x7FFF_0000_1000: (1 << 64 | 1 << 3).to_bytes(16, "little")},
+     "select(65, [3 64], NULL, NULL, NULL) = 1 (in [3 64])"),
 ])
 def test_strace_decodes_x86_64s_structs_of_longs(name, args, ret, blocks, line):
     """The x86-64 decoders no test program above reaches natively, on memory laid out as
-    the x86-64 kernel's structs are; execve shows strace's raw form (a known gap)."""
+    the x86-64 kernel's structs are: 8-byte pointers in argv, longs in itimerval and
+    fd_set, siginfo's union at 16."""
     from harness.trace import strace_line
 
     got = strace_line(L64.SYSCALL_NUMBERS[name], args, ret, _memory(blocks), "x86_64")

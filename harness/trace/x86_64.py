@@ -14,9 +14,10 @@ result's errors recognised in 64 bits (:func:`.lines.syscall_exit` reads the wid
 * else the i386 decoder of the same call where its layout is the same for both (sockets,
   read, write, brk, mprotect, prlimit64, epoll, poll, ...), or of the call i386 spells with
   a suffix (clock_gettime is clock_gettime64, getresuid getresuid32, sendfile sendfile64);
-  iovec arrays follow the width of the pointers (:func:`.decode_file._iov_array`);
-* else strace's raw form (hex arguments), as for a call strace does not decode.  Known gaps
-  printed that way: execve, select, pselect6, waitid, setitimer and getitimer.
+  the i386 decoders of structs of longs and pointers read them at the width of the
+  process's pointers (``mem.mask``): iovec arrays, execve's argv and envp, fd_set, the
+  itimerval of setitimer and getitimer, waitid's siginfo;
+* else strace's raw form (hex arguments), as for a call strace does not decode.
 """
 
 from __future__ import annotations
@@ -283,11 +284,10 @@ _OWN: dict[str, tuple[_Enter, _Exit | None, str]] = {
 }
 #: x86-64 name -> the i386 decoder of the same layout under another name.
 _ALIASES = {"getgroups": "getgroups32", "getresuid": "getresuid32",
-            "getresgid": "getresgid32", "sendfile": "sendfile64", "fcntl": "fcntl64"}
-#: Calls of both whose i386 decoder reads a struct or arguments x86-64 lays out otherwise:
-#: printed raw until they have their own.
-_RAW = frozenset({"execve", "select", "pselect6", "waitid", "setitimer", "getitimer",
-                  "set_thread_area"})
+            "getresgid": "getresgid32", "sendfile": "sendfile64", "fcntl": "fcntl64",
+            "select": "_newselect"}
+#: Calls of both whose i386 decoder reads a struct x86-64 lays out otherwise: printed raw.
+_RAW = frozenset({"set_thread_area"})
 _I386_NUMBERS = {name: nr for nr, name in L.SYSCALL_NAMES.items()}
 
 
