@@ -33,6 +33,11 @@ from support import (
 )
 from test_cprograms import ARGV, CONNECTIONS, ENV, REQUEST, STDIN, _native_fetch
 from test_differential import parse_strace
+from test_fs import PROBES as FS_PROBES
+from test_fs import REQUESTS as FS_REQUESTS
+from test_fs import SITE as FS_SITE
+from test_fs import _chrooted as fs_chrooted
+from test_fs import _tree as fs_tree
 from test_readiness import SERVERS, native_responses, requests
 from test_serve import FORK_REQUESTS, exchange, serving  # noqa: F401 - a fixture
 
@@ -538,3 +543,44 @@ def test_int_0x80_from_a_64_bit_program_is_the_ia32_table(natives, tmp_path, lib
     assert b"stack pointer cut to 32 bits: -14\n" in native_run.stdout
     emulated, _guest, how = run_in_harness(data, ["compat64"], {}, b"in\n")
     assert (emulated.stdout, emulated.end) == (native_run.stdout, native_run.end), how
+
+
+# ---------------------------------------------------------------------------- the file tree
+
+
+@native
+@pytest.mark.native
+@pytest.mark.parametrize("libc", ["glibc", "musl"])
+def test_file_server_serves_the_tree_as_natively(natives, tmp_path, libc):  # noqa: F811
+    """open, newfstatat (struct stat's mtime and inode in Last-Modified and ETag), sendfile
+    with a 64-bit offset, from --root the same directory the native program serves."""
+    data = build64(libc, "file_server", tmp_path)
+    port = free_port()
+    count = str(len(FS_REQUESTS))
+    proc = natives.start(tmp_path / "file_server", ["file_server", str(port), count,
+                                                    str(FS_SITE)], {}, stdin=subprocess.DEVNULL)
+    native_responses_ = [_native_fetch(proc, port, request) for request in FS_REQUESTS]
+    proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0 and native_responses_[0].startswith(b"HTTP/1.0 200 OK\r\n")
+    guest = Guest(data, argv=["file_server", str(port), count, "/"], root=FS_SITE)
+    guest.start()
+    assert guest.waiting_in_accept, unmodelled(guest)
+    assert [guest.request(request) for request in FS_REQUESTS] == native_responses_
+    assert guest.exited and guest.exit_status == 0
+
+
+@native
+@pytest.mark.native
+@pytest.mark.parametrize("libc", ["glibc", "musl"])
+def test_paths_resolve_as_in_a_chroot(tmp_path, libc):
+    """fs_probe.c's open, openat, stat, lstat, readlink, access, chdir, getdents64, mmap,
+    lseek, pread64 and sendfile on paths in and out of the tree, chroot'ed natively."""
+    if os.geteuid() != 0:
+        pytest.skip("chroot needs root")
+    root, _secret = fs_tree(tmp_path)
+    build64(libc, "fs_probe", root)
+    guest = Guest((root / "fs_probe").read_bytes(), argv=["/fs_probe", *FS_PROBES], root=root,
+                  exe_path="/fs_probe")
+    assert guest.start().reason == "exited", unmodelled(guest)
+    assert guest.stdout == fs_chrooted(root, FS_PROBES)
+    assert b"SECRET" not in guest.stdout
