@@ -1,4 +1,5 @@
-"""The unicorn glue: map a loaded image, hook ``int 0x80``, park and resume the guest.
+"""The unicorn glue: map a loaded image, hook ``int 0x80`` (or x86-64's ``syscall``), park
+and resume the guest.
 
 This module translates between the CPU and :mod:`harness.kernel`: registers in, a
 return value out.  It knows nothing of sockets.  The hot path is one ``int 0x80``:
@@ -20,6 +21,15 @@ caller has changed the world (a client connected or sent, the clock moved), the 
 ``run()`` first runs the same handler again with the same arguments, as Linux re-checks
 the condition a task slept on, and only resumes the guest past the ``int 0x80`` once the
 call has completed.
+
+x86-64: an ELF64 image runs in unicorn's 64-bit mode at CPL 3 (harness/cpu64.py) and enters
+the kernel by ``syscall``, hooked as the instruction it is (UC_HOOK_INSN,
+:meth:`Machine._on_syscall`): rax and the six argument registers rdi rsi rdx r10 r8 r9 in
+one batch, rcx and r11 set as the CPU's SYSCALL sets them, the result in rax.  In that hook
+rip is still the ``syscall``'s own address and unicorn adds 2 after it returns, so a parked
+call keeps the instruction's address as ``int 0x80``'s does, and a call that moves rip (a
+signal handler, sigreturn) writes its target less 2.  ``int 0x80`` from a 64-bit program
+is Linux's ia32 compat entry (:meth:`Machine._compat_syscall`).
 
 Budgets: a run that neither waits nor exits is stopped after ``max_seconds`` of wall
 clock (one watchdog thread for every machine), after ``max_syscalls`` calls, or after
