@@ -1,4 +1,4 @@
-"""Run any static i386 Linux ELF inside unicorn, over an in-process fake network.
+"""Run any static i386 or x86-64 Linux ELF inside unicorn, over an in-process fake network.
 
 Nothing here imports ``generator/``: the harness must be able to judge any ELF, not only
 ours, so it trusts no syscall number, layout or constant of the generator's.

@@ -100,6 +100,9 @@ def reads_descriptor(code: bytes) -> bool:
 class Cpu:
     """One task's descriptor table, and the switch of unicorn's CPU to Linux's ring 3."""
 
+    #: Where the table lives (the page at TASK_SIZE).
+    base = GDT_BASE
+
     def __init__(self, uc: Uc) -> None:
         self._uc = uc
         self.gdt = bytearray(PAGE_SIZE)
@@ -119,11 +122,11 @@ class Cpu:
         self._put(index, descriptor)
 
     def _map(self) -> None:
-        self._uc.mem_map(GDT_BASE, PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC)
-        self._uc.mem_write(GDT_BASE, bytes(self.gdt))
+        self._uc.mem_map(self.base, PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC)
+        self._uc.mem_write(self.base, bytes(self.gdt))
 
     def _unmap(self) -> None:
-        self._uc.mem_unmap(GDT_BASE, PAGE_SIZE)
+        self._uc.mem_unmap(self.base, PAGE_SIZE)
 
     def enter_user_mode(self, entry: int, esp: int) -> None:
         """Leave unicorn's CPL 0 for Linux's CPL 3 at ``entry`` with stack ``esp``: load the

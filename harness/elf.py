@@ -149,6 +149,9 @@ TASK_SIZE = 0xFFFFE000
 STACK_TOP = TASK_SIZE
 MMAP_MIN_ADDR = 0x10000
 MAX_PHNUM = PAGE_SIZE // PHDR_SIZE
+#: The top of an x86-64 process's stack with randomisation off: STACK_TOP = TASK_SIZE_LOW,
+#: ``(1 << 47) - PAGE_SIZE`` with 4-level paging (arch/x86/include/asm/processor.h).
+STACK_TOP_64 = (1 << 47) - PAGE_SIZE
 CLOCKS_PER_SEC = 100  # USER_HZ, what AT_CLKTCK reports
 #: CPUID leaf 1 EDX of a common x86-64 CPU (what AT_HWCAP carries on x86).
 DEFAULT_HWCAP = 0x178BFBFF
@@ -262,15 +265,29 @@ class Image:
     read_implies_exec: bool
     brk: int
     machine: int = EM_386
+    #: ``"i386"`` or ``"x86_64"``: which CPU mode, system call table and layouts it runs with.
+    arch: str = "i386"
+    #: The offset an ET_DYN (static-pie) image was loaded at; 0 for ET_EXEC.
+    load_bias: int = 0
+
+    @property
+    def word(self) -> int:
+        """sizeof(long) and of a pointer in the program's ABI."""
+        return 8 if self.arch == "x86_64" else 4
 
 
 def load(data: bytes | bytearray | memoryview) -> Image:
-    """Validate ``data`` as a static i386 executable and lay it out in memory, or raise ElfError."""
+    """Validate ``data`` as a static i386 or x86-64 executable and lay it out in memory, or
+    raise ElfError.  ELFCLASS64 files go to :func:`harness.elf64.load64`."""
     data = bytes(data)
     size = len(data)
 
     if data[:SELFMAG] != ELFMAG[: min(size, SELFMAG)]:
         raise ElfError(f"not an ELF file: it starts with {data[:SELFMAG]!r}, not {ELFMAG!r}")
+    if size > EI_CLASS and data[EI_CLASS] == ELFCLASS64:
+        from .elf64 import load64
+
+        return load64(data)
     if size < EHDR_SIZE:
         raise ElfError(
             f"truncated ELF header: the file has {size} bytes, an ELF32 header needs {EHDR_SIZE}"
@@ -280,39 +297,59 @@ def load(data: bytes | bytearray | memoryview) -> Image:
 
     if ident[EI_CLASS] != ELFCLASS32:
         name = _CLASS_NAMES.get(ident[EI_CLASS], f"unknown class {ident[EI_CLASS]}")
-        raise ElfError(f"{name} in e_ident[EI_CLASS]: only ELFCLASS32 (32-bit) programs can run")
-    if ident[EI_DATA] != ELFDATA2LSB:
-        name = _DATA_NAMES.get(ident[EI_DATA], f"unknown byte order {ident[EI_DATA]}")
-        raise ElfError(
-            f"{name} in e_ident[EI_DATA]: i386 programs are little-endian (ELFDATA2LSB)"
-        )
-    if ident[EI_VERSION] != EV_CURRENT:
-        raise ElfError(
-            f"ELF version {ident[EI_VERSION]} in e_ident[EI_VERSION]: only EV_CURRENT (1) exists"
-        )
+        raise ElfError(f"{name} in e_ident[EI_CLASS]: only ELFCLASS32 (32-bit) and "
+                       "ELFCLASS64 (64-bit) programs can run")
+    check_ident(ident, "i386")
     if e_type != ET_EXEC:
         refusal = _TYPE_REFUSALS.get(e_type, f"unknown file type e_type={e_type:#x}")
         raise ElfError(refusal)
     if e_machine not in (EM_386, EM_486):
         name = _MACHINE_NAMES.get(e_machine, "machine")
         raise ElfError(f"{name} ({e_machine}) in e_machine: only EM_386 (i386) programs can run")
-    if e_phentsize != PHDR_SIZE:
-        raise ElfError(f"e_phentsize is {e_phentsize}, not {PHDR_SIZE} (sizeof(Elf32_Phdr))")
+    phdrs = read_phdrs(data, e_phoff, e_phentsize, e_phnum, PHDR_SIZE, "Elf32_Phdr", _PHDR,
+                       _phdr32)
+    return build_image(data, phdrs, e_entry=e_entry, e_phoff=e_phoff, e_phnum=e_phnum,
+                       e_phentsize=e_phentsize, e_machine=e_machine, task_size=TASK_SIZE,
+                       arch="i386")
+
+
+def check_ident(ident: bytes, arch: str) -> None:
+    """e_ident's byte order and version (*stricter than Linux*, see the module docstring)."""
+    if ident[EI_DATA] != ELFDATA2LSB:
+        name = _DATA_NAMES.get(ident[EI_DATA], f"unknown byte order {ident[EI_DATA]}")
+        raise ElfError(
+            f"{name} in e_ident[EI_DATA]: {arch} programs are little-endian (ELFDATA2LSB)"
+        )
+    if ident[EI_VERSION] != EV_CURRENT:
+        raise ElfError(
+            f"ELF version {ident[EI_VERSION]} in e_ident[EI_VERSION]: only EV_CURRENT (1) exists"
+        )
+
+
+def _phdr32(raw: tuple[int, ...]) -> tuple[int, ...]:
+    return raw  # Elf32_Phdr: type, offset, vaddr, paddr, filesz, memsz, flags, align
+
+
+def read_phdrs(data: bytes, e_phoff: int, e_phentsize: int, e_phnum: int, phdr_size: int,
+               phdr_name: str, fmt: struct.Struct, order) -> list[tuple[int, ...]]:
+    """load_elf_phdrs: the program header table as (type, offset, vaddr, paddr, filesz,
+    memsz, flags, align) tuples, Elf32_Phdr's order whatever the class."""
+    if e_phentsize != phdr_size:
+        raise ElfError(f"e_phentsize is {e_phentsize}, not {phdr_size} (sizeof({phdr_name}))")
     if e_phnum == 0:
         raise ElfError("no program headers (e_phnum 0): nothing to load")
-    if e_phnum > MAX_PHNUM:
+    if e_phnum > PAGE_SIZE // phdr_size:
         raise ElfError(
-            f"e_phnum {e_phnum}: Linux reads at most {MAX_PHNUM} program headers "
+            f"e_phnum {e_phnum}: Linux reads at most {PAGE_SIZE // phdr_size} program headers "
             f"({PAGE_SIZE} bytes)"
         )
-    table_end = e_phoff + e_phnum * PHDR_SIZE
-    if table_end > size:
+    table_end = e_phoff + e_phnum * phdr_size
+    if table_end > len(data):
         raise ElfError(
             f"truncated program header table: {e_phnum} headers at offset {e_phoff:#x} "
-            f"end at {table_end:#x}, the file has {size:#x} bytes"
+            f"end at {table_end:#x}, the file has {len(data):#x} bytes"
         )
-    phdrs = [_PHDR.unpack_from(data, e_phoff + i * PHDR_SIZE) for i in range(e_phnum)]
-
+    phdrs = [order(fmt.unpack_from(data, e_phoff + i * phdr_size)) for i in range(e_phnum)]
     for p_type, p_offset, _v, _p, p_filesz, _m, _f, _a in phdrs:
         if p_type == PT_INTERP:
             path = data[p_offset : p_offset + min(p_filesz, 256)].split(b"\0")[0]
@@ -320,13 +357,24 @@ def load(data: bytes | bytearray | memoryview) -> Image:
                 f"dynamically linked (has PT_INTERP {path.decode('ascii', 'replace')!r}): "
                 "only static ELFs can run"
             )
+    return phdrs
 
+
+def build_image(data: bytes, phdrs: Sequence[tuple[int, ...]], *, e_entry: int, e_phoff: int,
+                e_phnum: int, e_phentsize: int, e_machine: int, task_size: int, arch: str,
+                load_bias: int = 0, brk: int | None = None) -> Image:
+    """Steps 8-10 of the module docstring for either class: the segments (their addresses
+    moved by ``load_bias``), the pages to map, the entry point's checks."""
+    size = len(data)
     stack_flags: int | None = None  # the kernel's loop lets the last PT_GNU_STACK decide
     for p_type, _o, _v, _p, _fs, _m, p_flags, _a in phdrs:
         if p_type == PT_GNU_STACK:
             stack_flags = p_flags
-    read_implies_exec = stack_flags is None
-    stack_executable = stack_flags is None or bool(stack_flags & PF_X)
+    # elf_read_implies_exec: i386 without PT_GNU_STACK; never on x86-64 (Linux 5.8 and
+    # later: ``mmap_is_ia32() && exec_stk == EXSTACK_DEFAULT``).
+    read_implies_exec = stack_flags is None and arch == "i386"
+    stack_executable = (stack_flags is None and arch == "i386") or bool(
+        stack_flags is not None and stack_flags & PF_X)
 
     segments = []
     phdr_addr = 0
@@ -334,13 +382,14 @@ def load(data: bytes | bytearray | memoryview) -> Image:
             enumerate(phdrs):
         if p_type != PT_LOAD:
             continue
+        p_vaddr += load_bias
         where = f"program header {index} (PT_LOAD)"
         if p_filesz > p_memsz:
             raise ElfError(f"{where}: p_filesz {p_filesz:#x} is larger than p_memsz {p_memsz:#x}")
-        if p_vaddr >= TASK_SIZE or p_vaddr + p_memsz > TASK_SIZE:
+        if p_vaddr >= task_size or p_vaddr + p_memsz > task_size:
             raise ElfError(
                 f"{where}: [{p_vaddr:#x}, {p_vaddr + p_memsz:#x}) reaches past the end of "
-                f"user space at {TASK_SIZE:#x}"
+                f"user space at {task_size:#x}"
             )
         if p_filesz:
             if p_offset + p_filesz > size:
@@ -376,10 +425,11 @@ def load(data: bytes | bytearray | memoryview) -> Image:
             f"the PT_LOAD segments need {mapped:#x} bytes of memory; the harness maps at most "
             f"{MAX_MAPPED_BYTES:#x} (1 GiB)"
         )
-    _check_entry(e_entry, segments, pieces)
+    entry = e_entry + load_bias
+    _check_entry(entry, segments, pieces)
 
     return Image(
-        entry=e_entry,
+        entry=entry,
         segments=tuple(segments),
         mappings=_materialize(pieces, data),
         phdr=phdr_addr,
@@ -387,8 +437,10 @@ def load(data: bytes | bytearray | memoryview) -> Image:
         phent=e_phentsize,
         stack_executable=stack_executable,
         read_implies_exec=read_implies_exec,
-        brk=_page_align(max(s.end for s in segments)),
+        brk=brk if brk is not None else _page_align(max(s.end for s in segments)),
         machine=e_machine,
+        arch=arch,
+        load_bias=load_bias,
     )
 
 
@@ -524,11 +576,12 @@ def build_initial_stack(
     gid: int = 0,
     hwcap: int = DEFAULT_HWCAP,
     hwcap2: int | None = None,
-    platform: str | bytes = "i686",
+    platform: str | bytes | None = None,
     arch_auxv: Sequence[tuple[int, int]] = (),
     extra_auxv: Sequence[tuple[int, int]] = (),
 ) -> tuple[int, bytes]:
-    """The process stack as Linux leaves it at the first instruction: ``(esp, bytes)``.
+    """The process stack as Linux leaves it at the first instruction: ``(esp, bytes)``,
+    with ``image.word``-sized words (4 for i386, 8 for x86-64: ``elf_addr_t``).
 
     ``bytes`` goes at ``esp`` and runs up to ``stack_top`` (a page boundary: the end of the
     stack mapping).  From the top down, as fs/exec.c and ``create_elf_tables`` build it:
@@ -551,7 +604,11 @@ def build_initial_stack(
     AT_RSEQ_ALIGN here), AT_NULL.  Passing what a real kernel passed reproduces its stack
     byte for byte.
     """
-    if stack_top % PAGE_SIZE or not PAGE_SIZE <= stack_top <= TASK_SIZE:
+    word = image.word
+    if platform is None:  # ELF_PLATFORM: utsname()->machine on x86-64, "i686" for ia32
+        platform = "x86_64" if word == 8 else "i686"
+    top = STACK_TOP_64 if word == 8 else TASK_SIZE
+    if stack_top % PAGE_SIZE or not PAGE_SIZE <= stack_top <= top:
         raise ValueError(f"stack_top {stack_top:#x} must be a page boundary within user space")
     if len(random16) != 16:
         raise ValueError(f"random16 must be 16 bytes, not {len(random16)}")
@@ -559,7 +616,7 @@ def build_initial_stack(
     envs = [_cstring(e, "environment string") for e in envp]
     filename = _cstring(execfn, "execfn")
     platform_c = _cstring(platform, "platform")
-    pointers = (len(args) + len(envs)) * 4
+    pointers = (len(args) + len(envs)) * word
     total = sum(map(len, args)) + sum(map(len, envs)) + len(filename) + pointers
     if total > MAX_ARG_BYTES:
         raise ValueError(f"arguments and environment take {total} bytes; execve allows "
@@ -590,7 +647,7 @@ def build_initial_stack(
         (AT_PAGESZ, PAGE_SIZE),
         (AT_CLKTCK, CLOCKS_PER_SEC),
         (AT_PHDR, image.phdr),
-        (AT_PHENT, PHDR_SIZE),
+        (AT_PHENT, image.phent),
         (AT_PHNUM, image.phnum),
         (AT_BASE, 0),
         (AT_FLAGS, 0),
@@ -611,10 +668,12 @@ def build_initial_stack(
     words = [len(args), *arg_addrs, 0, *env_addrs, 0]
     for key, value in auxv:
         words += [key, value]
-    esp = (random_addr - 4 * len(words)) & ~0xF
+    esp = (random_addr - word * len(words)) & ~0xF
 
     stack = bytearray(stack_top - esp)
-    struct.pack_into(f"<{len(words)}I", stack, 0, *(w & 0xFFFFFFFF for w in words))
+    mask = (1 << 8 * word) - 1
+    struct.pack_into(f"<{len(words)}{'Q' if word == 8 else 'I'}", stack, 0,
+                     *(w & mask for w in words))
     stack[random_addr - esp : random_addr - esp + 16] = random16
     stack[platform_addr - esp : platform_addr - esp + len(platform_c)] = platform_c
     stack[strings_start - esp : strings_end - esp] = b"".join(args + envs)

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from . import linux as L
+from . import linux64 as L64
 from .errors import HarnessError
 
 __all__ = ["INJECTABLE", "SHORTABLE", "Fault", "FaultSpecError", "Faults", "parse_fault"]  # noqa: F822 - INJECTABLE: module __getattr__
@@ -61,11 +62,14 @@ _NOT_INJECTABLE = frozenset({"exit", "exit_group", "socketcall", "sigreturn", "r
 
 @cache
 def _injectable() -> frozenset[str]:
-    """The calls the harness models (the i386 table and socketcall's) that return, by
-    strace name: what a fault may name.  Imported late: the kernel imports this module."""
+    """The calls the harness models (the i386 table and socketcall's, the x86-64 table) that
+    return, by strace name: what a fault may name.  Imported late: the kernel imports this
+    module."""
+    from .kernel import x86_64
     from .kernel.i386 import SOCKETCALLS, TABLE
 
     names = {entry.name for entry in TABLE} | {L.SOCKETCALL_NAMES[c] for c in SOCKETCALLS}
+    names |= {entry.name for entry in x86_64.TABLE}
     return frozenset(names - _NOT_INJECTABLE)
 
 
@@ -80,7 +84,8 @@ SHORTABLE = frozenset({"read", "recv", "recvfrom", "write", "send", "sendto", "r
 
 _ERRNOS = {name: value for value, name in L.ERRNO_NAMES.items()}
 _ERRNOS.update(EWOULDBLOCK=L.EWOULDBLOCK, EDEADLOCK=L.EDEADLOCK)
-_KNOWN_CALLS = frozenset(L.SYSCALL_NAMES.values()) | frozenset(L.SOCKETCALL_NAMES.values())
+_KNOWN_CALLS = (frozenset(L.SYSCALL_NAMES.values()) | frozenset(L.SOCKETCALL_NAMES.values())
+                | frozenset(L64.SYSCALL_NAMES.values()))
 _FORM = "expected NAME=ACTION@WHEN, such as write=EPIPE@1 or read=short:1@*"
 
 

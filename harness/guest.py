@@ -63,7 +63,7 @@ Sink = object
 
 
 class Guest:
-    """A static i386 Linux ELF running in the emulator, with its own fake network."""
+    """A static i386 or x86-64 Linux ELF running in the emulator, with its own fake network."""
 
     def __init__(
         self,

@@ -1,4 +1,5 @@
-"""The unicorn glue: map a loaded image, hook ``int 0x80``, park and resume the guest.
+"""The unicorn glue: map a loaded image, hook ``int 0x80`` (or x86-64's ``syscall``), park
+and resume the guest.
 
 This module translates between the CPU and :mod:`harness.kernel`: registers in, a
 return value out.  It knows nothing of sockets.  The hot path is one ``int 0x80``:
@@ -20,6 +21,15 @@ caller has changed the world (a client connected or sent, the clock moved), the 
 ``run()`` first runs the same handler again with the same arguments, as Linux re-checks
 the condition a task slept on, and only resumes the guest past the ``int 0x80`` once the
 call has completed.
+
+x86-64: an ELF64 image runs in unicorn's 64-bit mode at CPL 3 (harness/cpu64.py) and enters
+the kernel by ``syscall``, hooked as the instruction it is (UC_HOOK_INSN,
+:meth:`Machine._on_syscall`): rax and the six argument registers rdi rsi rdx r10 r8 r9 in
+one batch, rcx and r11 set as the CPU's SYSCALL sets them, the result in rax.  In that hook
+rip is still the ``syscall``'s own address and unicorn adds 2 after it returns, so a parked
+call keeps the instruction's address as ``int 0x80``'s does, and a call that moves rip (a
+signal handler, sigreturn) writes its target less 2.  ``int 0x80`` from a 64-bit program
+is Linux's ia32 compat entry (:meth:`Machine._compat_syscall`).
 
 Budgets: a run that neither waits nor exits is stopped after ``max_seconds`` of wall
 clock (one watchdog thread for every machine), after ``max_syscalls`` calls, or after
@@ -46,16 +56,19 @@ from unicorn import (
     UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNALIGNED, UC_ERR_WRITE_UNMAPPED, UC_HOOK_BLOCK,
     UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INTR, UC_HOOK_MEM_INVALID, UC_MEM_FETCH_PROT,
     UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED,
-    UC_MODE_32, Uc, UcError,
+    UC_MODE_32, UC_MODE_64, Uc, UcError,
 )
 from unicorn.x86_const import (
-    UC_X86_INS_IN, UC_X86_INS_OUT, UC_X86_INS_SYSENTER, UC_X86_REG_CS, UC_X86_REG_DS,
+    UC_X86_INS_IN, UC_X86_INS_OUT, UC_X86_INS_SYSCALL, UC_X86_INS_SYSENTER, UC_X86_REG_RAX,
+    UC_X86_REG_RIP, UC_X86_REG_RSP, UC_X86_REG_CS, UC_X86_REG_DS,
     UC_X86_REG_EAX, UC_X86_REG_EBP, UC_X86_REG_EBX, UC_X86_REG_ECX, UC_X86_REG_EDI,
     UC_X86_REG_EDX, UC_X86_REG_EFLAGS, UC_X86_REG_EIP, UC_X86_REG_ES, UC_X86_REG_ESI,
     UC_X86_REG_ESP, UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_SS,
 )
 
 from . import cpu as cpumod
+from . import cpu64
+from . import linux64 as L64
 from . import elf as elfmod
 from .errors import GuestFault, GuestTimeout, HarnessError
 from .linux import (
@@ -75,6 +88,9 @@ except ImportError:  # pragma: no cover - older bindings
 
 _reg_read_batch = _uclib.uc_reg_read_batch
 _reg_write = _uclib.uc_reg_write
+_reg_write_batch = _uclib.uc_reg_write_batch
+#: rax, the six x86-64 argument registers, rip and rflags (harness/cpu64.py).
+_unpack9 = struct.Struct("<9Q").unpack_from
 #: eax and the six argument registers, as uc_reg_read_batch leaves them in _vals.
 _unpack7 = struct.Struct("<7I").unpack_from
 
@@ -293,9 +309,14 @@ class Machine:
         """A new emulator with ``image`` mapped and its initial stack, as a new process or
         execve (load_elf_binary) makes it."""
         self.image = image
-        self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_32)
+        wide = self.wide = image.arch == "x86_64"
+        self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_64 if wide else UC_MODE_32)
         self._uch = uc._uch
         self.mem = mem = Memory(uc)
+        stack_top = elfmod.STACK_TOP_64 if wide else elfmod.STACK_TOP
+        if wide:
+            mem.set_layout(L64.TASK_SIZE_64, stack_top, L64.MMAP_BASE_64,
+                           L64.TASK_UNMAPPED_BASE_64)
         kernel = self.kernel
         # The stack grows down on a fault below it, within the process's RLIMIT_STACK.
         mem.grow = lambda address: expand_stack(mem, address, stack_rlimit(kernel))
@@ -305,13 +326,13 @@ class Machine:
         random16 = random16 if random16 is not None else os.urandom(16)
         self.kernel.random_seed = random16  # getrandom's stream is keyed by AT_RANDOM
         esp, stack = elfmod.build_initial_stack(
-            image, elfmod.STACK_TOP, list(argv), list(envp), random16, execfn,
+            image, stack_top, list(argv), list(envp), random16, execfn,
             uid=self.kernel.uid, gid=self.kernel.gid)
-        strings = elfmod.arg_strings_start(elfmod.STACK_TOP, list(argv), list(envp), execfn)
+        strings = elfmod.arg_strings_start(stack_top, list(argv), list(envp), execfn)
         setup_exec(mem, image, stack_prot, esp, stack, strings, stack_rlimit(kernel))
         # Ring 3 with Linux's segments, esp at argc; every other general register starts at
-        # 0 (ELF_PLAT_INIT, arch/x86/include/asm/elf.h).
-        self.cpu = cpumod.Cpu(uc)
+        # 0 (ELF_PLAT_INIT, arch/x86/include/asm/elf.h); x86-64's (harness/cpu64.py) too.
+        self.cpu = cpu64.Cpu64(uc) if wide else cpumod.Cpu(uc)
         self.cpu.enter_user_mode(image.entry, esp)
         self.eip = image.entry
         self.kernel.attach(self.mem, image, self)
@@ -323,17 +344,39 @@ class Machine:
               covered: set[tuple[int, int]] | None = None) -> None:
         """The per-run state and the hooks of a new emulator (a new machine, or a fork:
         ``covered``, the parent's set, which a forked child adds its blocks to)."""
-        self._vals = (ctypes.c_uint32 * 7)()
-        self._ids = (ctypes.c_int * 7)(*_ARG_REGS)
-        base = ctypes.addressof(self._vals)
-        self._ptrs = (ctypes.c_void_p * 7)(*[base + 4 * i for i in range(7)])
-        self._ret = ctypes.c_uint32()
+        wide = self.wide
+        if wide:  # x86-64: 64-bit registers, entered by syscall (harness/cpu64.py)
+            self._vals = (ctypes.c_uint64 * 9)()
+            self._ids = (ctypes.c_int * 9)(*cpu64.SYSCALL_REGS)
+            base = ctypes.addressof(self._vals)
+            self._ptrs = (ctypes.c_void_p * 9)(*[base + 8 * i for i in range(9)])
+            self._clobber = (ctypes.c_uint64 * 2)()
+            self._clobber_ids = (ctypes.c_int * 2)(*cpu64.CLOBBERED)
+            base = ctypes.addressof(self._clobber)
+            self._clobber_ptrs = (ctypes.c_void_p * 2)(base, base + 8)
+            self._ret = ctypes.c_uint64()
+            self._eip = ctypes.c_uint64()
+        else:
+            self._vals = (ctypes.c_uint32 * 7)()
+            self._ids = (ctypes.c_int * 7)(*_ARG_REGS)
+            base = ctypes.addressof(self._vals)
+            self._ptrs = (ctypes.c_void_p * 7)(*[base + 4 * i for i in range(7)])
+            self._ret = ctypes.c_uint32()
+            self._eip = ctypes.c_uint32()
         self._ret_ref = ctypes.byref(self._ret)
-        self._eip = ctypes.c_uint32()
         self._eip_ref = ctypes.byref(self._eip)
+        #: The program counter and the result register, their width, and the address
+        #: emu_start never reaches: eip/eax for i386, rip/rax for x86-64.
+        self._pc_reg = UC_X86_REG_RIP if wide else UC_X86_REG_EIP
+        self._ret_reg = UC_X86_REG_RAX if wide else UC_X86_REG_EAX
+        self._mask = (1 << 64) - 1 if wide else 0xFFFFFFFF
+        self._never = cpu64.NEVER if wide else _NEVER
+        self._in_syscall = False
 
         self._stop: Stop | None = None
         self._parked: tuple[int, ...] | None = None
+        #: The parked call came by int 0x80 from a 64-bit program (the ia32 table).
+        self._parked_compat = False
         self._error: BaseException | None = None
         self._bad_access: tuple[int, int] | None = None
         self.exit_status: int | None = None
@@ -359,8 +402,12 @@ class Machine:
                        UC_X86_INS_IN)
         self._add_hook(UC_HOOK_INSN, _INSN_OUT_CFUNC(self._on_io_out), "out",
                        UC_X86_INS_OUT)
-        self._add_hook(UC_HOOK_INSN, _INSN_SYSENTER_CFUNC(self._on_sysenter), "sysenter",
-                       UC_X86_INS_SYSENTER)
+        if wide:
+            self._add_hook(UC_HOOK_INSN, _INSN_SYSENTER_CFUNC(self._on_syscall), "syscall",
+                           UC_X86_INS_SYSCALL)
+        else:
+            self._add_hook(UC_HOOK_INSN, _INSN_SYSENTER_CFUNC(self._on_sysenter), "sysenter",
+                           UC_X86_INS_SYSENTER)
         if trace is not None:
             self._add_hook(UC_HOOK_CODE, _BLOCK_CFUNC(self._on_insn), "code")
         if self.covered is not None:
@@ -386,18 +433,20 @@ class Machine:
         _WATCHDOG.watch(child)
         child._syscalls_left = self.max_syscalls
         child._next_image = None
-        child.uc = uc = Uc(UC_ARCH_X86, UC_MODE_32)
+        wide = child.wide = self.wide
+        child.uc = uc = Uc(UC_ARCH_X86, UC_MODE_64 if wide else UC_MODE_32)
         child._uch = uc._uch
         child.mem = mem = Memory(uc)
         mem.copy_from(self.mem)
         mem.grow = lambda address: expand_stack(mem, address, stack_rlimit(kernel))
-        child.cpu = cpumod.Cpu(uc)
+        child.cpu = cpu64.Cpu64(uc) if wide else cpumod.Cpu(uc)
         child.cpu.gdt[:] = self.cpu.gdt
-        uc.context_restore(self.uc.context_save())
-        _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
-        child.eip = self._eip.value  # past the int 0x80
-        uc.reg_write(UC_X86_REG_EAX, 0)
-        uc.reg_write(UC_X86_REG_EIP, child.eip)
+        uc.context_restore(self.uc.context_save())  # every register, fs and gs bases too
+        _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
+        # past the int 0x80; in the syscall hook rip is still on the instruction
+        child.eip = self._eip.value + (cpu64.SYSCALL_LEN if self._in_syscall else 0)
+        uc.reg_write(self._ret_reg, 0)
+        uc.reg_write(self._pc_reg, child.eip)
         kernel.attach(mem, self.image, child)
         kernel.brk_start, kernel.brk_end = self.kernel.brk_start, self.kernel.brk_end
         kernel.mapped_brk = self.kernel.mapped_brk
@@ -486,11 +535,13 @@ class Machine:
                     self.kernel.trace_woken(args)
             if ret is RESTART:  # the handler runs, then the int 0x80 again (eax = nr)
                 self._ret.value = args[0]
-                _reg_write(self._uch, UC_X86_REG_EAX, self._ret_ref)
+                _reg_write(self._uch, self._ret_reg, self._ret_ref)
                 self._signals(self.eip, at=self.eip)
             else:
                 if ret is None:
-                    ret = self._syscall(*args)
+                    call = self.kernel.compat_syscall if self._parked_compat else self._syscall
+                    ret = call(*args)
+                    self._parked_compat = self._parked_compat and ret is BLOCK
                 self.eip += len(_INT80)
                 if self._settle(args, ret, self.eip):  # may move eip to a signal handler
                     return self._stop
@@ -501,21 +552,21 @@ class Machine:
         while True:
             self._running = True
             try:
-                status = _uclib.uc_emu_start(self._uch, self.eip, _NEVER, 0, count)
+                status = _uclib.uc_emu_start(self._uch, self.eip, self._never, 0, count)
             finally:
                 self._running = False
             if self._interrupted:  # Ctrl-C, under interruptible()
                 self._interrupted = False
-                _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
+                _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
                 self.eip = self._eip.value
                 raise KeyboardInterrupt
-            _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
+            _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
             if status in _UNMAPPED and self._reads_gdt(self._eip.value):
                 # A segment load met the descriptor table, which is unmapped while the guest
                 # runs (harness/cpu.py): run that one instruction with the table there.
                 self._bad_access = None
                 status = self.cpu.load_segment(self._eip.value)
-                _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
+                _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
             if self._error is not None:
                 error, self._error = self._error, None
                 if self._fault_context is not None:
@@ -542,18 +593,19 @@ class Machine:
                 budget = f"budget of {self.max_instructions:,} instructions"
             else:
                 continue  # the watchdog's stop was meant for an earlier run: go on
-            raise GuestTimeout(eip, insn_text(self.mem.fetch(eip), eip), budget)
+            raise GuestTimeout(eip, insn_text(self.mem.fetch(eip), eip, self.wide), budget)
 
     def _reads_gdt(self, eip: int) -> bool:
         bad = self._bad_access
-        return (bad is not None and cpumod.GDT_BASE <= bad[1] < cpumod.GDT_BASE + PAGE
+        return (bad is not None and self.cpu.base <= bad[1] < self.cpu.base + PAGE
                 and cpumod.reads_descriptor(self.mem.fetch(eip)))
 
     def _fault_from(self, status: int, eip: int) -> GuestFault:
         code = self.mem.fetch(eip)
         if status == UC_ERR_INSN_INVALID:
             signal, si_code, address, at = cpumod.invalid_opcode(code, eip)
-            return GuestFault(signal, address, at, insn_text(self.mem.fetch(at), at), si_code)
+            text = insn_text(self.mem.fetch(at), at, self.wide)
+            return GuestFault(signal, address, at, text, si_code)
         if status not in _UNMAPPED and status not in _PROTECTED:
             raise HarnessError(f"unicorn stopped: {UcError(status)} at eip 0x{eip:08x}")
         if cpumod.is_io(code) or self._null_segment(code):
@@ -563,7 +615,7 @@ class Machine:
             signal = SIGSEGV
             address = self._bad_access[1] if self._bad_access else None
             si_code = SEGV_ACCERR if status in _PROTECTED else SEGV_MAPERR
-        return GuestFault(signal, address, eip, insn_text(code, eip), si_code)
+        return GuestFault(signal, address, eip, insn_text(code, eip, self.wide), si_code)
 
     def _null_segment(self, code: bytes) -> bool:
         prefix = cpumod.segment_override(code)
@@ -611,17 +663,18 @@ class Machine:
         registers go to the kernel, which builds handler frames or says the process dies
         (then the GuestFault is raised: ``fault``, or one at ``at`` for a sent signal)."""
         state = self.cpu_state()
-        state["eip"] = eip
+        pc = "rip" if self.wide else "eip"
+        state[pc] = eip
         outcome = self.kernel.handle_signals(state)
         if outcome is not None:
             info = outcome.info
             if fault is None or fault.signal != info.signo:
                 where = at if at is not None else eip if fault is None else fault.eip
                 fault = GuestFault(info.signo, info.addr, where,
-                                   insn_text(self.mem.fetch(where), where), info.code)
+                                   insn_text(self.mem.fetch(where), where, self.wide), info.code)
             raise self._die(fault)
         self.set_cpu_state(state)
-        self.eip = state["eip"]
+        self.eip = state[pc]
 
     def set_gdt_entry(self, index: int, descriptor: bytes) -> None:
         """set_thread_area's descriptor, into the task's GDT (harness/cpu.py)."""
@@ -629,15 +682,41 @@ class Machine:
 
     def cpu_state(self) -> dict[str, int]:
         """Every register a signal frame saves, by its sigcontext name (cold path: only when
-        a signal is delivered or a handler returns)."""
+        a signal is delivered or a handler returns); an x86-64 program's by
+        sigcontext_64's names (harness/cpu64.py)."""
         read = self.uc.reg_read
+        if self.wide:
+            return {name: read(reg) for name, reg in cpu64.STATE_REGS.items()}
         return {name: read(_STATE_REGS[name]) for name in REGISTERS}
+
+    def stack_pointer(self) -> int:
+        return self.uc.reg_read(UC_X86_REG_RSP if self.wide else UC_X86_REG_ESP)
+
+    def set_stack_pointer(self, sp: int) -> None:
+        """clone's newsp, in the child."""
+        self.uc.reg_write(UC_X86_REG_RSP if self.wide else UC_X86_REG_ESP, sp)
+
+    def set_segment_base(self, segment: str, base: int) -> None:
+        """arch_prctl's ARCH_SET_FS and ARCH_SET_GS (x86-64)."""
+        self.uc.reg_write(cpu64.SEGMENT_BASES[segment], base)
+
+    def segment_base(self, segment: str) -> int:
+        return self.uc.reg_read(cpu64.SEGMENT_BASES[segment])
 
     def set_cpu_state(self, state: dict[str, int]) -> None:
         """Write back what :meth:`cpu_state` returned, changed; a segment register is only
         loaded when its selector changes.  A selector the CPU refuses is the #GP Linux's
         iret would take: the process gets SIGSEGV."""
         uc = self.uc
+        if self.wide:
+            for name, reg in cpu64.STATE_REGS.items():
+                value = state[name]
+                if name == "rip" and self._in_syscall:  # unicorn adds 2 after the hook
+                    value -= cpu64.SYSCALL_LEN
+                if name in ("cs", "ss"):
+                    continue
+                uc.reg_write(reg, value & 0xFFFFFFFFFFFFFFFF)
+            return
         for name in REGISTERS:
             value = state[name]
             if name in _SEGMENTS:
@@ -660,8 +739,11 @@ class Machine:
             _uclib.uc_emu_stop(uch)
             return
         try:
-            if intno != 0x80:
-                self._cpu_exception(intno)
+            if intno != 0x80 or self.wide:
+                if intno == 0x80:
+                    self._compat_syscall()
+                else:
+                    self._cpu_exception(intno)
                 return
             self._syscalls_left -= 1
             if self._syscalls_left < 0:
@@ -683,11 +765,63 @@ class Machine:
             self._error = exc
             _uclib.uc_emu_stop(uch)
 
+    def _compat_syscall(self) -> None:
+        """``int 0x80`` from a 64-bit program: Linux's ia32 entry (entry_INT80_compat,
+        arch/x86/entry/entry_64_compat.S) runs the i386 table with i386 layouts on the low
+        32 bits of eax, ebx, ecx, edx, esi, edi and ebp, and stores the result in rax,
+        sign-extended; no other register changes (r8-r11 are preserved since Linux 4.14)."""
+        uc = self.uc
+        self._syscalls_left -= 1
+        rip = uc.reg_read(UC_X86_REG_RIP)  # past the int 0x80
+        if self._syscalls_left < 0:
+            self.eip = rip - len(_INT80)
+            raise GuestTimeout(self.eip, "int 0x80",
+                               f"budget of {self.max_syscalls:,} system calls")
+        args = tuple(uc.reg_read(reg) & 0xFFFFFFFF for reg in _ARG_REGS)
+        ret = self.kernel.compat_syscall(*args)
+        self._parked_compat = ret is BLOCK
+        if self._settle(args, ret, rip):
+            _uclib.uc_emu_stop(self._uch)
+
+    def _on_syscall(self, _uch: int, _user: int) -> None:
+        """The ``syscall`` instruction of an x86-64 program (harness/cpu64.py): rcx and r11
+        clobbered as the CPU does, the call run, rax set; unicorn then moves rip past it."""
+        uch = self._uch
+        if self._error is not None:
+            _uclib.uc_emu_stop(uch)
+            return
+        try:
+            _reg_read_batch(uch, self._ids, self._ptrs, 9)
+            values = _unpack9(self._vals)
+            at = values[7]
+            self._syscalls_left -= 1
+            if self._syscalls_left < 0:
+                self.eip = at
+                raise GuestTimeout(at, "syscall", f"budget of {self.max_syscalls:,} system calls")
+            clobber = self._clobber
+            clobber[0], clobber[1] = at + cpu64.SYSCALL_LEN, values[8]
+            _reg_write_batch(uch, self._clobber_ids, self._clobber_ptrs, 2)
+            args = values[:7]
+            self._in_syscall = True
+            try:
+                ret = self._syscall(*args)
+                if ret.__class__ is int and self.kernel.pending_signal is None:
+                    self._ret.value = ret & 0xFFFFFFFFFFFFFFFF
+                    _reg_write(uch, UC_X86_REG_RAX, self._ret_ref)
+                    return
+                if self._settle(args, ret, at + cpu64.SYSCALL_LEN):
+                    _uclib.uc_emu_stop(uch)
+            finally:
+                self._in_syscall = False
+        except BaseException as exc:  # noqa: BLE001 - handed to run(), raised there
+            self._error = exc
+            _uclib.uc_emu_stop(uch)
+
     def _settle(self, args: tuple[int, ...], ret: object, eip_after: int) -> bool:
         """Put a system call's outcome into the CPU; True when the guest must stop."""
         if ret.__class__ is int:
-            self._ret.value = ret & 0xFFFFFFFF
-            _reg_write(self._uch, UC_X86_REG_EAX, self._ret_ref)
+            self._ret.value = ret & self._mask
+            _reg_write(self._uch, self._ret_reg, self._ret_ref)
             if self.kernel.pending_signal is not None:  # kill, tgkill, SIGPIPE, an unblock
                 self._signals(eip_after, at=eip_after - len(_INT80))
             return False
@@ -703,10 +837,11 @@ class Machine:
 
     def _cpu_exception(self, intno: int) -> None:
         """A trap or fault other than a system call: the signal Linux delivers for it."""
-        _uclib.uc_reg_read(self._uch, UC_X86_REG_EIP, self._eip_ref)
+        _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
         eip = self._eip.value
         signal, code, address, at = cpumod.exception(intno, self.mem.fetch(eip - 2, 2), eip)
-        raise GuestFault(signal, address, at, insn_text(self.mem.fetch(at), at), code)
+        raise GuestFault(signal, address, at, insn_text(self.mem.fetch(at), at, self.wide),
+                         code)
 
     def _on_io_in(self, _uch: int, port: int, size: int, _user: int) -> int:
         self._on_privileged()
@@ -730,14 +865,15 @@ class Machine:
             return
         uc = self.uc
         try:
-            eip = uc.reg_read(UC_X86_REG_EIP)
+            eip = uc.reg_read(self._pc_reg)
             code = self.mem.fetch(eip)
             if code[:2] == b"\x0f\x34":
                 signal, si_code, address, at = cpumod.exception(cpumod.X86_TRAP_UD, b"", eip)
             else:
                 signal, si_code, address, at = cpumod.exception(cpumod.X86_TRAP_GP, b"", eip)
             self._fault_context = uc.context_save()
-            self._error = GuestFault(signal, address, at, insn_text(code, at), si_code)
+            self._error = GuestFault(signal, address, at, insn_text(code, at, self.wide),
+                                     si_code)
         except BaseException as exc:  # noqa: BLE001 - ctypes would swallow it: run() raises it
             self._error = exc
         _uclib.uc_emu_stop(self._uch)
@@ -757,7 +893,7 @@ class Machine:
         if self._error is not None:
             return
         try:
-            self._trace(trace_insn(address, self.mem.fetch(address, size)))
+            self._trace(trace_insn(address, self.mem.fetch(address, size), self.wide))
         except BaseException as exc:  # noqa: BLE001 - ctypes would swallow it: run() raises it
             self._error = exc
             _uclib.uc_emu_stop(self._uch)

@@ -47,6 +47,8 @@ from unicorn import Uc, UcError
 from . import elf as elfmod
 from .errors import HarnessError
 from .kernel import BadAddress
+from .linux import MMAP_BASE as _I386_MMAP_BASE
+from .linux import TASK_UNMAPPED_BASE as _I386_UNMAPPED_BASE
 
 _R, _W, _X = elfmod.PROT_READ, elfmod.PROT_WRITE, elfmod.PROT_EXEC
 #: Whether the host can give pieces of a buffer back with madvise (4 KiB host pages).
@@ -117,6 +119,16 @@ class Memory:
         #: as Linux's page fault handler does; set by the machine.  Kernel accesses
         #: (copy_from_user, copy_to_user) call it here, the CPU's through the machine.
         self.grow: Callable[[int], bool] | None = None
+        #: The process's address space bounds (harness.kernel.sys_mm): an i386 process's on
+        #: a 64-bit kernel unless the machine says otherwise (:meth:`set_layout`).
+        self.task_size, self.stack_top = elfmod.TASK_SIZE, elfmod.STACK_TOP
+        self.mmap_base, self.unmapped_base = _I386_MMAP_BASE, _I386_UNMAPPED_BASE
+
+    def set_layout(self, task_size: int, stack_top: int, mmap_base: int,
+                   unmapped_base: int) -> None:
+        """The bounds of another architecture's address space (an x86-64 process's)."""
+        self.task_size, self.stack_top = task_size, stack_top
+        self.mmap_base, self.unmapped_base = mmap_base, unmapped_base
 
     # ------------------------------------------------------------------ the address space
 
@@ -154,6 +166,8 @@ class Memory:
         """fork's copy of ``parent``'s address space into this empty one (dup_mmap): each
         host buffer is copied (only the bytes its regions use: the rest stays uncommitted),
         except MAP_SHARED anonymous memory, which both processes then map."""
+        self.set_layout(parent.task_size, parent.stack_top, parent.mmap_base,
+                        parent.unmapped_base)
         copies: dict[int, mmap.mmap] = {}
         for r in parent.regions:
             size = r.end - r.start

@@ -20,7 +20,8 @@ N      run, serve: the guest exited by itself with status N.
        serve: cannot listen on the host port, or the guest listens on no port.
 3      run: a request got no response (one line names it, and what the guest was doing).
 124    run, check, serve: the guest ran out of its time or instruction budget (a runaway loop).
-125    run, check, serve, disasm: the file is not a static i386 ELF the harness can run.
+125    run, check, serve, disasm: the file is not a static i386 or x86-64 ELF the harness
+       can run.
 128+N  run, check, serve: Linux would have killed the guest with signal N (139: SIGSEGV).
 130    run, check: interrupted by Ctrl-C (SIGINT).
 =====  ============================================================================
@@ -188,7 +189,8 @@ _EXIT_TABLE = (
     "exit status: the guest's own when it exits (it wins: the line on stderr tells it from "
     "webelf's); 0 when it served every request and waits for more; 1 when it listens on no "
     "port; 2 bad usage; 3 a request got no response; 124 time or instruction budget used "
-    "up; 125 not a static i386 ELF; 128+N killed by signal N; 130 interrupted (Ctrl-C).")
+    "up; 125 not a static i386 or x86-64 ELF; 128+N killed by signal N; 130 interrupted "
+    "(Ctrl-C).")
 
 
 def _parser() -> _Parser:
@@ -250,7 +252,8 @@ def _parser() -> _Parser:
     build.set_defaults(func=_build)
 
     def guest_options(p: _Parser) -> None:
-        p.add_argument("elf", metavar="ELF", type=Path, help="a static i386 Linux executable")
+        p.add_argument("elf", metavar="ELF", type=Path,
+                       help="a static i386 or x86-64 Linux executable")
         p.add_argument("--port", metavar="N", type=_port, default=None,
                        help="the port to send to, when the guest listens on several")
         p.add_argument("--max-seconds", metavar="S", type=_seconds, default=10.0,
@@ -267,7 +270,8 @@ def _parser() -> _Parser:
         "run", help="run an ELF in the emulator and print its HTTP responses",
         usage="webelf run ELF [options] [--] [ARG...]",
         description=(
-            "Run a static i386 Linux ELF in the emulator, with a fake network instead of "
+            "Run a static i386 or x86-64 Linux ELF in the emulator, with a fake network "
+            "instead of "
             "sockets: no root, no ports, any OS. The guest's argv is ELF as given, then the "
             "ARGs: webelf's options end at the first ARG (or at --), so every word from "
             "there on is the guest's. Its environment is empty but for --env; its fd 0 reads "
@@ -312,7 +316,8 @@ def _parser() -> _Parser:
         "serve", help="serve an ELF's site on a real port, for any browser to open",
         usage="webelf serve ELF [options] [--] [ARG...]",
         description=(
-            "Run a static i386 Linux ELF in the emulator and bridge each port it listens on "
+            "Run a static i386 or x86-64 Linux ELF in the emulator and bridge each port it "
+            "listens on "
             "to a real socket on this machine, so a browser or curl on any OS can talk to "
             "it. Each real connection becomes a connection on the guest's fake network; "
             "bytes, half-closes and resets pass both ways, and a slow client slows the guest "
@@ -323,8 +328,8 @@ def _parser() -> _Parser:
             "the guest's stdin, stdout and stderr are as for webelf run."),
         epilog=("exit status: 0 stopped by Ctrl-C or SIGTERM; the guest's own when it exits; "
                 "1 cannot listen on the host port, or the guest listens on no port; 2 bad "
-                "usage; 124 time or instruction budget used up; 125 not a static i386 ELF; "
-                "128+N killed by signal N."))
+                "usage; 124 time or instruction budget used up; 125 not a static i386 or "
+                "x86-64 ELF; 128+N killed by signal N."))
     guest_options(serve)
     serve.add_argument("args", metavar="ARG", nargs="*",
                        help="the guest's arguments, after argv[0] (ELF as given)")
@@ -362,8 +367,9 @@ def _parser() -> _Parser:
         "disasm", help="list the executable segments of an ELF",
         description=("A stable listing of the ELF's executable segments, one instruction "
                      "per line: address, bytes, mnemonic and operands (capstone)."),
-        epilog="exit status: 0 listed; 2 bad usage; 125 not a static i386 ELF.")
-    disasm.add_argument("elf", metavar="ELF", type=Path, help="a static i386 Linux executable")
+        epilog="exit status: 0 listed; 2 bad usage; 125 not a static i386 or x86-64 ELF.")
+    disasm.add_argument("elf", metavar="ELF", type=Path,
+                        help="a static i386 or x86-64 Linux executable")
     disasm.set_defaults(func=_disasm)
 
     capture = sub.add_parser(

@@ -9,9 +9,11 @@ once the world has changed, as the kernel re-checks the condition a task slept o
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from .. import linux as L
+from .. import linux64 as L64
 
 
 class BadAddress(Exception):
@@ -93,3 +95,68 @@ def u32(data: bytes, offset: int = 0) -> int:
 
 def p32(value: int) -> bytes:
     return (value & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+# --- the layouts of one architecture's structs -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Abi:
+    """What differs between the i386 and the x86-64 system call ABI besides the numbers (the
+    tables :mod:`.i386` and :mod:`.x86_64`): the size of a long and a pointer, and the
+    structs built of them.  A handler that reads or writes such a struct takes its layout
+    from ``k.abi``; one whose structs are the same on both (sockaddr, pollfd, the packed
+    12-byte epoll_event, siginfo's first words, prlimit64's rlimit64) does not look.
+
+    Sources: arch/x86/include/uapi/asm/signal.h and include/linux/compat.h (sigaction,
+    stack_t), include/uapi/linux/uio.h (iovec), include/uapi/linux/time_types.h (timespec,
+    timeval), include/uapi/linux/resource.h (rlimit).
+    """
+
+    name: str
+    #: sizeof(long) == sizeof(void *)
+    word: int
+    #: struct iovec {void *iov_base; size_t iov_len}: the length read signed, as
+    #: __import_iovec refuses a negative (s)size_t.
+    iovec: struct.Struct
+    #: struct sigaction as rt_sigaction(2) passes it: handler, flags, restorer, 64-bit mask.
+    sigaction: struct.Struct
+    #: stack_t {void *ss_sp; int ss_flags; size_t ss_size}.
+    stack_t: struct.Struct
+    #: struct rlimit {unsigned long rlim_cur, rlim_max} (getrlimit/setrlimit).
+    rlimit: struct.Struct
+    #: RLIM_INFINITY as that struct holds it.
+    rlim_infinity: int
+    #: sizeof(struct rusage): two timevals and fourteen longs.
+    rusage_size: int
+    #: number -> name, as strace prints it for this architecture.
+    names: dict[int, str]
+    #: NEVER_RESTARTED and WOKEN_RESULT (above) by this architecture's numbers.
+    never_restarted: frozenset[int]
+    woken_result: dict[int, int]
+
+    @property
+    def mask(self) -> int:
+        return (1 << 8 * self.word) - 1
+
+
+def _by_name(numbers: dict[str, int], i386_numbers) -> list[int]:
+    """The numbers of the calls named as ``i386_numbers`` are that this architecture has."""
+    return [numbers[L.SYSCALL_NAMES[nr]] for nr in i386_numbers
+            if L.SYSCALL_NAMES[nr] in numbers]
+
+
+_NUMBERS_64 = {name: nr for nr, name in L64.SYSCALL_NAMES.items()}
+
+I386 = Abi("i386", 4, iovec=struct.Struct("<Ii"), sigaction=struct.Struct("<IIIQ"),
+           stack_t=struct.Struct("<IiI"), rlimit=struct.Struct("<II"),
+           rlim_infinity=0xFFFFFFFF, rusage_size=72, names=L.SYSCALL_NAMES,
+           never_restarted=NEVER_RESTARTED, woken_result=WOKEN_RESULT)
+X86_64 = Abi("x86_64", 8, iovec=struct.Struct("<Qq"), sigaction=struct.Struct("<QQQQ"),
+             stack_t=struct.Struct("<Qi4xQ"), rlimit=struct.Struct("<QQ"),
+             rlim_infinity=0xFFFFFFFFFFFFFFFF, rusage_size=144, names=L64.SYSCALL_NAMES,
+             never_restarted=frozenset(_by_name(_NUMBERS_64, NEVER_RESTARTED)),
+             woken_result={_NUMBERS_64[L.SYSCALL_NAMES[nr]]: ret
+                           for nr, ret in WOKEN_RESULT.items()
+                           if L.SYSCALL_NAMES[nr] in _NUMBERS_64})
+ABIS = {"i386": I386, "x86_64": X86_64}

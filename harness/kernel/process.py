@@ -18,14 +18,15 @@ from types import MethodType
 from typing import TYPE_CHECKING, Protocol
 
 from .. import linux as L
+from .. import linux64 as L64
 from ..errors import UnsupportedSyscall
 from ..faults import Fault, Faults
 from ..net import Network, raises_sigpipe
 from .files import FdTable
-from . import i386
+from . import i386, x86_64
 from .abi import (
-    BLOCK, CLOCK_SLACK, EXIT, IGNORED_BY_DEFAULT, NEVER_RESTARTED, NO_DEADLINE, RESTART, SIG_DFL,
-    SIG_IGN, BadAddress, Stop, s32,
+    ABIS, BLOCK, CLOCK_SLACK, EXIT, I386, IGNORED_BY_DEFAULT, NO_DEADLINE, RESTART, SIG_DFL,
+    SIG_IGN, Abi, BadAddress, Stop, s32,
 )
 from .sigframe import SigAction, SigInfo, Terminate, handle_signals
 
@@ -155,23 +156,41 @@ class Kernel:
         self.random = None
         self.clear_child_tid = 0
         self.robust_list = 0
-        #: number -> bound handler, and socketcall's call number -> bound handler.
-        self.table: dict[int, Callable[..., object]] = {
-            entry.number: MethodType(entry.handler, self) for entry in i386.TABLE}
-        self.socketcalls: dict[int, Callable[..., object]] = {
-            call: MethodType(handler, self) for call, handler in i386.SOCKETCALLS.items()}
+        #: The system call ABI of the program (struct layouts, numbers): i386 until the
+        #: machine attaches an x86-64 image (:meth:`attach`); ``home_abi`` is the same but
+        #: while a 64-bit program's int 0x80 runs (:meth:`compat_syscall`).
+        self.abi: Abi = I386
+        self.home_abi: Abi = I386
+        self._compat_tables: tuple[dict, dict] | None = None
         #: The faults this process runs under (see :mod:`harness.faults`), or None.
         self.faults: Faults | None = None
         if faults:
             self.faults = faults if isinstance(faults, Faults) else Faults(faults)
+        self.bind_tables()
+
+    def bind_tables(self) -> None:
+        """The architecture's table bound to this kernel: number -> bound handler, and
+        socketcall's call number -> bound handler (i386 only), behind the faults."""
+        table = x86_64.TABLE if self.abi.name == "x86_64" else i386.TABLE
+        self.table: dict[int, Callable[..., object]] = {
+            entry.number: MethodType(entry.handler, self) for entry in table}
+        self.socketcalls: dict[int, Callable[..., object]] = {
+            call: MethodType(handler, self) for call, handler in i386.SOCKETCALLS.items()
+        } if table is i386.TABLE else {}
+        if self.faults is not None:
             self._install_faults()
 
     def attach(self, mem: GuestMemory, image: Image, cpu: GuestCpu | None = None) -> None:
-        """Called by the machine once guest memory exists."""
+        """Called by the machine once guest memory exists (a new program, or execve's)."""
         self.mem = mem
         self.cpu = cpu
         self.brk_start = self.brk_end = self.mapped_brk = image.brk
         self.read_implies_exec = image.read_implies_exec
+        abi = ABIS[image.arch]
+        if abi is not self.abi:
+            self.abi = self.home_abi = abi
+            self._compat_tables = None
+            self.bind_tables()
 
     # ------------------------------------------------------------------ dispatch
 
@@ -190,6 +209,22 @@ class Kernel:
             self.calls.append((self.name_of(nr, a), ret if ret is not EXIT else None))
         return ret
 
+    def compat_syscall(self, nr: int, a: int, b: int, c: int, d: int, e: int,
+                       f: int) -> object:
+        """A 64-bit program's ``int 0x80``: Linux's ia32 compat table (ia32_sys_call_table)
+        with i386 numbers and struct layouts, for this one call."""
+        home = (self.abi, self.table, self.socketcalls)
+        if self._compat_tables is None:
+            self.abi = I386
+            self.bind_tables()
+            self._compat_tables = (self.table, self.socketcalls)
+        self.abi = I386
+        self.table, self.socketcalls = self._compat_tables
+        try:
+            return self.syscall(nr, a, b, c, d, e, f)
+        finally:
+            self.abi, self.table, self.socketcalls = home
+
     def _traced(self, nr: int, a: int, b: int, c: int, d: int, e: int, f: int) -> object:
         """The same call with an strace line: arguments decoded before the call (the kernel
         may overwrite them, as set_thread_area does), results after, as strace does."""
@@ -197,9 +232,12 @@ class Kernel:
 
         assert self.strace is not None
         regs: tuple[int, ...] = (a, b, c, d, e, f)
-        if nr in _READS_ESP:  # strace finds the sigreturn frame from esp
+        abi = self.abi
+        if nr in _READS_ESP and abi is I386:  # strace finds the sigreturn frame from esp
             regs += (self.cpu.cpu_state()["esp"],)
-        pending = syscall_enter(nr, regs, self.peek)
+        elif nr == L64.SYS_rt_sigreturn and abi is not I386:  # and from rsp
+            regs += (self.cpu.stack_pointer(),)
+        pending = syscall_enter(nr, regs, self.peek, abi.name)
         strace, self.strace = self.strace, None
         self.strace_outer = strace
         try:
@@ -217,7 +255,7 @@ class Kernel:
         """Put :meth:`_faulted` in front of the handler of every call a fault names, in both
         tables: the direct numbers and socketcall's, which share names (``socket``, ``bind``)."""
         names = self.faults.names
-        for table, name_of in ((self.table, L.SYSCALL_NAMES),
+        for table, name_of in ((self.table, self.abi.names),
                                (self.socketcalls, L.SOCKETCALL_NAMES)):
             for number, handler in table.items():
                 name = name_of[number]
@@ -267,11 +305,10 @@ class Kernel:
             raise UnsupportedSyscall(nr)
         return -L.ENOSYS
 
-    @staticmethod
-    def name_of(nr: int, a: int) -> str:
-        if nr == L.SYS_socketcall:
+    def name_of(self, nr: int, a: int) -> str:
+        if nr == L.SYS_socketcall and self.abi is I386:
             return L.SOCKETCALL_NAMES.get(a, "socketcall")
-        return L.SYSCALL_NAMES.get(nr, f"syscall_{nr}")
+        return self.abi.names.get(nr, f"syscall_{nr}")
 
     def peek(self, address: int, size: int) -> bytes | None:
         try:
@@ -352,7 +389,7 @@ class Kernel:
                 continue
             self.deadline = None  # the sleep is over, whatever follows
             if (action.handler != SIG_DFL and action.flags & L.SA_RESTART
-                    and nr not in NEVER_RESTARTED):
+                    and nr not in self.abi.never_restarted):
                 return RESTART
             return -L.EINTR
         return None
@@ -365,11 +402,10 @@ class Kernel:
         if self.strace is None:
             return
         from ..trace import syscall_enter, syscall_exit
-        from .abi import WOKEN_RESULT
-
         nr, regs = args[0], args[1:]
-        pending = syscall_enter(nr, regs, self.peek)
-        self.strace(syscall_exit(pending, WOKEN_RESULT.get(nr, -L.ERESTARTSYS), self.peek))
+        pending = syscall_enter(nr, regs, self.peek, self.abi.name)
+        self.strace(syscall_exit(pending, self.abi.woken_result.get(nr, -L.ERESTARTSYS),
+                                 self.peek))
 
     def recalc_signals(self) -> None:
         """recalc_sigpending: note the lowest pending, unblocked signal for the machine."""

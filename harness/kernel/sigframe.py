@@ -148,7 +148,7 @@ def fault_arch(info: SigInfo, write: bool = False, fetch: bool = False) -> tuple
     if sig == L.SIGSEGV and code in (L.SEGV_MAPERR, L.SEGV_ACCERR):
         err = X86_PF_USER | (X86_PF_PROT if code == L.SEGV_ACCERR else 0)
         err |= X86_PF_WRITE if write else X86_PF_INSTR if fetch else 0
-        return X86_TRAP_PF, err, (info.addr or 0) & 0xFFFFFFFF
+        return X86_TRAP_PF, err, info.addr or 0
     trapno = {L.SIGFPE: X86_TRAP_DE, L.SIGTRAP: X86_TRAP_BP, L.SIGILL: X86_TRAP_UD}.get(
         sig, X86_TRAP_GP)
     return trapno, 0, 0
@@ -294,6 +294,10 @@ def setup_frame(k: Kernel, sig: int, action: SigAction, info: SigInfo,
                 state: dict[str, int]) -> bool:
     """ia32_setup_rt_frame or ia32_setup_frame, and the register changes of handle_signal;
     False when the frame cannot be written (the caller forces SIGSEGV)."""
+    if "rip" in state:  # an x86-64 process: its rt_sigframe (arch/x86/kernel/signal_64.c)
+        from .sigframe64 import setup_rt_frame
+
+        return setup_rt_frame(k, sig, action, info, state)
     rt = bool(action.flags & L.SA_SIGINFO)
     size = RT_SIGFRAME_SIZE if rt else SIGFRAME_SIZE
     sp = state["esp"]

@@ -9,11 +9,13 @@ looked up as open does, following symbolic links; then, in the kernel's order:
 * argv and envp are counted (EFAULT for an unreadable pointer array; NULL is empty) and
   their strings copied, envp first: EFAULT, E2BIG past MAX_ARG_STRLEN (32 pages, the NUL
   counted) for one string or past the total bprm_stack_limits allows (a quarter of
-  RLIMIT_STACK, at least ARG_MAX 128 KiB and at most 6 MiB, with 4 bytes a pointer; never
-  more than the harness's loader takes, elf.MAX_ARG_BYTES);
-* ENOEXEC when the file is not a static i386 ELF the harness's loader accepts
-  (harness/elf.py): scripts (``#!``) among them -- there is no binfmt_script yet.  The
-  call fails and the process goes on, as Linux's does before its point of no return.
+  RLIMIT_STACK, at least ARG_MAX 128 KiB and at most 6 MiB, with a pointer's bytes (4 for
+  i386, 8 for x86-64) each; never more than the harness's loader takes, elf.MAX_ARG_BYTES);
+* ENOEXEC when the file is not a static i386 or x86-64 ELF the harness's loader accepts
+  (harness/elf.py, harness/elf64.py): scripts (``#!``) among them -- there is no
+  binfmt_script yet.  The call fails and the process goes on, as Linux's does before its
+  point of no return.  Either architecture may exec the other: the new image brings its
+  own CPU mode and system call table.
 
 Then the process becomes the program: a new emulator with the image mapped and a new
 stack (argv, envp, AT_EXECFN = the path as given), in the same :class:`Machine`, kernel
@@ -60,8 +62,9 @@ def _pointers(k: Kernel, array: int, most: int) -> list[int] | int:
     out: list[int] = []
     if not array:
         return out
+    word = k.abi.word
     while True:
-        raw = k.peek(array + 4 * len(out), 4)
+        raw = k.peek(array + word * len(out), word)
         if raw is None:
             return -L.EFAULT
         pointer = int.from_bytes(raw, "little")
@@ -101,13 +104,14 @@ def sys_execve(k: Kernel, path: int, argv: int, envp: int, *_: int) -> int:
     except OSError as exc:
         return -(exc.errno or L.EACCES)
     limit = _arg_limit(k)
-    args = _pointers(k, argv, limit // 4)
+    word = k.abi.word
+    args = _pointers(k, argv, limit // word)
     if args.__class__ is int:
         return args
-    envs = _pointers(k, envp, limit // 4)
+    envs = _pointers(k, envp, limit // word)
     if envs.__class__ is int:
         return envs
-    used = (max(len(args), 1) + len(envs)) * 4
+    used = (max(len(args), 1) + len(envs)) * word
     if used >= limit:
         return -L.E2BIG
     env_strings = _strings(k, envs)

@@ -85,19 +85,21 @@ def _file_for(k: Kernel, fd: int, writing: bool) -> object | int:
 
 
 def import_iovec(k: Kernel, iov: int, count: int) -> list[tuple[int, int]] | int:
-    """The i386 ``struct iovec`` array {void *base; size_t len} as ``__import_iovec`` reads
-    it for a compat task: more than UIO_MAXIOV entries is -EINVAL, an unreadable array
-    -EFAULT, a negative length (compat_ssize_t) -EINVAL; the total is cut at MAX_RW_COUNT."""
+    """The ``struct iovec`` array {void *base; size_t len} (8 bytes each for i386, 16 for
+    x86-64: ``k.abi.iovec``) as ``__import_iovec`` reads it: more than UIO_MAXIOV entries is
+    -EINVAL, an unreadable array -EFAULT, a negative length (ssize_t) -EINVAL; the total is
+    cut at MAX_RW_COUNT."""
     if count == 0:
         return []
     if count > L.UIO_MAXIOV:
         return -L.EINVAL
-    raw = k.copy_in(iov, 8 * count)
+    layout = k.abi.iovec
+    raw = k.copy_in(iov, layout.size * count)
     if raw.__class__ is int:
         return raw
     out = []
     total = 0
-    for base, length in struct.iter_unpack("<Ii", raw):
+    for base, length in layout.iter_unpack(raw):
         if length < 0:
             return -L.EINVAL
         length = min(length, MAX_RW_COUNT - total)

@@ -37,6 +37,14 @@ def sys_clone(k: Kernel, flags: int, newsp: int, parent_tid: int, tls: int, chil
     return tasks_of(k).fork(k, flags, newsp, parent_tid, child_tid)
 
 
+def sys_clone_64(k: Kernel, flags: int, newsp: int, parent_tid: int, child_tid: int,
+                 tls: int, *_: int) -> int:
+    """clone(2) of an x86-64 process: kernel/fork.c's clone without CONFIG_CLONE_BACKWARDS
+    takes (flags, newsp, parent_tidptr, child_tidptr, tls), child and tls the other way
+    round from i386; otherwise :func:`sys_clone`."""
+    return sys_clone(k, flags, newsp, parent_tid, tls, child_tid)
+
+
 def sys_wait4(k: Kernel, pid: int, status: int, options: int, rusage: int, *_: int) -> object:
     """wait4(2): ECHILD without children (or with SIGCHLD ignored once all have ended);
     WNOHANG gives 0 while they run; else the call waits.  The status word is Linux's
@@ -76,9 +84,12 @@ def sys_waitid(k: Kernel, which: int, upid: int, infop: int, options: int, rusag
             else L.CLD_EXITED
         fields = (L.SIGCHLD, 0, code, found.pid, found.kernel.uid,
                   killed or found.status >> 8 & 0xFF)
-        if rusage and k.copy_out(rusage, bytes(72)):
+        if rusage and k.copy_out(rusage, bytes(k.abi.rusage_size)):
             return -L.EFAULT
-    if infop and k.copy_out(infop, struct.pack("<iiiiIi", *fields)):
+    # si_signo, si_errno, si_code, then the union: at 12 in compat_siginfo, at 16 (8-byte
+    # aligned) in an x86-64 process's siginfo_t.
+    layout = "<iii4xiIi" if k.abi.word == 8 else "<iiiiIi"
+    if infop and k.copy_out(infop, struct.pack(layout, *fields)):
         return -L.EFAULT
     return found if isinstance(found, int) else 0
 

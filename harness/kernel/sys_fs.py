@@ -242,7 +242,22 @@ def sys__llseek(k: Kernel, fd: int, high: int, low: int, result: int, whence: in
     return k.copy_out(result, struct.pack("<q", ret))
 
 
+def sys_lseek_64(k: Kernel, fd: int, offset: int, whence: int, *_: int) -> int:
+    """lseek(2) of an x86-64 process (fs/read_write.c ``ksys_lseek``): a 64-bit signed
+    offset in one register, no EOVERFLOW."""
+    if offset & 1 << 63:
+        offset -= 1 << 64
+    return _seek(k, fd, offset, whence)
+
+
+def sys_pread64_64(k: Kernel, fd: int, buf: int, count: int, pos: int, *_: int) -> int:
+    """pread64(2) of an x86-64 process (``ksys_pread64``): the position in one register."""
+    return sys_pread64(k, fd, buf, count, pos & 0xFFFFFFFF, pos >> 32)
+
+
 def sys_pread64(k: Kernel, fd: int, buf: int, count: int, lo: int, hi: int, *_: int) -> int:
+    """i386's pread64 (``ia32_pread64``, arch/x86/kernel/sys_ia32.c): the position in two
+    registers, low word first."""
     f = k.fds.get(fd)
     if f is None:
         return -L.EBADF

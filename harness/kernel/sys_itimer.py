@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: struct old_itimerval32: it_interval then it_value, each {tv_sec, tv_usec} (32-bit).
 ITIMERVAL = struct.Struct("<iiii")
+#: struct __kernel_old_itimerval of an x86-64 process: two timevals of longs.
+ITIMERVAL_64 = struct.Struct("<qqqq")
 _USEC = 1_000_000
 
 
@@ -78,27 +80,33 @@ def sys_alarm(k: Kernel, seconds: int, *_: int) -> int:
     return sec
 
 
-def _pack(pair: tuple[int, int]) -> bytes:
+def _layout(k: Kernel) -> struct.Struct:
+    """struct old_itimerval32 for i386, of longs for x86-64."""
+    return ITIMERVAL_64 if k.abi.word == 8 else ITIMERVAL
+
+
+def _pack(k: Kernel, pair: tuple[int, int]) -> bytes:
     interval, value = pair
-    return ITIMERVAL.pack(*divmod(interval, _USEC), *divmod(value, _USEC))
+    return _layout(k).pack(*divmod(interval, _USEC), *divmod(value, _USEC))
 
 
 def sys_setitimer(k: Kernel, which: int, new: int, old: int, *_: int) -> int:
-    """compat setitimer(2): the new value is read and checked (timeval_valid: EINVAL)
+    """setitimer(2) (compat for i386): the new value is read and checked (timeval_valid: EINVAL)
     before ``which`` is; a NULL one disarms; the old one is written after the change."""
     interval = value = 0
     if new:
-        raw = k.copy_in(new, ITIMERVAL.size)
+        layout = _layout(k)
+        raw = k.copy_in(new, layout.size)
         if raw.__class__ is int:
             return raw
-        isec, iusec, vsec, vusec = ITIMERVAL.unpack(raw)
+        isec, iusec, vsec, vusec = layout.unpack(raw)
         if isec < 0 or vsec < 0 or not 0 <= iusec < _USEC or not 0 <= vusec < _USEC:
             return -L.EINVAL
         interval, value = isec * _USEC + iusec, vsec * _USEC + vusec
     previous = _set(k, s32(which), interval, value)
     if previous is None:
         return -L.EINVAL
-    return k.copy_out(old, _pack(previous)) if old else 0
+    return k.copy_out(old, _pack(k, previous)) if old else 0
 
 
 def sys_getitimer(k: Kernel, which: int, out: int, *_: int) -> int:
@@ -106,7 +114,7 @@ def sys_getitimer(k: Kernel, which: int, out: int, *_: int) -> int:
     current = _get(k, s32(which))
     if current is None:
         return -L.EINVAL
-    return k.copy_out(out, _pack(current))
+    return k.copy_out(out, _pack(k, current))
 
 
 def sys_pause(k: Kernel, *_: int) -> object:

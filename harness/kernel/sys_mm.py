@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING
 
 from .. import linux as L
 from ..elf import (
-    MMAP_MIN_ADDR, PAGE_SIZE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE, STACK_TOP, TASK_SIZE,
+    MMAP_MIN_ADDR, PAGE_SIZE, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE,
     Image, flags_text,
 )
 from ..errors import ElfError
@@ -124,8 +124,12 @@ def _bottomup(mem: Memory, length: int, low: int, high: int) -> int | None:
 
 
 def get_unmapped_area(mem: Memory, addr: int, length: int, flags: int) -> int:
-    """__get_unmapped_area with arch_get_unmapped_area_topdown: an address or -errno."""
-    if length > TASK_SIZE:
+    """__get_unmapped_area with arch_get_unmapped_area_topdown: an address or -errno.
+    The bounds are the process's (:class:`harness.memory.Memory`'s ``task_size``,
+    ``mmap_base`` and ``unmapped_base``: an i386 process's on a 64-bit kernel, or an
+    x86-64 process's)."""
+    task_size = mem.task_size
+    if length > task_size:
         return -L.ENOMEM
     if flags & L.MAP_FIXED:
         found = addr
@@ -133,17 +137,17 @@ def get_unmapped_area(mem: Memory, addr: int, length: int, flags: int) -> int:
         found = None
         if addr:
             addr &= ~_PAGE_MASK
-            if TASK_SIZE - length >= addr:
-                above = mem.overlapping(addr, TASK_SIZE)
+            if task_size - length >= addr:
+                above = mem.overlapping(addr, task_size)
                 if not above or addr + length <= _start_gap(above[0]):
                     found = addr
         if found is None:
-            found = _topdown(mem, length, MMAP_MIN_ADDR, L.MMAP_BASE)
+            found = _topdown(mem, length, MMAP_MIN_ADDR, mem.mmap_base)
         if found is None:
-            found = _bottomup(mem, length, L.TASK_UNMAPPED_BASE, TASK_SIZE)
+            found = _bottomup(mem, length, mem.unmapped_base, task_size)
         if found is None:
             return -L.ENOMEM
-    if found > TASK_SIZE - length:
+    if found > task_size - length:
         return -L.ENOMEM
     if found & _PAGE_MASK:
         return -L.EINVAL
@@ -217,10 +221,11 @@ def setup_exec(mem: Memory, image: Image, stack_prot: int, esp: int, stack: byte
     the stack (``stack``, the bytes from ``esp`` up to STACK_TOP, the argument strings from
     ``strings`` up), the program's pages, the vDSO hole.  Raises ElfError where Linux's
     exec fails (past its point of no return: the process dies of SIGSEGV)."""
-    arg_pages = STACK_TOP - (strings & ~_PAGE_MASK)
+    stack_top = mem.stack_top
+    arg_pages = stack_top - (strings & ~_PAGE_MASK)
     grown = min(rlimit & ~_PAGE_MASK, arg_pages + STACK_EXPAND)
-    start = STACK_TOP - max(arg_pages, grown)
-    size = STACK_TOP - start
+    start = stack_top - max(arg_pages, grown)
+    size = stack_top - start
     mem.map(start, size, stack_prot, kind="stack", reserve=max(_STACK_RESERVE - size, 0))
     mem.write(strings, stack[strings - esp:])  # copy_strings, before the program is mapped
     first = image.segments[0]
@@ -230,7 +235,7 @@ def setup_exec(mem: Memory, image: Image, stack_prot: int, esp: int, stack: byte
         if mem.overlapping(lo, hi):
             raise ElfError(
                 f"program header {first.index} (PT_LOAD): its pages [{lo:#x}, {hi:#x}) meet "
-                f"the stack at [{start:#x}, {STACK_TOP:#x}), which exec maps first")
+                f"the stack at [{start:#x}, {stack_top:#x}), which exec maps first")
     for m in image.mappings:  # MAP_FIXED: each replaces what is there
         mem.unmap(m.start, m.end)
         try:
@@ -357,6 +362,15 @@ def sys_mmap2(k: Kernel, addr: int, length: int, prot: int, flags: int, fd: int,
     return do_mmap(k, addr, length, prot, flags, fd, pgoff)
 
 
+def sys_mmap(k: Kernel, addr: int, length: int, prot: int, flags: int, fd: int,
+             offset: int) -> int:
+    """mmap(2) of an x86-64 process (arch/x86/kernel/sys_x86_64.c): six registers, the
+    offset in bytes, -EINVAL unless page-aligned, then ksys_mmap_pgoff."""
+    if offset & _PAGE_MASK:
+        return -L.EINVAL
+    return do_mmap(k, addr, length, prot, flags, fd, offset >> 12)
+
+
 def sys_old_mmap(k: Kernel, args: int, *_: int) -> int:
     """The old mmap (i386 number 90, compat_sys_ia32_mmap in arch/x86/kernel/sys_ia32.c):
     one pointer to struct mmap_arg_struct {addr, len, prot, flags, fd, offset}; the offset
@@ -377,7 +391,8 @@ def sys_old_mmap(k: Kernel, args: int, *_: int) -> int:
 def sys_munmap(k: Kernel, addr: int, length: int, *_: int) -> int:
     """munmap(2), do_vmi_munmap: EINVAL for an unaligned start, a range past TASK_SIZE or
     of length 0; unmapping nothing succeeds."""
-    if addr & _PAGE_MASK or addr > TASK_SIZE or length > TASK_SIZE - addr:
+    task_size = k.mem.task_size
+    if addr & _PAGE_MASK or addr > task_size or length > task_size - addr:
         return -L.EINVAL
     end = addr + _page_align(length)
     if end == addr:
@@ -406,7 +421,7 @@ def sys_brk(k: Kernel, brk: int, *_: int) -> int:
         k.mapped_brk = newbrk
         mem.unmap(newbrk, oldbrk)
         return brk
-    if newbrk > TASK_SIZE:  # check_brk_limits: get_unmapped_area(MAP_FIXED) says ENOMEM
+    if newbrk > mem.task_size:  # check_brk_limits: get_unmapped_area(MAP_FIXED) says ENOMEM
         return orig
     above = mem.overlapping(oldbrk, newbrk + PAGE_SIZE + L.STACK_GUARD_GAP)
     if above and newbrk + PAGE_SIZE > _start_gap(above[0]):
@@ -555,7 +570,7 @@ def sys_mremap(k: Kernel, addr: int, old_len: int, new_len: int, flags: int,
         return vma
     if old_len == vma[1] - addr:  # vma_expandable
         end = vma[1] + new_len - old_len
-        if not mem.overlapping(vma[1], end) and vma[0] + (end - vma[0]) <= TASK_SIZE:
+        if not mem.overlapping(vma[1], end) and vma[0] + (end - vma[0]) <= mem.task_size:
             try:
                 mem.map(vma[1], end - vma[1], vma[2], kind=vma[3])
             except MapFailed:
@@ -574,7 +589,7 @@ def _mremap_to(mem: Memory, addr: int, old_len: int, new_addr: int, new_len: int
                flags: int) -> int:
     if new_addr & _PAGE_MASK:
         return -L.EINVAL
-    if new_len > TASK_SIZE or new_addr > TASK_SIZE - new_len:
+    if new_len > mem.task_size or new_addr > mem.task_size - new_len:
         return -L.EINVAL
     if addr + old_len > new_addr and new_addr + new_len > addr:
         return -L.EINVAL  # the old and new ranges overlap

@@ -86,13 +86,13 @@ def _left(k: Kernel, tsp: int, deadline: float | None, wide: bool, usec: bool = 
     the timeout was NULL or zero; a failed copy is ignored, as Linux ignores it."""
     if deadline is None or not tsp:
         return
-    raw = k.peek(tsp, 16 if wide else 8)
+    raw = k.peek(tsp, 16 if wide or usec and k.abi.word == 8 else 8)
     if raw is None or not any(raw):
         return
     left = max(0, round((deadline - k.network.now) * 1e9))
     sec, nsec = divmod(left, L.NSEC_PER_SEC)
-    if usec:
-        k.copy_out(tsp, struct.pack("<ii", sec, nsec // 1000))
+    if usec:  # a timeval of the caller's longs
+        k.copy_out(tsp, struct.pack("<qq" if k.abi.word == 8 else "<ii", sec, nsec // 1000))
     else:
         k.copy_out(tsp, struct.pack("<qq" if wide else "<ii", sec, nsec))
 
@@ -182,13 +182,15 @@ def _max_fds(k: Kernel) -> int:
 def do_select(k: Kernel, n: int, inp: int, outp: int, exp: int,
               deadline: float | None) -> object:
     """compat_core_sys_select / do_select: n < 0 is -EINVAL, n is cut to the fd table's
-    size, the sets are copied in 32-bit words (-EFAULT), an fd set in any of them that is
-    not open is -EBADF; then the fds ready in each set are left set and counted."""
+    size, the sets are copied in longs (FDS_BYTES: 32-bit words for i386, 64-bit for
+    x86-64) (-EFAULT), an fd set in any of them that is not open is -EBADF; then the fds
+    ready in each set are left set and counted."""
     n = s32(n)
     if n < 0:
         return -L.EINVAL
     n = min(n, _max_fds(k))
-    size = (n + 31) // 32 * 4
+    word = k.abi.word
+    size = (n + 8 * word - 1) // (8 * word) * word
     sets = []
     for ptr in (inp, outp, exp):
         if ptr and size:
@@ -234,14 +236,16 @@ def do_select(k: Kernel, n: int, inp: int, outp: int, exp: int,
 
 
 def _select_deadline(k: Kernel, tvp: int) -> float | None | int:
-    """select's struct old_timeval32: seconds plus microseconds, which may exceed a second
-    (they are carried); a negative value is -EINVAL."""
+    """select's struct old_timeval32 (i386) or __kernel_old_timeval (x86-64, longs):
+    seconds plus microseconds, which may exceed a second (they are carried); a negative
+    value is -EINVAL."""
     if not tvp:
         return None
-    raw = k.copy_in(tvp, 8)
+    wide = k.abi.word == 8
+    raw = k.copy_in(tvp, 16 if wide else 8)
     if raw.__class__ is int:
         return raw
-    sec, usec = struct.unpack("<ii", raw)
+    sec, usec = struct.unpack("<qq" if wide else "<ii", raw)
     sec += usec // 1_000_000 if usec >= 0 else -((-usec) // 1_000_000)
     usec = usec % 1_000_000 if usec >= 0 else -((-usec) % 1_000_000)
     if sec < 0 or usec < 0:
@@ -277,11 +281,12 @@ def _pselect(k: Kernel, n: int, inp: int, outp: int, exp: int, tsp: int, sig: in
         deadline = _timespec_deadline(k, tsp, wide)
         if deadline.__class__ is int:
             return deadline
-        if sig:  # struct { compat_uptr_t ss; compat_size_t ss_len; }
-            raw = k.copy_in(sig, 8)
+        if sig:  # struct { sigset_t *ss; size_t ss_len; }, compat for i386
+            word = k.abi.word
+            raw = k.copy_in(sig, 2 * word)
             if raw.__class__ is int:
                 return raw
-            ss, ss_len = struct.unpack("<II", raw)
+            ss, ss_len = struct.unpack("<QQ" if word == 8 else "<II", raw)
             err = _sigmask(k, ss, ss_len)
             if err:
                 return err

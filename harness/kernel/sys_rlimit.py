@@ -93,10 +93,14 @@ def do_prlimit(k: Kernel, resource: int, new: tuple[int, int] | None) -> tuple[i
 
 
 def sys_ugetrlimit(k: Kernel, resource: int, rlim: int, *_: int) -> int:
+    """getrlimit(2) with struct rlimit of longs (``k.abi.rlimit``): compat_sys_getrlimit
+    for i386 (ugetrlimit, values above 32 bits read as RLIM_INFINITY), sys_getrlimit for
+    x86-64 (the 64-bit values)."""
     old = do_prlimit(k, resource, None)
     if old.__class__ is int:
         return old
-    return k.copy_out(rlim, struct.pack("<II", *(min(v, L.RLIM_INFINITY) for v in old)))
+    abi = k.abi
+    return k.copy_out(rlim, abi.rlimit.pack(*(min(v, abi.rlim_infinity) for v in old)))
 
 
 def sys_getrlimit(k: Kernel, resource: int, rlim: int, *_: int) -> int:
@@ -109,11 +113,12 @@ def sys_getrlimit(k: Kernel, resource: int, rlim: int, *_: int) -> int:
 
 
 def sys_setrlimit(k: Kernel, resource: int, rlim: int, *_: int) -> int:
-    """compat setrlimit: the struct is read before the resource is checked."""
-    raw = k.copy_in(rlim, 8)
+    """setrlimit (compat for i386): the struct is read before the resource is checked."""
+    abi = k.abi
+    raw = k.copy_in(rlim, abi.rlimit.size)
     if raw.__class__ is int:
         return raw
-    new = tuple(INF if v == L.RLIM_INFINITY else v for v in struct.unpack("<II", raw))
+    new = tuple(INF if v == abi.rlim_infinity else v for v in abi.rlimit.unpack(raw))
     ret = do_prlimit(k, resource, new)
     return ret if ret.__class__ is int else 0
 

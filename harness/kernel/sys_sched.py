@@ -25,6 +25,10 @@ its masks by nr_cpu_ids, so 8 bytes for up to 64 CPUs.  A kernel built without o
 masks sizes them by NR_CPUS instead (32 bytes for NR_CPUS=256): the count a call returns
 varies with the kernel's configuration, the mask does not.
 
+An x86-64 program reaches the native calls: the same checks and copies in units of its
+8-byte longs, and setaffinity copies min(len, cpumask_size()) bytes as they are
+(get_user_cpu_mask), without rounding to words.
+
 pid 0 is the caller; another pid is a process of the guest, a zombie included
 (find_task_by_vpid finds a task until it is reaped); any other pid, negative ones too, is
 -ESRCH.  Every process has the same uid, so setaffinity's check_same_owner always passes.
@@ -63,7 +67,8 @@ def _find(k: Kernel, pid: int) -> Kernel | None:
 
 def sys_sched_getaffinity(k: Kernel, pid: int, length: int, mask: int, *_: int) -> int:
     ncpus = k.network.ncpus
-    if (length * 8) & 0xFFFFFFFF < ncpus or length & (_COMPAT_LONG - 1):
+    length &= 0xFFFFFFFF  # unsigned int len
+    if (length * 8) & 0xFFFFFFFF < ncpus or length & (k.abi.word - 1):
         return -L.EINVAL
     target = _find(k, pid)
     if target is None:
@@ -74,8 +79,9 @@ def sys_sched_getaffinity(k: Kernel, pid: int, length: int, mask: int, *_: int) 
 
 def sys_sched_setaffinity(k: Kernel, pid: int, length: int, mask: int, *_: int) -> int:
     ncpus = k.network.ncpus
-    size = min(length, cpumask_size(ncpus))
-    size = -(-size // _COMPAT_LONG) * _COMPAT_LONG  # compat_get_bitmap: whole words
+    size = min(length & 0xFFFFFFFF, cpumask_size(ncpus))
+    if k.abi.word == _COMPAT_LONG:
+        size = -(-size // _COMPAT_LONG) * _COMPAT_LONG  # compat_get_bitmap: whole words
     raw = k.copy_in(mask, size) if size else b""
     if raw.__class__ is int:
         return raw

@@ -75,16 +75,18 @@ def sys_rt_sigaction(k: Kernel, sig: int, act: int, oact: int, size: int, *_: in
         return -L.EINVAL
     new = None
     if act:
-        raw = k.copy_in(act, SIGACTION.size)
+        layout = k.abi.sigaction  # SIGACTION for i386, 8-byte fields on x86-64
+        raw = k.copy_in(act, layout.size)
         if raw.__class__ is int:
             return raw
-        handler, flags, restorer, mask = SIGACTION.unpack(raw)
+        handler, flags, restorer, mask = layout.unpack(raw)
         new = SigAction(handler, flags, restorer, mask)
     old = do_sigaction(k, s32(sig), new)
     if isinstance(old, int):
         return old
     if oact:
-        return k.copy_out(oact, SIGACTION.pack(old.handler, old.flags, old.restorer, old.mask))
+        return k.copy_out(oact, k.abi.sigaction.pack(old.handler, old.flags, old.restorer,
+                                                     old.mask))
     return 0
 
 
@@ -171,11 +173,11 @@ def sys_sigaltstack(k: Kernel, uss: int, uoss: int, *_: int) -> int:
     stack is written only on success."""
     new = None
     if uss:
-        raw = k.copy_in(uss, STACK_T.size)
+        raw = k.copy_in(uss, k.abi.stack_t.size)
         if raw.__class__ is int:
             return raw
-        new = STACK_T.unpack(raw)
-    sp = k.cpu.cpu_state()["esp"]
+        new = k.abi.stack_t.unpack(raw)
+    sp = k.cpu.stack_pointer()
     old = (k.altstack_sp, sas_ss_flags(k, sp) | (k.altstack_flags & L.SS_FLAG_BITS),
            k.altstack_size)
     if new is not None:
@@ -183,7 +185,7 @@ def sys_sigaltstack(k: Kernel, uss: int, uoss: int, *_: int) -> int:
         if err:
             return err
     if uoss:
-        return k.copy_out(uoss, STACK_T.pack(*old))
+        return k.copy_out(uoss, k.abi.stack_t.pack(*old))
     return 0
 
 
@@ -306,6 +308,24 @@ def sys_rt_sigreturn(k: Kernel, *_: int) -> int:
     # restore_altstack: do_sigaltstack with the saved stack_t, its errors ignored.
     _set_altstack(k, STACK_T.unpack_from(raw, RT_UC_STACK), new["esp"])
     return s32(new["eax"])
+
+
+def sys_rt_sigreturn_64(k: Kernel, *_: int) -> int:
+    """rt_sigreturn(2) of an x86-64 process (15; arch/x86/kernel/signal_64.c): the mask,
+    every general register and the alternate stack from the frame 8 below rsp
+    (:mod:`.sigframe64`); the result is the restored rax.  An unreadable frame raises
+    SIGSEGV and leaves rax alone."""
+    from .sigframe64 import rt_sigreturn
+
+    restored = rt_sigreturn(k)
+    if restored is None:
+        return k.cpu.cpu_state()["rax"]
+    new, mask, stack = restored
+    k.sigmask = mask & ~UNBLOCKABLE
+    k.recalc_signals()
+    k.cpu.set_cpu_state(new)
+    _set_altstack(k, stack, new["rsp"])
+    return new["rax"]
 
 
 def sys_sigreturn(k: Kernel, *_: int) -> int:

@@ -165,6 +165,42 @@ def sys_fstatat64(k: Kernel, dirfd: int, path: int, buf: int, flags: int, *_: in
     return k.copy_out(buf, stat64_bytes(getattr_fd(k, f)))
 
 
+def stat_bytes_64(a: Attr) -> bytes:
+    """x86-64 struct stat (arch/x86/include/uapi/asm/stat.h, 144 bytes: longs for dev, ino,
+    nlink, rdev, size, blksize, blocks and the six time fields), filled as ``cp_new_stat``
+    does."""
+    t = a.time
+    times = a.times or (t, 0, t, 0, t, 0)
+    return struct.pack("<QQQIII4xQqqq6q24x", _huge_dev(a.dev), a.ino, a.nlink, a.mode, a.uid,
+                       a.gid, _huge_dev(a.rdev), a.size, a.blksize, a.blocks, *times)
+
+
+def sys_newfstat(k: Kernel, fd: int, buf: int, *_: int) -> int:
+    """fstat(2) of an x86-64 process (``SYSCALL_DEFINE2(newfstat)``): struct stat."""
+    f = k.fds.get(fd)
+    if f is None:
+        return -L.EBADF
+    return k.copy_out(buf, stat_bytes_64(getattr_fd(k, f)))
+
+
+def sys_newstat(k: Kernel, path: int, buf: int, *_: int) -> int:
+    return sys_newfstatat(k, L.AT_FDCWD & 0xFFFFFFFF, path, buf, 0)
+
+
+def sys_newlstat(k: Kernel, path: int, buf: int, *_: int) -> int:
+    return sys_newfstatat(k, L.AT_FDCWD & 0xFFFFFFFF, path, buf, L.AT_SYMLINK_NOFOLLOW)
+
+
+def sys_newfstatat(k: Kernel, dirfd: int, path: int, buf: int, flags: int, *_: int) -> int:
+    """newfstatat(2) (x86-64's fstatat): as fstatat64, with struct stat."""
+    if flags & ~(L.AT_SYMLINK_NOFOLLOW | L.AT_NO_AUTOMOUNT | L.AT_EMPTY_PATH):
+        return -L.EINVAL
+    f = _lookup(k, dirfd, path, flags)
+    if f.__class__ is int:
+        return f
+    return k.copy_out(buf, stat_bytes_64(getattr_fd(k, f)))
+
+
 def sys_statx(k: Kernel, dirfd: int, path: int, flags: int, mask: int, buf: int,
               *_: int) -> int:
     """statx(2): -EINVAL for unknown flags, both sync types at once or a reserved mask bit

@@ -31,8 +31,9 @@ def sys_set_tid_address(k: Kernel, tidptr: int, *_: int) -> int:
 
 def sys_set_robust_list(k: Kernel, head: int, length: int, *_: int) -> int:
     """set_robust_list(2): -EINVAL unless ``len`` is sizeof(struct robust_list_head) of the
-    caller's ABI (12 bytes on i386); the head is only stored, never read here."""
-    if length != ROBUST_LIST_HEAD_SIZE:
+    caller's ABI (three words: 12 bytes on i386, 24 on x86-64); the head is only stored,
+    never read here."""
+    if length != ROBUST_LIST_HEAD_SIZE // 4 * k.abi.word:
         return -L.EINVAL
     k.robust_list = head
     return 0

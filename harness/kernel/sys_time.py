@@ -19,11 +19,12 @@ def sys_nanosleep(k: Kernel, req: int, rem: int, *_: int) -> object:
     when a sleeping guest wakes, and no test waits for real."""
     deadline = k.deadline
     if deadline is None:
-        raw = k.copy_in(req, 8)
+        word = k.abi.word  # old_timespec32 for i386, __kernel_timespec for x86-64
+        raw = k.copy_in(req, 2 * word)
         if raw.__class__ is int:
             return raw
-        sec = int.from_bytes(raw[:4], "little", signed=True)
-        nsec = int.from_bytes(raw[4:], "little", signed=True)
+        sec = int.from_bytes(raw[:word], "little", signed=True)
+        nsec = int.from_bytes(raw[word:], "little", signed=True)
         if sec < 0 or not 0 <= nsec <= 999_999_999:
             return -L.EINVAL
         deadline = k.deadline = k.network.now + sec + nsec / 1e9
@@ -138,7 +139,9 @@ def sys_gettimeofday(k: Kernel, tv: int, tz: int, *_: int) -> int:
     nothing has set (0 minutes west, no DST); each pointer may be NULL."""
     if tv:
         sec, nsec = divmod(clock_ns(k, L.CLOCK_REALTIME), L.NSEC_PER_SEC)
-        err = k.copy_out(tv, struct.pack("<ii", sec, nsec // 1000))
+        # old_timeval32 for i386, __kernel_old_timeval (two longs) for x86-64
+        err = k.copy_out(tv, struct.pack("<qq" if k.abi.word == 8 else "<ii", sec,
+                                         nsec // 1000))
         if err:
             return err
     if tz:
@@ -150,7 +153,7 @@ def sys_time(k: Kernel, tloc: int, *_: int) -> int:
     """time(2): the realtime seconds, also stored at ``tloc`` unless NULL (-EFAULT)."""
     sec = clock_ns(k, L.CLOCK_REALTIME) // L.NSEC_PER_SEC
     if tloc:
-        err = k.copy_out(tloc, struct.pack("<i", sec))
+        err = k.copy_out(tloc, struct.pack("<q" if k.abi.word == 8 else "<i", sec))
         if err:
             return err
     return sec

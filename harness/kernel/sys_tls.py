@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import linux as L
-from .abi import p32, u32
+from .. import linux64 as L64
+from .abi import p32, s32, u32
 
 if TYPE_CHECKING:
     from .process import Kernel
@@ -48,3 +49,33 @@ def sys_set_thread_area(k: Kernel, u_info: int, *_: int) -> int:
     k.tls_used.add(entry)
     k.cpu.set_gdt_entry(entry, descriptor(base, limit, flags))
     return 0
+
+
+# --- arch_prctl (arch/x86/kernel/process_64.c) -------------------------------------------------
+
+#: The highest user address a segment base may hold: TASK_SIZE_MAX (``do_arch_prctl_64``
+#: refuses ``arg2 >= TASK_SIZE_MAX`` with -EPERM).
+_TASK_SIZE_MAX = L64.TASK_SIZE_64
+
+
+def sys_arch_prctl(k: Kernel, code: int, addr: int, *_: int) -> int:
+    """arch_prctl(2) of an x86-64 process, as ``do_arch_prctl_64`` and ``do_arch_prctl_common``:
+    ARCH_SET_FS and ARCH_SET_GS load the fs or gs base (-EPERM for an address at or above
+    TASK_SIZE_MAX); ARCH_GET_FS and ARCH_GET_GS store the base as an unsigned long at
+    ``addr`` (-EFAULT).  ARCH_GET_CPUID answers 1 (cpuid does not fault); ARCH_SET_CPUID,
+    the XSTATE permission calls, the vDSO maps and the shadow stack calls are -EINVAL (a CPU
+    without CPUID faulting, AMX or user shadow stacks, and a kernel built without the 32-bit
+    vDSO maps, as the answers of ``arch_prctl`` on such a machine are); any other code
+    -EINVAL."""
+    code = s32(code)
+    if code in (L64.ARCH_SET_FS, L64.ARCH_SET_GS):
+        if addr >= _TASK_SIZE_MAX:
+            return -L.EPERM
+        k.cpu.set_segment_base("fs" if code == L64.ARCH_SET_FS else "gs", addr)
+        return 0
+    if code in (L64.ARCH_GET_FS, L64.ARCH_GET_GS):
+        base = k.cpu.segment_base("fs" if code == L64.ARCH_GET_FS else "gs")
+        return k.copy_out(addr, base.to_bytes(8, "little"))
+    if code == L64.ARCH_GET_CPUID:
+        return 1
+    return -L.EINVAL

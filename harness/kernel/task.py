@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import copy
 import time
-from types import MethodType
 from typing import TYPE_CHECKING
 
 from .. import linux as L
-from . import i386
 from ..errors import GuestTimeout
 from ..trace import insn_text
 from .abi import BLOCK, Stop, s32
@@ -130,18 +128,15 @@ class Tasks:
         child.cwd_parts = list(k.cwd_parts)
         child.clear_child_tid = child_tid if flags & L.CLONE_CHILD_CLEARTID else 0
         child.robust_list = 0
-        child.table = {entry.number: MethodType(entry.handler, child) for entry in i386.TABLE}
-        child.socketcalls = {call: MethodType(handler, child)
-                             for call, handler in i386.SOCKETCALLS.items()}
-        if child.faults is not None:
-            child._install_faults()
+        child.abi = k.home_abi  # not the compat view of a 64-bit program's int 0x80
+        child._compat_tables = None
+        child.bind_tables()
         strace = k.strace or getattr(k, "strace_outer", None)
         if strace is not None:
             child.strace = self._prefixed(getattr(strace, "inner", strace), pid)
         machine = k.cpu.fork(child)
         if newsp:
-            from unicorn.x86_const import UC_X86_REG_ESP
-            machine.uc.reg_write(UC_X86_REG_ESP, newsp)
+            machine.set_stack_pointer(newsp)
         tid = pid.to_bytes(4, "little")
         if flags & L.CLONE_CHILD_SETTID:
             child.copy_out(child_tid, tid)
@@ -222,7 +217,7 @@ class Tasks:
                     if ret:
                         return ret
                 if rusage:
-                    ret = k.copy_out(rusage, bytes(72))
+                    ret = k.copy_out(rusage, bytes(k.abi.rusage_size))
                     if ret:
                         return ret
                 del self.procs[p.pid]
@@ -264,7 +259,8 @@ class Tasks:
                     progress = True
                     if time.monotonic() >= deadline:
                         eip = machine.eip
-                        raise GuestTimeout(eip, insn_text(machine.mem.fetch(eip), eip),
+                        text = insn_text(machine.mem.fetch(eip), eip, machine.wide)
+                        raise GuestTimeout(eip, text,
                                            f"time budget of {machine.max_seconds:g} s")
                     continue
                 stops[pid] = stop

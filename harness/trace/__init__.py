@@ -34,6 +34,9 @@ names outside AF_INET/AF_INET6, option names of levels other than SOL_SOCKET, SO
 and SOL_UDP, socket filters, multicast requests, and addresses of families other than
 AF_UNIX, AF_INET and AF_INET6.
 
+An x86-64 process's lines come from :mod:`.x86_64` (``arch="x86_64"``): its names, 64-bit
+registers and pointers, and the decoders whose structs hold longs.
+
 Guest memory is reached only through ``read(address, size) -> bytes | None`` (None, or fewer
 bytes, for an address the guest could not read either), so this package has no unicorn import.
 

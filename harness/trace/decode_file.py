@@ -10,7 +10,7 @@ import struct
 from .. import linux as L
 from .decode_signal import _signal
 from .format import (
-    _FD, _HEX, _U32, _UDECIMAL, STRING_LIMIT, Pending, _addr, _d, _Enter, _Exit, _flag_table,
+    _FD, _HEX, _U32, _U64, _UDECIMAL, STRING_LIMIT, Pending, _addr, _d, _Enter, _Exit, _flag_table,
     _flags, _int_at, _Memory, _s32, _str, _table, _u, _x, _xval, quote,
 )
 
@@ -90,7 +90,7 @@ def _printfd_or_at(fd: int) -> str:
 def _path(mem: _Memory, address: int, limit: int = L.PATH_MAX - 1) -> str:
     """printpathn: the NUL-terminated string, at most ``limit`` bytes then ``...``; the
     address when unreadable (umovestr reads up to the NUL, page by page)."""
-    if not address & _U32:
+    if not address & mem.mask:
         return "NULL"
     limit = min(limit, L.PATH_MAX - 1)
     data = b""
@@ -116,15 +116,18 @@ def _iov_array(mem: _Memory, address: int, count: int, data_size: int | None,
                as_addr: bool) -> str:
     """tprint_iov_upto: ``[{iov_base="..", iov_len=3}, ...]``; at most 32 entries, the
     bytes shown in all cut at ``data_size`` (readv's result); ``as_addr`` prints the bases
-    as addresses (a failed readv)."""
-    if not address & _U32:
+    as addresses (a failed readv).  An iovec is two of the process's words: 8 bytes for
+    i386, 16 for x86-64 (``mem.mask``)."""
+    wide = mem.mask == _U64
+    size, layout = (16, "<QQ") if wide else (8, "<II")
+    if not address & mem.mask:
         return "NULL"
     if not count:
         return "[]"
     parts = []
     cur = address
     for index in range(count):
-        raw = mem.umoven(cur, 8)
+        raw = mem.umoven(cur, size)
         if raw is None:
             if index == 0:
                 return _addr(address)
@@ -133,13 +136,13 @@ def _iov_array(mem: _Memory, address: int, count: int, data_size: int | None,
         if index >= STRING_LIMIT:
             parts.append("...")
             break
-        base, length = struct.unpack("<II", raw)
+        base, length = struct.unpack(layout, raw)
         shown = length if data_size is None else min(length, data_size)
         if data_size is not None:
             data_size -= shown
         text = _addr(base) if as_addr else _str(mem, base, shown)
         parts.append(f"{{iov_base={text}, iov_len={length}}}")
-        cur += 8
+        cur += size
     return "[" + ", ".join(parts) + "]"
 
 

@@ -51,7 +51,8 @@ def _exit_poll(p: Pending, mem: _Memory, ret: int) -> str | None:
 def _fdset(mem: _Memory, address: int, n: int) -> str:
     if not address:
         return "NULL"
-    size = (max(n, 0) + 31) // 32 * 4
+    word = 8 if mem.mask > 0xFFFFFFFF else 4  # an fd_set of the process's longs
+    size = (max(n, 0) + 8 * word - 1) // (8 * word) * word
     raw = mem.fetch(address, size) if size else b""
     if raw is None:
         return _addr(address)

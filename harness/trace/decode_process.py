@@ -79,13 +79,15 @@ _ITIMERS = _table("ITIMER_REAL ITIMER_VIRTUAL ITIMER_PROF")
 
 def _itimerval(mem: _Memory, address: int) -> str:
     """print_itimerval32 (src/print_timeval.c): ``{it_interval={tv_sec=0, tv_usec=0},
-    it_value={tv_sec=1, tv_usec=0}}``, NULL, or the address."""
-    if not address & _U32:
+    it_value={tv_sec=1, tv_usec=0}}``, NULL, or the address; an x86-64 process's has
+    longs (print_itimerval)."""
+    if not address & mem.mask:
         return "NULL"
-    data = mem.fetch(address, 16)
+    wide = mem.mask > _U32
+    data = mem.fetch(address, 32 if wide else 16)
     if data is None:
         return _addr(address)
-    isec, iusec, vsec, vusec = struct.unpack("<iIiI", data)  # tv_usec as %u
+    isec, iusec, vsec, vusec = struct.unpack("<qqqq" if wide else "<iIiI", data)
     return (f"{{it_interval={{tv_sec={isec}, tv_usec={iusec}}}, "
             f"it_value={{tv_sec={vsec}, tv_usec={vusec}}}}}")
 
@@ -416,14 +418,16 @@ def _exit_waitid(p: Pending, mem: _Memory, ret: int) -> None:
     found none), else SIGCHLD's fields (printsigchld, the CPU times as memory holds them);
     then the options and the rusage (its address: only NULL is decoded here)."""
     a = p.args
-    data = mem.fetch(a[2], 32) if a[2] else None
-    if not a[2] & _U32:
+    wide = mem.mask > _U32  # an x86-64 siginfo: the union at 16, clock_t of 8 bytes
+    data = mem.fetch(a[2], 48 if wide else 32) if a[2] else None
+    if not a[2] & mem.mask:
         p.text += "NULL, "
     elif data is None:
         p.text += f"{_addr(a[2])}, "
     else:
         from .lines import _SI_CODES, _SIGNAL_SI_CODES
-        signo, _errno, code, pid, uid, status, utime, stime = struct.unpack("<iiiiIiii", data)
+        signo, _errno, code, pid, uid, status, utime, stime = struct.unpack(
+            "<iii4xiIi4xqq" if wide else "<iiiiIiii", data)
         if signo == 0:
             p.text += "{}, "
         else:
@@ -439,8 +443,9 @@ def _exit_waitid(p: Pending, mem: _Memory, ret: int) -> None:
 def _words(mem: _Memory, address: int, most: int) -> tuple[list[int], bool]:
     """The pointers of a NULL-terminated array, at most ``most``; and whether a read failed."""
     words: list[int] = []
+    size = 8 if mem.mask > _U32 else 4  # the process's pointers
     while len(words) < most:
-        raw = mem.umoven(address + 4 * len(words), 4)
+        raw = mem.umoven(address + size * len(words), size)
         if raw is None:
             return words, True
         word = int.from_bytes(raw, "little")
@@ -453,7 +458,7 @@ def _words(mem: _Memory, address: int, most: int) -> tuple[list[int], bool]:
 def _argv(mem: _Memory, address: int) -> str:
     """printargv (src/execve.c): the strings, STRING_LIMIT of them then ``...``; the address
     when the array cannot be read at all."""
-    if not address & _U32:
+    if not address & mem.mask:
         return "NULL"
     words, failed = _words(mem, address, STRING_LIMIT + 1)
     if failed and not words:
@@ -466,7 +471,7 @@ def _argv(mem: _Memory, address: int) -> str:
 
 def _envc(mem: _Memory, address: int) -> str:
     """printargc: the address and how many pointers it holds, as a comment."""
-    if not address & _U32:
+    if not address & mem.mask:
         return "NULL"
     words, _failed = _words(mem, address, 1 << 16)
     return f"{_addr(address)} /* {len(words)} var{'' if len(words) == 1 else 's'} */"

@@ -19,6 +19,8 @@ COLUMN = 40
 """strace's ``-a`` default: the `` = `` of the result starts at this column when it can."""
 
 _U32 = 0xFFFFFFFF
+#: An x86-64 process's registers and pointers (harness/trace/x86_64.py).
+_U64 = (1 << 64) - 1
 
 
 # --- xlat tables: each decoder builds strace's (src/xlat/*.in) from linux.py's values --------
@@ -66,8 +68,9 @@ def _x08(value: int) -> str:
 
 
 def _addr(value: int) -> str:
-    """printaddr: NULL, or the address in hex."""
-    return f"{value & _U32:#x}" if value & _U32 else "NULL"
+    """printaddr: NULL, or the address in hex (an argument is already cut to its
+    architecture's width)."""
+    return f"{value & _U64:#x}" if value & _U64 else "NULL"
 
 
 def _id(value: int) -> str:
@@ -133,33 +136,36 @@ _NAMED_ESCAPES = {0x22: '\\"', 0x5C: "\\\\", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\
 
 
 class _Memory:
-    """Guest memory as strace's umoven/tfetch_mem see it."""
+    """Guest memory as strace's umoven/tfetch_mem see it; ``mask`` is the width of the
+    process's pointers (32 bits for i386, 64 for x86-64)."""
 
-    __slots__ = ("read", "exiting", "failed")
+    __slots__ = ("read", "exiting", "failed", "mask")
 
-    def __init__(self, read: Read, exiting: bool = False, failed: bool = False) -> None:
+    def __init__(self, read: Read, exiting: bool = False, failed: bool = False,
+                 mask: int = _U32) -> None:
         self.read = read
         self.exiting = exiting
         self.failed = failed
+        self.mask = mask
 
     def umoven(self, address: int, size: int) -> bytes | None:
         """All ``size`` bytes, or None: umoven fails as a whole, never returns a prefix."""
         if size <= 0:
             return b""
-        data = self.read(address & _U32, size)
+        data = self.read(address & self.mask, size)
         if data is None or len(data) < size:
             return None
         return bytes(data[:size])
 
     def fetch(self, address: int, size: int) -> bytes | None:
         """tfetch_mem: no bytes from NULL, nor after a failed call (its outputs are junk)."""
-        if not address & _U32 or (self.exiting and self.failed):
+        if not address & self.mask or (self.exiting and self.failed):
             return None
         return self.umoven(address, size)
 
     def int32(self, address: int) -> int | None:
         """``umove(tcp, addr, &int)``: unlike fetch, it reads even after a failed call."""
-        data = self.umoven(address, 4) if address & _U32 else None
+        data = self.umoven(address, 4) if address & self.mask else None
         return None if data is None else struct.unpack("<i", data)[0]
 
 
@@ -169,9 +175,9 @@ def _str(mem: _Memory, address: int, length: int) -> str:
     strace fetches one byte more than it shows, min(len, 33), and prints the bare address
     when that fetch fails.
     """
-    if not address & _U32:
+    if not address & mem.mask:
         return "NULL"
-    length &= _U32
+    length &= mem.mask
     size = min(length, STRING_LIMIT + 1)
     data = mem.umoven(address, size)
     if data is None:
@@ -214,6 +220,9 @@ class Pending:
     decoded: bool  # RVAL_DECODED: nothing is left to print on return
     rval: str  # how a successful result prints: _UDECIMAL, _HEX, _FD or _NONE
     saved: int | None = None  # a value-result length read on entry (strace's tcb priv)
+    mask: int = _U32  # the width of the process's registers: _U64 for x86-64
+    #: the decoder, when it is not the i386 table's of the same name (x86-64's)
+    decoder: tuple | None = None
 
 
 # A decoder prints at entry (returning True when it is done, RVAL_DECODED) and, unless

@@ -62,13 +62,18 @@ def _raw_args(args: tuple[int, ...], count: int) -> str:
 # --- the public line builders -----------------------------------------------------------------
 
 
-def syscall_enter(nr: int, args: tuple[int, ...], read: Read) -> Pending:
-    """What strace prints when syscall ``nr`` enters, from guest memory as it is now.
+def syscall_enter(nr: int, args: tuple[int, ...], read: Read, arch: str = "i386") -> Pending:
+    """What strace prints when syscall ``nr`` enters, from guest memory as it is now;
+    ``arch`` "x86_64" reads ``nr`` and ``args`` as an x86-64 process's (:mod:`.x86_64`).
 
     A socketcall (102) is resolved into the call it multiplexes, its arguments read from the
     array ``args[1]`` points at, exactly as strace's decode_socket_subcall does; if the call
     number is out of range or the array unreadable, it stays a socketcall.
     """
+    if arch == "x86_64":
+        from .x86_64 import syscall_enter64
+
+        return syscall_enter64(nr, args, read)
     args = tuple(value & _U32 for value in args)
     mem = _Memory(read)
     name = L.SYSCALL_NAMES.get(nr) if 0 <= nr < len(_NARGS) and _NARGS[nr] != "-" else None
@@ -108,18 +113,19 @@ def syscall_exit(pending: Pending, ret: int | None, read: Read) -> str:
         if not pending.decoded:
             text += " <unfinished ...>"
         return _align(text + ")") + "= ?"
-    ret &= _U32
-    failed = ret > _U32 - L.MAX_ERRNO
+    mask = pending.mask
+    ret &= mask
+    failed = ret > mask - L.MAX_ERRNO
     aux = None
     if not pending.decoded:
-        decoder = _DECODERS[pending.name]
-        mem = _Memory(read, exiting=True, failed=failed)
+        decoder = pending.decoder or _DECODERS[pending.name]
+        mem = _Memory(read, exiting=True, failed=failed, mask=mask)
         assert decoder[1] is not None
         aux = decoder[1](pending, mem, ret)
         text = pending.text
     line = _align(text + ")")
     if failed:
-        line += _error(_U32 + 1 - ret)
+        line += _error(mask + 1 - ret)
     elif pending.rval == _HEX:
         line += "= " + _x(ret)
     elif pending.rval == _FD:
@@ -129,13 +135,14 @@ def syscall_exit(pending: Pending, ret: int | None, read: Read) -> str:
     return line + (f" ({aux})" if aux else "")
 
 
-def strace_line(nr: int, args: tuple[int, ...], ret: int | None, read: Read) -> str:
+def strace_line(nr: int, args: tuple[int, ...], ret: int | None, read: Read,
+                arch: str = "i386") -> str:
     """One line as ``strace -o FILE`` prints syscall ``nr`` with ``args`` returning ``ret``.
 
     ``read`` reads guest memory after the call (see the module docstring for the few
     syscalls where memory before the call matters).  No trailing newline.
     """
-    return syscall_exit(syscall_enter(nr, args, read), ret, read)
+    return syscall_exit(syscall_enter(nr, args, read, arch), ret, read)
 
 
 def exit_line(status: int) -> str:

@@ -19,24 +19,26 @@ if TYPE_CHECKING:  # capstone is imported on first use, so importing trace stays
 _BYTES_COLUMN = 21  # ten bytes of hex fit before the mnemonic; longer ones push it right
 
 
-@lru_cache(maxsize=1)
-def _capstone() -> capstone.Cs:
-    """One Cs for the process: building it costs more than decoding an instruction."""
+@lru_cache(maxsize=2)
+def _capstone(wide: bool = False) -> capstone.Cs:
+    """One Cs per mode for the process (32-bit, or 64-bit for x86-64 code): building it
+    costs more than decoding an instruction."""
     import capstone
 
-    return capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+    mode = capstone.CS_MODE_64 if wide else capstone.CS_MODE_32
+    return capstone.Cs(capstone.CS_ARCH_X86, mode)
 
 
-def _decode_one(code: bytes, address: int) -> tuple[int, str] | None:
-    for _addr_, size, mnemonic, op_str in _capstone().disasm_lite(code[:15], address, 1):
+def _decode_one(code: bytes, address: int, wide: bool = False) -> tuple[int, str] | None:
+    for _addr_, size, mnemonic, op_str in _capstone(wide).disasm_lite(code[:15], address, 1):
         return size, f"{mnemonic} {op_str}".rstrip()
     return None
 
 
-def insn_text(code: bytes, address: int) -> str:
+def insn_text(code: bytes, address: int, wide: bool = False) -> str:
     """Capstone's ``mnemonic op_str`` for the instruction at the start of ``code``, or
-    ``(bad)`` (objdump's word) when those bytes do not decode."""
-    decoded = _decode_one(bytes(code), address)
+    ``(bad)`` (objdump's word) when those bytes do not decode; ``wide`` decodes x86-64."""
+    decoded = _decode_one(bytes(code), address, wide)
     return decoded[1] if decoded is not None else "(bad)"
 
 
@@ -44,10 +46,10 @@ def _line(address: int, code: bytes, text: str) -> str:
     return f"{address:08x}:  {code.hex().ljust(_BYTES_COLUMN)} {text}"
 
 
-def trace_insn(address: int, code: bytes) -> str:
+def trace_insn(address: int, code: bytes, wide: bool = False) -> str:
     """One ``--trace`` line for the instruction at ``address`` (``code`` holds its bytes and
     possibly more), in the same shape as a :func:`listing` line."""
-    decoded = _decode_one(bytes(code), address)
+    decoded = _decode_one(bytes(code), address, wide)
     if decoded is None:
         return _line(address, bytes(code[:1]), "(bad)")
     return _line(address, bytes(code[: decoded[0]]), decoded[1])
@@ -67,10 +69,10 @@ class ListingLine(NamedTuple):
         return self.text if self.address is None else _line(self.address, self.code, self.text)
 
 
-def _disassemble(data: bytes, address: int) -> Iterator[ListingLine]:
+def _disassemble(data: bytes, address: int, wide: bool = False) -> Iterator[ListingLine]:
     """Linear sweep: each undecodable byte becomes ``.byte 0x..`` and decoding resumes at
     the next byte, so the output depends on nothing but the bytes."""
-    cs = _capstone()
+    cs = _capstone(wide)
     view = memoryview(data)  # restarting after a bad byte must not copy the rest each time
     pos = 0
     while pos < len(data):
@@ -102,9 +104,12 @@ def listing(image: Image) -> str:
 
 
 def listing_lines(image: Image) -> list[ListingLine]:
-    """:func:`listing`, line by line, before formatting."""
+    """:func:`listing`, line by line, before formatting; an x86-64 image's code is decoded
+    in 64-bit mode and its 64-byte ELF header skipped."""
     from ..elf import EHDR_SIZE, ELFMAG, PF_R, PF_W, PF_X
 
+    wide = image.arch == "x86_64"
+    header = 64 if wide else EHDR_SIZE  # sizeof(Elf64_Ehdr), sizeof(Elf32_Ehdr)
     out: list[ListingLine] = []
 
     def comment(text: str) -> None:
@@ -117,8 +122,8 @@ def listing_lines(image: Image) -> list[ListingLine]:
         rwx = "".join(c if seg.flags & bit else "-" for c, bit in zip("rwx", (PF_R, PF_W, PF_X)))
         comment(f"; segment {seg.index}: 0x{start:08x}-0x{start + len(data):08x} {rwx}")
         skips: list[tuple[int, int, str]] = []
-        if seg.offset == 0 and data.startswith(ELFMAG) and len(data) >= EHDR_SIZE:
-            skips.append((start, start + EHDR_SIZE, "ELF header"))
+        if seg.offset == 0 and data.startswith(ELFMAG) and len(data) >= header:
+            skips.append((start, start + header, "ELF header"))
         table = image.phnum * image.phent
         if image.phdr and start <= image.phdr and image.phdr + table <= start + len(data):
             skips.append((image.phdr, image.phdr + table,
@@ -134,6 +139,6 @@ def listing_lines(image: Image) -> list[ListingLine]:
                 continue
             if begin == image.entry:
                 comment("; entry point")
-            out.extend(_disassemble(data[begin - start : end - start], begin))
+            out.extend(_disassemble(data[begin - start : end - start], begin, wide))
         comment("")
     return out
