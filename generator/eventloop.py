@@ -52,6 +52,9 @@ deadline), so the close is never a reset that could cost the client its response
 
 At most ``max_connections`` connections per worker: one that would exceed it is closed as
 soon as it is accepted.  Routing and the request line are as in :mod:`generator.server`.
+
+The same program for x86-64 is :mod:`generator.eventloop64`; the data both hold (responses,
+route table, strings, names) is written by :func:`program_data`, here.
 """
 
 from __future__ import annotations

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import struct
 
+from . import elf
+from .errors import ConfigError
 from .eventloop import (
     ACCEPT_BACKOFF_NS, FIRST_CLIENT_FD, HEAD, HTTP_10, IOVECS, MAX_EVENTS, OTHER, SLOT_SHIFT,
     WAIT_MS, C, D, W, program_data,
@@ -906,4 +908,10 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.bind(done_again)
     a.ret()
 
+    layout = elf.plan(a.text_size, a.data_section.size, a.bss.size, bits=64)
+    if layout.bss_vaddr + a.bss.size > 1 << 32:   # a slot's and a buffer's address are
+        raise ConfigError(                        #   computed in 32-bit registers
+            f"{config.max_connections} connections with {bufsize}-byte buffers need "
+            f"{a.bss.size} bytes of memory: the program addresses its memory with 32-bit "
+            "pointers, so it must end below 4 GiB")
     return a, start

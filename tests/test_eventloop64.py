@@ -169,6 +169,16 @@ def test_the_default_architecture_is_i386():
     assert build_server(SITE, ServerConfig(arch="x86_64"), arch="i386") == build_server(SITE)
 
 
+def test_memory_past_4_gib_is_refused_not_wrapped():
+    """Slots and buffers are addressed with 32-bit arithmetic (the image lies below 4 GiB):
+    a configuration whose buffers would end past it is refused, rather than built into a
+    program whose addresses wrap."""
+    build_server(SITE, ServerConfig(arch="x86_64", max_connections=65536))  # 512 MiB: fine
+    with pytest.raises(ConfigError, match="must end below 4 GiB"):
+        build_server(SITE, ServerConfig(arch="x86_64", max_connections=65536,
+                                        buffer_size=1 << 20))
+
+
 @pytest.mark.parametrize("arch", ["x86-64", "amd64", "arm64", "", None])
 def test_an_unknown_architecture_is_refused(arch):
     with pytest.raises(ConfigError, match="neither i386 nor x86_64"):
