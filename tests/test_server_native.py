@@ -158,3 +158,25 @@ def test_a_failing_accept4_keeps_the_loop_alive(arch, servers, tmp_path):
     except socket.timeout:
         pass
     c.close()
+
+
+def test_the_url_is_on_stderr_once_it_listens(arch, servers):
+    """Issue 9's banner: where to point a browser, one line on stderr, nothing on stdout."""
+    served = servers.start(default_page())
+    assert served.proc.stderr.readline() == f"http://{LOOPBACK}:{served.port}/\n".encode()
+    assert served.fetch_raw() == served.response
+
+
+def test_the_soft_fd_limit_is_raised_to_the_hard_one(arch, servers):
+    """setrlimit at start: the 1,024 fds a process starts with must not run out before the
+    table of connections does."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = min(64, soft)
+
+    def lower() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+
+    path, response, port = servers.build(default_page())
+    proc = servers.spawn(path, preexec_fn=lower)
+    wait_listening(proc, port)
+    assert resource.prlimit(proc.pid, resource.RLIMIT_NOFILE) == (hard, hard)
