@@ -342,7 +342,7 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.mov(EAX, sys64.SYS_clock_gettime)  # clock_gettime(CLOCK_MONOTONIC, &timespec)
     a.push(CLOCK_MONOTONIC)
     a.pop(RDI)
-    a.lea(RSI, r_timespec)
+    a.lea(ESI, r_timespec)
     a.syscall()
     a.pop(RDI)                    # edi = ready fds
     a.test(EAX, EAX)              # a failed read keeps the last second and sweeps nothing;
