@@ -179,7 +179,7 @@ def test_memory_past_4_gib_is_refused_not_wrapped():
                                         buffer_size=1 << 20))
 
 
-@pytest.mark.parametrize("arch", ["x86-64", "amd64", "arm64", "", None])
-def test_an_unknown_architecture_is_refused(arch):
+@pytest.mark.parametrize("name", ["x86-64", "amd64", "arm64", "", None])
+def test_an_unknown_architecture_is_refused(name):
     with pytest.raises(ConfigError, match="neither i386 nor x86_64"):
-        ServerConfig(arch=arch)
+        ServerConfig(arch=name)
