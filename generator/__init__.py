@@ -1,4 +1,5 @@
-"""webelf's generator: HTTP responses -> hand-encoded i386 machine code -> a static ELF32 file.
+"""webelf's generator: HTTP responses -> hand-encoded i386 (or x86-64) machine code -> a
+static ELF32 (or ELF64) file.
 
 The flow is one way: :mod:`generator.site` turns pages into exact response bytes,
 :mod:`generator.server` writes the program that serves them with :mod:`generator.x86`, and

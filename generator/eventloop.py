@@ -52,11 +52,15 @@ deadline), so the close is never a reset that could cost the client its response
 
 At most ``max_connections`` connections per worker: one that would exceed it is closed as
 soon as it is accepted.  Routing and the request line are as in :mod:`generator.server`.
+
+The same program for x86-64 is :mod:`generator.eventloop64`; the data both hold (responses,
+route table, strings, names) is written by :func:`program_data`, here.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 from .errors import ConfigError
 
@@ -110,23 +114,44 @@ def _pascal(text: str) -> bytes:
     return bytes([len(raw)]) + raw
 
 
-def assemble(site: Site, config) -> tuple[Assembler, Label]:
-    """The event-loop program for ``site`` under ``config`` (a ServerConfig)."""
+@dataclass(frozen=True)
+class ProgramData:
+    """The labels of the data both programs hold (:func:`program_data`)."""
+
+    routes: Label
+    not_allowed_entry: Label
+    bad_request_entry: Label
+    too_large_entry: Label
+    http_1: Label
+    #: The URL banner; its first 7 bytes are also the "http://" of absolute-form targets.
+    http_scheme: Label
+    banner: bytes
+    connection: Label
+    keep_alive_line: Label
+    #: The supervisor's struct timespec (None without a supervisor).
+    backoff: Label | None
+    sockaddr: Label
+    #: Each setup call's name, Pascal strings laid end to end in the order of the calls
+    #: (the programs step from one to the next by adding its length).
+    name: dict[str, Label]
+    failed: Label
+
+
+def program_data(a: Assembler, site: Site, config, backoff_timespec: bytes) -> ProgramData:
+    """The data the event loop reads, the same for i386 and x86-64 (only ``struct
+    timespec`` differs: two longs, 8 bytes on i386 and 16 on x86-64): the distinct
+    responses; the route table (a Pascal string per path, then its 12-byte entry), ended
+    by a 0 and the 404 entry; the 405, 400 and 431 entries; the strings the parser
+    compares; the banner; the socket address; the names used in error messages."""
     from .server import response_bytes
 
-    a = Assembler()
-    bufsize = config.buffer_size
-    stride_shift = max(bufsize - 1, 1).bit_length()   # each slot's buffer: a power of two
-    max_fd = config.max_connections + FIRST_CLIENT_FD
-    close_len = len(CONNECTION_CLOSE)
-
-    # ------------------------------------------------------------------ data
     pages = {id(x): x if isinstance(x, Response) else Response.of(x) for _, x in site.routes}
     blobs = {data: a.data(data, "response") for data in response_bytes(site)}
 
     def entry(r: Response) -> None:
         """[address][length][head length] (12 bytes).  Whether it may go out kept-alive is
-        read from its bytes: a head that ends with the Connection: close line."""
+        read from its bytes: a head that ends with the Connection: close line.  The
+        address is 32 bits on x86-64 too: the image lies below 4 GiB."""
         a.dd(blobs[r.data], align=1)
         a.data(struct.pack("<II", len(r.data), r.head_length))
 
@@ -151,13 +176,34 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     connection = a.data(b"connection:", "connection")
     keep_alive_line = a.data(CONNECTION_KEEP_ALIVE, "keep_alive_line")
     assert len(CONNECTION_KEEP_ALIVE) == HTTP_10 * 3   # its length is computed from the flag
+    backoff = None
     if config.workers != 1:       # the supervisor's pause before it forks again
-        backoff = a.data(struct.pack("<ii", 0, ACCEPT_BACKOFF_NS), "backoff_timespec")
+        backoff = a.data(backoff_timespec, "backoff_timespec")
     sockaddr = a.data(config.sockaddr_in(), "sockaddr")
     name = {call: a.data(_pascal(call), f"name_{call}")
             for call in ("socket", "setsockopt", "bind", "listen", "epoll_create1",
                          "epoll_ctl")}
     failed = a.data(_pascal("() failed: errno "), "failed")
+    return ProgramData(routes, not_allowed_entry, bad_request_entry, too_large_entry, http_1,
+                       http_scheme, banner, connection, keep_alive_line, backoff, sockaddr,
+                       name, failed)
+
+
+def assemble(site: Site, config) -> tuple[Assembler, Label]:
+    """The event-loop program for ``site`` under ``config`` (a ServerConfig)."""
+    a = Assembler()
+    bufsize = config.buffer_size
+    stride_shift = max(bufsize - 1, 1).bit_length()   # each slot's buffer: a power of two
+    max_fd = config.max_connections + FIRST_CLIENT_FD
+    close_len = len(CONNECTION_CLOSE)
+
+    # ------------------------------------------------------------------ data
+    d = program_data(a, site, config, struct.pack("<ii", 0, ACCEPT_BACKOFF_NS))
+    routes, http_1, http_scheme, connection = d.routes, d.http_1, d.http_scheme, d.connection
+    not_allowed_entry, bad_request_entry, too_large_entry = (
+        d.not_allowed_entry, d.bad_request_entry, d.too_large_entry)
+    keep_alive_line, backoff, sockaddr, name, failed, banner = (
+        d.keep_alive_line, d.backoff, d.sockaddr, d.name, d.failed, d.banner)
     int80 = a.label("int80")
 
     # ------------------------------------------------------------------ bss

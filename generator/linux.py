@@ -3,7 +3,9 @@
 i386 system call numbers come from arch/x86/entry/syscalls/syscall_32.tbl; the direct
 socket calls (359 and up) exist since Linux 4.3, before which only socketcall(102) did.
 Socket constants come from include/linux/socket.h and include/uapi/asm-generic/socket.h,
-signal numbers from arch/x86/include/uapi/asm/signal.h.
+signal numbers from arch/x86/include/uapi/asm/signal.h.  The constants below the system
+call numbers are the same on both architectures; x86-64's own numbers are in
+:class:`x86_64`.
 """
 
 # System calls (int 0x80: number in eax, arguments in ebx, ecx, edx, esi, edi, ebp).
@@ -29,6 +31,39 @@ SYS_listen = 363
 SYS_accept4 = 364
 SYS_setsockopt = 366
 SYS_shutdown = 373
+
+
+class x86_64:
+    """x86-64 system call numbers, from arch/x86/entry/syscalls/syscall_64.tbl (the
+    ``common`` and ``64`` rows): ``syscall`` with the number in rax, arguments in rdi, rsi,
+    rdx, r10, r8, r9; it returns in rax and clobbers rcx and r11 (the entry saves rip and
+    rflags there: arch/x86/entry/entry_64.S).  x86-64 has no ``signal`` (rt_sigaction
+    instead), no ``ugetrlimit`` (its getrlimit already takes 64-bit limits) and no
+    socketcall; the socket calls were direct from the start."""
+
+    SYS_read = 0
+    SYS_write = 1
+    SYS_close = 3
+    SYS_rt_sigaction = 13
+    SYS_writev = 20
+    SYS_nanosleep = 35
+    SYS_socket = 41
+    SYS_shutdown = 48
+    SYS_bind = 49
+    SYS_listen = 50
+    SYS_setsockopt = 54
+    SYS_fork = 57
+    SYS_exit = 60
+    SYS_wait4 = 61
+    SYS_getrlimit = 97
+    SYS_setrlimit = 160
+    SYS_sched_getaffinity = 204
+    SYS_clock_gettime = 228
+    SYS_epoll_wait = 232
+    SYS_epoll_ctl = 233
+    SYS_accept4 = 288
+    SYS_epoll_create1 = 291
+
 
 # Sockets.
 AF_INET = 2

@@ -1,7 +1,8 @@
 """The server's configuration, and the executable built from a site and a configuration.
 
 The program itself, one Python line per machine instruction, is :mod:`generator.eventloop`:
-an epoll event loop with keep-alive, pipelining, deadlines and workers.  This module checks
+an epoll event loop with keep-alive, pipelining, deadlines and workers; for x86-64 it is
+:mod:`generator.eventloop64`, the same program with the same bytes on the wire.  This module checks
 what a user may configure (so a bad value never reaches the bytes), lists the distinct
 responses a program holds, and links the program into an ELF (:mod:`generator.elf`).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import elf
 from .errors import ConfigError
@@ -19,6 +20,9 @@ from .site import BAD_REQUEST, HEADERS_TOO_LARGE, METHOD_NOT_ALLOWED, NOT_FOUND,
 
 #: How many bytes of a request are read: enough for any ordinary request's headers.
 DEFAULT_BUFFER_SIZE = 8192
+#: The architectures a program can be built for: i386 (ELF32, int 0x80) and x86-64 (ELF64,
+#: syscall).
+ARCHES = ("i386", "x86_64")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class ServerConfig:
     send_timeout: int = 10
     #: Processes that serve (1..256), or "auto": the CPUs the program may run on.
     workers: int | str = 1
+    #: The program's architecture: "i386" (a static ELF32 any x86 Linux runs, 64-bit
+    #: kernels included) or "x86_64" (a static ELF64 for x86-64 Linux).
+    arch: str = "i386"
 
     def __post_init__(self) -> None:
         if not isinstance(self.port, int) or not 1 <= self.port <= 65535:
@@ -60,6 +67,8 @@ class ServerConfig:
         if self.workers != "auto" and (not isinstance(self.workers, int)
                                        or not 1 <= self.workers <= 256):
             raise ConfigError(f"workers {self.workers!r} is neither auto nor 1..256")
+        if self.arch not in ARCHES:
+            raise ConfigError(f"architecture {self.arch!r} is neither i386 nor x86_64")
 
     @property
     def url(self) -> str:
@@ -98,9 +107,20 @@ def as_site(content: Site | Page | bytes) -> Site:
     return Site((("/", Response(raw, end + 4 if end >= 0 else len(raw))),))
 
 
-def build_server(content: Site | Page | bytes, config: ServerConfig = ServerConfig()) -> bytes:
-    """The executable's bytes: a static i386 ELF that serves ``content``."""
-    from .eventloop import assemble
+def assembler_for(arch: str):
+    """The ``assemble(site, config)`` that writes the program for ``arch``."""
+    if arch == "x86_64":
+        from .eventloop64 import assemble
+    else:
+        from .eventloop import assemble
+    return assemble
 
-    a, entry = assemble(as_site(content), config)
+
+def build_server(content: Site | Page | bytes, config: ServerConfig = ServerConfig(),
+                 arch: str | None = None) -> bytes:
+    """The executable's bytes: a static ELF that serves ``content``, i386 (ELF32) or, with
+    ``arch="x86_64"`` (or ``config.arch``), x86-64 (ELF64)."""
+    if arch is not None and arch != config.arch:
+        config = replace(config, arch=arch)
+    a, entry = assembler_for(config.arch)(as_site(content), config)
     return elf.link(a, entry)

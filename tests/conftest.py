@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from generator import Page
-from support import FIXTURES, NATIVE, NATIVE_REASON, NativeServers
+from support import ARCHES, FIXTURES, NativeServers, native_for
 
 pytest_plugins = ["pytester"]
 
@@ -22,11 +22,30 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-goldens"))
 
 
+@pytest.fixture(params=ARCHES)
+def arch(request: pytest.FixtureRequest) -> str:
+    """Each architecture a program is built for, for a test that runs the same behaviour
+    on both natively: skipped where this host cannot run that architecture's programs."""
+    runs, why = native_for(request.param)
+    if not runs:
+        pytest.skip(why)
+    return request.param
+
+
+def _arch_of(request: pytest.FixtureRequest) -> str:
+    callspec = getattr(request.node, "callspec", None)
+    return callspec.params.get("arch", "i386") if callspec is not None else "i386"
+
+
 @pytest.fixture
-def servers(tmp_path):
-    if not NATIVE:
-        pytest.skip(NATIVE_REASON)
-    s = NativeServers(tmp_path)
+def servers(request, tmp_path):
+    """Native servers, all stopped when the test ends; built for the test's ``arch``
+    parameter when it has one (else i386), and skipped where that cannot run."""
+    arch = _arch_of(request)
+    runs, why = native_for(arch)
+    if not runs:
+        pytest.skip(why)
+    s = NativeServers(tmp_path, arch=arch)
     try:
         yield s
     finally:

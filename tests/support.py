@@ -62,6 +62,22 @@ NATIVE_REASON = ("native execution is switched off by WEBELF_NO_NATIVE" if NATIV
                  f"runs an i386 Linux ELF natively; {_NATIVE_PROBLEM}" if _NATIVE_PROBLEM else "")
 native = pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)
 
+#: x86-64 programs (``ServerConfig(arch="x86_64")``) run natively on an x86-64 Linux kernel
+#: only: no i386 kernel or CPU runs them.
+X86_64_LINUX = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
+NATIVE64 = not NATIVE_OFF and X86_64_LINUX
+NATIVE64_REASON = ("native execution is switched off by WEBELF_NO_NATIVE" if NATIVE_OFF else
+                   f"runs an x86-64 Linux ELF natively; this host is {sys.platform}/"
+                   f"{platform.machine()}, which cannot execute it" if not X86_64_LINUX else "")
+native64 = pytest.mark.skipif(not NATIVE64, reason=NATIVE64_REASON)
+#: The architectures a program is built for, and whether this host runs each natively.
+ARCHES = ("i386", "x86_64")
+
+
+def native_for(arch: str) -> tuple[bool, str]:
+    """Whether this host runs ``arch``'s programs natively, and why not."""
+    return (NATIVE64, NATIVE64_REASON) if arch == "x86_64" else (NATIVE, NATIVE_REASON)
+
 
 def free_port() -> int:
     """A port the kernel says is free on 127.0.0.1 right now."""
@@ -99,12 +115,15 @@ class NativeServers:
 
     tmp: Path
     procs: list = field(default_factory=list)
+    #: What :meth:`build` and :meth:`start` build for: "i386" or "x86_64".
+    arch: str = "i386"
 
     def build(self, page: Page, port: int | None = None, name: str = "site.elf") -> tuple[Path, bytes, int]:
         port = port or free_port()
         response = http_response(page)
         path = self.tmp / name
-        path.write_bytes(build_server(response, ServerConfig(port=port, bind=LOOPBACK)))
+        path.write_bytes(build_server(response, ServerConfig(port=port, bind=LOOPBACK,
+                                                             arch=self.arch)))
         path.chmod(0o755)
         return path, response, port
 

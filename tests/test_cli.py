@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from generator import Page, default_page, http_response
-from support import LOOPBACK, Served, free_port, native, wait_listening
+from support import LOOPBACK, Served, free_port, wait_listening
 
 
 def webelf(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -49,9 +49,11 @@ def test_help_documents_every_option():
     result = webelf("build", "--help")
     assert result.returncode == 0
     for option in ("--html FILE", "--site DIR", "--port N", "--bind ADDR",
-                   "--content-type TYPE", "--idle-timeout S", "-o OUT"):
+                   "--content-type TYPE", "--idle-timeout S", "--arch ARCH", "-o OUT"):
         assert option in result.stdout
     assert "8080" in result.stdout and "0.0.0.0" in result.stdout
+    words = " ".join(result.stdout.split())
+    assert "or x86_64 (a 64-bit ELF for x86-64 Linux)" in words and "(default: i386)" in words
     assert "exit status" in result.stdout
 
 
@@ -72,6 +74,8 @@ def test_help_documents_every_option():
     (["build", "--site", "/nonexistent-dir", "-o", "x"], "is not a directory"),
     (["build", "--site", ".", "--html", "a.html", "-o", "x"], "not allowed with"),
     (["build", "--idle-timeout", "0", "-o", "x"], "outside 1..86400 seconds"),
+    (["build", "--arch", "arm64", "-o", "x"], "'arm64' is neither i386 nor x86_64"),
+    (["build", "--arch", "", "-o", "x"], "is neither i386 nor x86_64"),
 ])
 def test_bad_input_is_one_line_and_status_2(args, fragment, tmp_path):
     result = webelf(*args, cwd=tmp_path)
@@ -91,19 +95,32 @@ def test_a_page_that_is_not_utf8_is_refused_with_status_2(tmp_path):
     assert result.returncode == 2 and "not valid UTF-8" in result.stderr
 
 
-@native
-def test_the_built_program_serves_what_was_asked(servers, tmp_path):
+def test_the_built_program_serves_what_was_asked(arch, servers, tmp_path):
     page = tmp_path / "index.html"
     page.write_text("<h1>built from the command line</h1>", encoding="utf-8")
     port = free_port()
     out = tmp_path / "cli.elf"
     assert webelf("build", "--html", str(page), "--port", str(port), "--bind", LOOPBACK,
-                  "-o", str(out)).returncode == 0
+                  "--arch", arch, "-o", str(out)).returncode == 0
+    assert out.read_bytes()[4] == (2 if arch == "x86_64" else 1)  # ELFCLASS64 or 32
     proc = servers.spawn(out)
     wait_listening(proc, port)
     expected = Page.make(page.read_bytes())
     served = Served(proc, port, out, http_response(expected), expected)
     assert served.fetch_raw() == served.response
+
+
+@pytest.mark.parametrize("spelling", ["x86_64", "x86-64"])
+def test_build_arch_x86_64_writes_an_elf64(spelling, tmp_path):
+    out = tmp_path / "site64.elf"
+    result = webelf("build", "--arch", spelling, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    data = out.read_bytes()
+    assert data[:5] == b"\x7fELF\x02" and int.from_bytes(data[18:20], "little") == 62
+    assert http_response(default_page()) in data
+    assert result.stderr.startswith(f"webelf: wrote {out} ({len(data)} bytes): ")
+    assert webelf("build", "-o", str(tmp_path / "i386.elf")).returncode == 0
+    assert (tmp_path / "i386.elf").read_bytes()[4] == 1, "i386 stays the default"
 
 
 def test_build_a_site_from_a_directory(tmp_path):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from generator import build_server, default_page, http_response
 from generator.elf import link
 from generator.x86 import EAX, EBX, Assembler
-from support import native, tool
+from support import tool
 
 PF_X, PF_W, PF_R = 1, 2, 4
 
@@ -92,8 +92,7 @@ def test_layouts_of_any_size_keep_pages_apart(code, data, bss, tmp_path_factory)
     assert dat.p_offset + dat.p_filesz == len(elf)
 
 
-@native
-def test_the_running_program_has_no_writable_executable_mapping(servers):
+def test_the_running_program_has_no_writable_executable_mapping(arch, servers):
     served = servers.start(default_page())
     maps = Path(f"/proc/{served.proc.pid}/maps").read_text().splitlines()
     assert maps, "the process must be running"

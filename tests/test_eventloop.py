@@ -1,8 +1,9 @@
 """The event-loop server (generator/eventloop.py) on the real kernel and in the harness.
 
-Natively (x86 Linux): keep-alive, pipelining, HTTP/1.0, the head deadline against a client
-that trickles its head, a client that never reads a large page, --max-connections, and
-workers (two serving processes under a supervisor, seen in /proc, a killed one replaced).
+Natively (x86 Linux), for each architecture (the ``arch`` fixture: i386, and x86-64 on an
+x86-64 kernel): keep-alive, pipelining, HTTP/1.0, the head deadline against a client that
+trickles its head, a client that never reads a large page, --max-connections, and workers
+(two serving processes under a supervisor, seen in /proc, a killed one replaced).
 In the harness, the same behaviours on the virtual clock.  The expected bytes come from
 generator.site's responses: a kept-alive answer is the stored one without its
 ``Connection: close`` line (RFC 9112 section 9.6: a server that closes says so; one that
@@ -22,7 +23,7 @@ import pytest
 from generator import Page, ServerConfig, Site, build_server, default_site
 from generator.site import CONNECTION_CLOSE
 from generator.site import NOT_FOUND, Response
-from support import LOOPBACK, NATIVE, NATIVE_REASON, free_port, wait_listening
+from support import LOOPBACK, free_port, wait_listening
 
 TIMEOUT = 10.0
 SITE = default_site()
@@ -80,14 +81,11 @@ def build(tmp_path: Path, site: Site = SITE, **config) -> tuple[Path, int]:
     return path, port
 
 
-native = pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)
-
 
 # --- natively --------------------------------------------------------------------------------
 
-@native
-def test_keep_alive_then_connection_close_is_honoured(servers, tmp_path):
-    path, port = build(tmp_path)
+def test_keep_alive_then_connection_close_is_honoured(servers, tmp_path, arch):
+    path, port = build(tmp_path, arch=arch)
     proc = servers.spawn(path)
     wait_listening(proc, port)
     with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
@@ -101,9 +99,8 @@ def test_keep_alive_then_connection_close_is_honoured(servers, tmp_path):
         assert recv_to_close(s) == closing("/about")
 
 
-@native
-def test_three_pipelined_requests_get_three_responses_in_order(servers, tmp_path):
-    path, port = build(tmp_path)
+def test_three_pipelined_requests_get_three_responses_in_order(servers, tmp_path, arch):
+    path, port = build(tmp_path, arch=arch)
     proc = servers.spawn(path)
     wait_listening(proc, port)
     with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
@@ -111,9 +108,8 @@ def test_three_pipelined_requests_get_three_responses_in_order(servers, tmp_path
         assert recv_to_close(s) == kept("/about") + kept("/", head=True) + closing("/")
 
 
-@native
-def test_http_1_0_and_other_methods_close(servers, tmp_path):
-    path, port = build(tmp_path)
+def test_http_1_0_and_other_methods_close(servers, tmp_path, arch):
+    path, port = build(tmp_path, arch=arch)
     proc = servers.spawn(path)
     wait_listening(proc, port)
     with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
@@ -124,9 +120,8 @@ def test_http_1_0_and_other_methods_close(servers, tmp_path):
         assert recv_to_close(s).startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
 
 
-@native
-def test_http_1_0_keep_alive_stays_open_until_a_request_without_it(servers, tmp_path):
-    path, port = build(tmp_path)
+def test_http_1_0_keep_alive_stays_open_until_a_request_without_it(servers, tmp_path, arch):
+    path, port = build(tmp_path, arch=arch)
     proc = servers.spawn(path)
     wait_listening(proc, port)
     with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as s:
@@ -140,13 +135,12 @@ def test_http_1_0_keep_alive_stays_open_until_a_request_without_it(servers, tmp_
         assert recv_to_close(s) == closing("/about")
 
 
-@native
 def test_the_head_deadline_drops_a_trickling_client_while_others_are_served(servers,
-                                                                            tmp_path):
+                                                                            tmp_path, arch):
     """A client that sends one byte of its head every 0.3 s is dropped once the head
     deadline (2 s) has passed, however it trickles; meanwhile every other request is
     answered at once."""
-    path, port = build(tmp_path, header_timeout=2)
+    path, port = build(tmp_path, header_timeout=2, arch=arch)
     proc = servers.spawn(path)
     wait_listening(proc, port)
     slow = socket.create_connection((LOOPBACK, port), timeout=TIMEOUT)
@@ -180,11 +174,10 @@ def test_the_head_deadline_drops_a_trickling_client_while_others_are_served(serv
     assert max(answered) < 0.5, answered
 
 
-@native
-def test_a_client_that_never_reads_a_large_page_blocks_nobody(servers, tmp_path):
+def test_a_client_that_never_reads_a_large_page_blocks_nobody(servers, tmp_path, arch):
     big = Page.make(b"z" * (8 << 20), "application/octet-stream")
     site = Site((("/", big), ("/small", PAGES["/about"])))
-    path, port = build(tmp_path, site, send_timeout=2)
+    path, port = build(tmp_path, site, send_timeout=2, arch=arch)
     proc = servers.spawn(path)
     wait_listening(proc, port)
     stuck = socket.socket()
@@ -211,9 +204,8 @@ def test_a_client_that_never_reads_a_large_page_blocks_nobody(servers, tmp_path)
     assert 0 < got < 8 << 20
 
 
-@native
-def test_max_connections_closes_the_next_one_at_once(servers, tmp_path):
-    path, port = build(tmp_path, max_connections=2)
+def test_max_connections_closes_the_next_one_at_once(servers, tmp_path, arch):
+    path, port = build(tmp_path, max_connections=2, arch=arch)
     proc = servers.spawn(path)
     wait_listening(proc, port)
     time.sleep(0.1)  # wait_listening's own connection is gone
@@ -255,9 +247,8 @@ def stop_group(proc) -> None:
     proc.wait(timeout=TIMEOUT)
 
 
-@native
-def test_two_workers_serve_and_a_killed_one_is_replaced(servers, tmp_path):
-    path, port = build(tmp_path, workers=2)
+def test_two_workers_serve_and_a_killed_one_is_replaced(servers, tmp_path, arch):
+    path, port = build(tmp_path, workers=2, arch=arch)
     proc = servers.spawn(path, start_new_session=True)
     wait_listening(proc, port)
     workers = _workers(proc.pid)
@@ -382,11 +373,10 @@ def test_the_overhead_stays_within_2048_bytes():
     assert overhead <= 2048, overhead
 
 
-@native
-def test_workers_auto_starts_one_per_cpu_the_process_may_use(servers, tmp_path):
+def test_workers_auto_starts_one_per_cpu_the_process_may_use(servers, tmp_path, arch):
     """--workers auto counts the bits of sched_getaffinity's mask (sched_getaffinity(2));
     run under taskset-like affinity of one CPU, it serves alone, without a supervisor."""
-    path, port = build(tmp_path, workers="auto")
+    path, port = build(tmp_path, workers="auto", arch=arch)
     cpus = sorted(os.sched_getaffinity(0))
     proc = servers.spawn(path, start_new_session=True)
     wait_listening(proc, port)

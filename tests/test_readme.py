@@ -42,6 +42,29 @@ def test_readme_sizes_are_those_of_the_default_site():
     assert code == asm.text_size
 
 
+def test_readme_size_table_has_both_architectures():
+    """The i386 and x86-64 rows: file, overhead, headers, code, data, and the overhead with
+    every feature (--workers auto), as benchmarks/size.py computes them."""
+    from generator.elf import plan
+    from generator.server import assembler_for
+
+    text = README.read_text()
+    site = default_site()
+    responses = sum(map(len, response_bytes(site)))
+    for label, arch in (("i386 (ELF32)", "i386"), ("x86-64 (ELF64)", "x86_64")):
+        row = re.search(rf"^\| {re.escape(label)} \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| "
+                        rf"(\d+) \| (\d+) \|$", text, re.M)
+        assert row, f"the README's size table has no {label} row"
+        file_size, overhead, headers, code, data, auto = map(int, row.groups())
+        program = build_server(site, ServerConfig(arch=arch))
+        asm, _ = assembler_for(arch)(site, ServerConfig(arch=arch))
+        assert (file_size, overhead) == (len(program), len(program) - responses)
+        assert headers == plan(0, 0, 0, bits=asm.bits).text_offset
+        assert (code, headers + code + data) == (asm.text_size, overhead)
+        every = build_server(site, ServerConfig(arch=arch, workers="auto"))
+        assert auto == len(every) - responses
+
+
 def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 

@@ -1,6 +1,7 @@
 """The generated server against real clients on the real kernel (x86 Linux only): the
 traffic that kills the seed's server -- big cookies, resets, silent clients, load, a
-browser that follows a link.
+browser that follows a link.  The tests that take ``arch`` run for the i386 and the x86-64
+program.
 
 Every server here listens on 127.0.0.1 on a free port and is stopped by the ``servers``
 fixture; the browser runs headless with networking features off, pointed at it alone.
@@ -22,10 +23,13 @@ from support import LOOPBACK, env_without_proxy, free_port, tool, wait_listening
 
 
 def start_site(servers, tmp_path: Path, idle_timeout: int = 5, header_timeout: int = 10):
+    """The default site, natively, built for the architecture the ``servers`` fixture
+    was given (the test's ``arch``, else i386)."""
     port = free_port()
     path = tmp_path / "site.elf"
     path.write_bytes(build_server(default_site(), ServerConfig(
-        port=port, bind=LOOPBACK, idle_timeout=idle_timeout, header_timeout=header_timeout)))
+        port=port, bind=LOOPBACK, idle_timeout=idle_timeout, header_timeout=header_timeout,
+        arch=servers.arch)))
     path.chmod(0o755)
     proc = servers.spawn(path)
     wait_listening(proc, port)
@@ -51,7 +55,7 @@ def fetch(port: int, request: bytes, timeout: float = 10.0) -> bytes:
     return b"".join(chunks)
 
 
-def test_curl_with_a_6_kib_cookie_gets_the_whole_page(servers, tmp_path):
+def test_curl_with_a_6_kib_cookie_gets_the_whole_page(arch, servers, tmp_path):
     """The seed's server read 1024 bytes and closed with the rest unread: a reset, and
     the browser may never show the page.  This one reads the whole head first."""
     _, port = start_site(servers, tmp_path)
@@ -63,14 +67,14 @@ def test_curl_with_a_6_kib_cookie_gets_the_whole_page(servers, tmp_path):
     assert out.stdout == page_response("/")
 
 
-def test_a_head_larger_than_the_buffer_gets_431_not_a_reset(servers, tmp_path):
+def test_a_head_larger_than_the_buffer_gets_431_not_a_reset(arch, servers, tmp_path):
     _, port = start_site(servers, tmp_path)
     request = b"GET / HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * 9000 + b"\r\n\r\n"
     response = fetch(port, request)
     assert response.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
 
 
-def test_a_client_that_resets_before_reading_does_not_kill_it(servers, tmp_path):
+def test_a_client_that_resets_before_reading_does_not_kill_it(arch, servers, tmp_path):
     proc, port = start_site(servers, tmp_path)
     for _ in range(20):
         s = socket.create_connection((LOOPBACK, port), timeout=5)
@@ -82,7 +86,7 @@ def test_a_client_that_resets_before_reading_does_not_kill_it(servers, tmp_path)
     assert fetch(port, b"GET /about HTTP/1.1\r\nHost: x\r\n\r\n") == page_response("/about")
 
 
-def test_an_idle_client_does_not_block_the_next_visitor(servers, tmp_path):
+def test_an_idle_client_does_not_block_the_next_visitor(arch, servers, tmp_path):
     """One client connects and says nothing.  The next is served at once, and the silent
     one is dropped, without an answer, once its head deadline (1 s here) has passed."""
     _, port = start_site(servers, tmp_path, header_timeout=1)
@@ -112,7 +116,7 @@ def test_ab_10000_requests_all_2xx(servers, tmp_path):
     assert re.search(rf"Document Length:\s+{length} bytes", out.stdout)
 
 
-def test_ab_keep_alive_reuses_http_1_0_connections(servers, tmp_path):
+def test_ab_keep_alive_reuses_http_1_0_connections(arch, servers, tmp_path):
     """ab speaks HTTP/1.0; with -k it sends ``Connection: Keep-Alive`` and counts the
     responses that said ``Connection: keep-alive`` and left the connection open.  All of
     them must, or ab (which then reconnects) would count fewer."""

@@ -46,6 +46,7 @@ from typing import NoReturn, Sequence
 from generator import (
     GeneratorError, Page, ServerConfig, Site, build_server, default_page, default_site,
 )
+from generator.server import ARCHES
 from harness import (
     DEFAULT_REQUEST, ElfError, Guest, GuestFault, GuestTimeout, HarnessError,
 )
@@ -172,6 +173,14 @@ def _workers(text: str) -> int | str:
     return value
 
 
+def _arch(text: str) -> str:
+    """--arch: i386 or x86_64 (also spelt x86-64)."""
+    value = text.replace("-", "_")
+    if value not in ARCHES:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither i386 nor x86_64")
+    return value
+
+
 def _env_pair(text: str) -> tuple[str, str]:
     """One ``--env NAME=VALUE``: NAME non-empty and without ``=``; VALUE may be empty."""
     name, sep, value = text.partition("=")
@@ -205,7 +214,8 @@ def _parser() -> _Parser:
     build = sub.add_parser(
         "build", help="write a static ELF that serves a page over HTTP",
         description=(
-            "Write a static 32-bit Linux executable that serves a site over HTTP/1.1: GET "
+            "Write a static Linux executable (32-bit i386, or x86-64 with --arch x86_64) "
+            "that serves a site over HTTP/1.1: GET "
             "and HEAD of its pages, 404 for unknown paths, 405 for other methods, 400 "
             "for what is not HTTP, 431 for a head larger than 8 KiB. Every response is "
             "computed here, Content-Length included; the program needs nothing but the "
@@ -247,6 +257,10 @@ def _parser() -> _Parser:
     build.add_argument("--send-timeout", metavar="S", type=_idle_seconds, default=None,
                        help="whole seconds, 1..86400, a response may wait for a client that "
                             "does not read (default: 10)")
+    build.add_argument("--arch", metavar="ARCH", type=_arch, default="i386",
+                       help="i386 (a 32-bit ELF any x86 Linux runs, 64-bit kernels included) "
+                            "or x86_64 (a 64-bit ELF for x86-64 Linux); the same server, the "
+                            "same bytes on the wire (default: i386)")
     build.add_argument("-o", "--output", metavar="OUT", type=Path, required=True,
                        help="where to write the executable (mode 0755)")
     build.set_defaults(func=_build)
@@ -416,6 +430,7 @@ def _build(args: argparse.Namespace) -> int:
     options = {"workers": args.workers, "max_connections": args.max_connections,
                "header_timeout": args.header_timeout, "send_timeout": args.send_timeout}
     config = ServerConfig(port=args.port, bind=args.bind, idle_timeout=args.idle_timeout,
+                          arch=args.arch,
                           **{name: value for name, value in options.items() if value is not None})
     program = build_server(site, config)
     _write_executable(args.output, program)
