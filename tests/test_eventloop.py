@@ -4,7 +4,8 @@ Natively (x86 Linux), for each architecture (the ``arch`` fixture: i386, and x86
 x86-64 kernel): keep-alive, pipelining, HTTP/1.0, the head deadline against a client that
 trickles its head, a client that never reads a large page, --max-connections, and workers
 (two serving processes under a supervisor, seen in /proc, a killed one replaced).
-In the harness, the same behaviours on the virtual clock.  The expected bytes come from
+In the harness, the same behaviours on the virtual clock, for both architectures on any
+host (the ``emu_arch`` fixture).  The expected bytes come from
 generator.site's responses: a kept-alive answer is the stored one without its
 ``Connection: close`` line (RFC 9112 section 9.6: a server that closes says so; one that
 keeps the connection open says nothing).
@@ -273,6 +274,13 @@ def test_two_workers_serve_and_a_killed_one_is_replaced(servers, tmp_path, arch)
 
 # --- in the harness, on the virtual clock ----------------------------------------------------
 
+@pytest.fixture(params=["i386", "x86_64"])
+def emu_arch(request) -> str:
+    """Both architectures, in the harness on any host (unlike ``arch``, which runs the
+    program natively and skips what the host cannot run)."""
+    return request.param
+
+
 def guest(site: Site = SITE, **config):
     from harness import Guest
 
@@ -281,8 +289,8 @@ def guest(site: Site = SITE, **config):
     return g
 
 
-def test_emulated_keep_alive_and_pipelining():
-    g = guest()
+def test_emulated_keep_alive_and_pipelining(emu_arch):
+    g = guest(arch=emu_arch)
     c = g.connect()
     c.send(get("/"))
     g.run()
@@ -298,8 +306,8 @@ def test_emulated_keep_alive_and_pipelining():
     assert d.recv() == closing("/") and d.closed_by_peer
 
 
-def test_emulated_head_deadline_drops_a_trickler_and_serves_the_rest():
-    g = guest(header_timeout=3)
+def test_emulated_head_deadline_drops_a_trickler_and_serves_the_rest(emu_arch):
+    g = guest(header_timeout=3, arch=emu_arch)
     slow = g.connect()
     slow.send(b"GET / HT")
     g.run()
@@ -317,9 +325,9 @@ def test_emulated_head_deadline_drops_a_trickler_and_serves_the_rest():
     assert slow.closed_by_peer and slow.received == b""
 
 
-def test_emulated_non_reader_blocks_nobody_and_meets_the_send_deadline():
+def test_emulated_non_reader_blocks_nobody_and_meets_the_send_deadline(emu_arch):
     big = Page.make(b"z" * (8 << 20), "application/octet-stream")
-    g = guest(Site((("/", big), ("/small", PAGES["/about"]))), send_timeout=2)
+    g = guest(Site((("/", big), ("/small", PAGES["/about"]))), send_timeout=2, arch=emu_arch)
     stuck = g.connect()
     stuck.rcvbuf = 4096
     stuck.send(get("/"))
@@ -335,8 +343,8 @@ def test_emulated_non_reader_blocks_nobody_and_meets_the_send_deadline():
     assert len(stuck.received) < 8 << 20
 
 
-def test_emulated_two_workers_under_a_supervisor():
-    g = guest(workers=2)
+def test_emulated_two_workers_under_a_supervisor(emu_arch):
+    g = guest(workers=2, arch=emu_arch)
     tasks = g.kernel.tasks
     assert tasks is not None and len([p for p in tasks.procs.values() if p.status is None]) == 3
     for _ in range(4):
@@ -396,10 +404,10 @@ def test_workers_auto_starts_one_per_cpu_the_process_may_use(servers, tmp_path, 
     ("Connection: keep-alive, close", True), ("Connection: TE, close", True),
     ("Connection: keep-alive", False), ("X-Connection: close", False),
 ])
-def test_emulated_connection_options_are_a_list(header, closes):
+def test_emulated_connection_options_are_a_list(header, closes, emu_arch):
     """RFC 9112 section 9.6: "close" among the Connection options, in any case, wherever
     it stands in the list, closes the connection after the response."""
-    g = guest()
+    g = guest(arch=emu_arch)
     c = g.connect()
     c.send(get("/", header))
     g.run()
@@ -413,12 +421,12 @@ def test_emulated_connection_options_are_a_list(header, closes):
     ("Connection: close, keep-alive", True), ("Keep-Alive: timeout=5", True),
     ("X-Connection: keep-alive", True), ("Connection: keeps", True),
 ])
-def test_emulated_http_1_0_stays_open_only_when_it_asks(header, closes):
+def test_emulated_http_1_0_stays_open_only_when_it_asks(header, closes, emu_arch):
     """RFC 9112 section 9.3: an HTTP/1.0 connection persists when its request carries the
     keep-alive connection option (and not close, which wins); the response then says
     ``Connection: keep-alive`` (appendix C.2.2), or an HTTP/1.0 client would wait for the
     close.  Then the next request on the same connection is answered."""
-    g = guest()
+    g = guest(arch=emu_arch)
     c = g.connect()
     c.send(get("/", header, version="1.0"))
     g.run()
@@ -431,20 +439,20 @@ def test_emulated_http_1_0_stays_open_only_when_it_asks(header, closes):
         assert not c.closed_by_peer
 
 
-def test_emulated_a_bare_cr_does_not_end_the_request_line():
+def test_emulated_a_bare_cr_does_not_end_the_request_line(emu_arch):
     """RFC 9112 section 2.2: a CR not followed by LF is not a line ending: 400."""
-    g = guest()
+    g = guest(arch=emu_arch)
     c = g.connect()
     c.send(b"GET / HTTP/1.1\rX\r\nHost: x\r\n\r\n")
     g.run()
     assert c.recv().startswith(b"HTTP/1.1 400 Bad Request\r\n")
 
 
-def test_emulated_send_deadline_runs_from_the_last_write_that_moved_bytes():
+def test_emulated_send_deadline_runs_from_the_last_write_that_moved_bytes(emu_arch):
     """A client that keeps reading, slowly, is not cut off: the send deadline (2 s) runs
     between two writes that moved bytes, as nginx's send_timeout does."""
     big = Page.make(b"z" * (8 << 20), "application/octet-stream")
-    g = guest(Site((("/", big),)), send_timeout=2)
+    g = guest(Site((("/", big),)), send_timeout=2, arch=emu_arch)
     c = g.connect()
     c.rcvbuf = 65536
     c.send(get("/"))

@@ -68,18 +68,21 @@ def _sites() -> dict[str, Site]:
 REQUEST_LIST = _requests()
 SITES = _sites()
 CASES = [pytest.param(r, s, id=f"{r.name}-{s}") for s in SITES for r in REQUEST_LIST]
+#: The architectures ``webelf build --arch`` writes; the expected responses are the same
+#: bytes for both (the emulator runs either on any host).
+ARCHS = ("i386", "x86_64")
 
 
 @lru_cache(maxsize=None)
-def program(site: str, port: int = 8080, bind: str = "0.0.0.0") -> bytes:
-    return build_server(SITES[site], ServerConfig(port=port, bind=bind))
+def program(site: str, port: int = 8080, bind: str = "0.0.0.0", arch: str = "i386") -> bytes:
+    return build_server(SITES[site], ServerConfig(port=port, bind=bind, arch=arch))
 
 
 # ---------------------------------------------------------------------- replaying
 
-def replay_emulated(site: str, request: Request) -> bytes:
+def replay_emulated(site: str, request: Request, arch: str = "i386") -> bytes:
     """The response the emulated ELF sends; the request is sent as the manifest says."""
-    guest = Guest(program(site))
+    guest = Guest(program(site, arch=arch))
     guest.start()
     if request.send == "whole":
         return guest.request(request.data)
@@ -220,14 +223,15 @@ def native_or_none(request: pytest.FixtureRequest):
 
 # ---------------------------------------------------------------------- the tests
 
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("req,site", CASES)
-def test_replay(req: Request, site: str, update_goldens, request):
+def test_replay(req: Request, site: str, arch: str, update_goldens, request):
     expected = expected_response(site, req, update_goldens, native_or_none(request))
-    actual = replay_emulated(site, req)
+    actual = replay_emulated(site, req, arch)
     difference = diff_bytes(expected, actual)
     if difference is not None:
-        pytest.fail(f"response to {req.name} from site {site}:\n{difference}\n{UPDATE_HINT}",
-                    pytrace=False)
+        pytest.fail(f"response to {req.name} from site {site} ({arch}):\n{difference}\n"
+                    f"{UPDATE_HINT}", pytrace=False)
 
 
 @pytest.mark.parametrize("req,site", CASES)
@@ -280,8 +284,14 @@ def test_native_sends_the_same_bytes(req: Request, site: str, native_sites):
                     pytrace=False)
 
 
-def listing_of(site: str) -> str:
-    return listing(load(program(site)))
+def listing_of(site: str, arch: str = "i386") -> str:
+    return listing(load(program(site, arch=arch)))
+
+
+def golden_path(site: str, arch: str) -> Path:
+    """``golden/<site>.lst`` for i386 (the first architecture), ``<site>.<arch>.lst``
+    for the others."""
+    return GOLDEN / (f"{site}.lst" if arch == "i386" else f"{site}.{arch}.lst")
 
 
 def _shape(line: str) -> str:
@@ -321,10 +331,11 @@ def listing_diff(expected: str, actual: str, site: str, limit: int = 40) -> str 
     return head + "\n" + "\n".join(lines[:limit]) + more
 
 
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("site", list(SITES))
-def test_golden_listing(site: str, update_goldens):
-    path = GOLDEN / f"{site}.lst"
-    actual = listing_of(site)
+def test_golden_listing(site: str, arch: str, update_goldens):
+    path = golden_path(site, arch)
+    actual = listing_of(site, arch)
     if update_goldens and (not path.exists() or path.read_text() != actual):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(actual)
@@ -343,13 +354,14 @@ def test_corpus_has_real_and_synthetic_requests():
     assert sum(e["kind"] == "synthetic" for e in manifest) >= 8
 
 
-def test_a_changed_encoding_fails_with_a_diff_naming_the_instruction(monkeypatch):
+@pytest.mark.parametrize("arch, first", [("i386", "push 0x30"), ("x86_64", "push 0xd")])
+def test_a_changed_encoding_fails_with_a_diff_naming_the_instruction(monkeypatch, arch, first):
     """What a contributor sees when an encoding changes: the listing diff shows the old
     and the new instruction.  Here push imm8 is made to use its 32-bit form (68 id)."""
     from generator import x86
 
     site = "default"
-    before = listing_of(site)
+    before = listing_of(site, arch)
     original = x86.Assembler.push
 
     def push_imm32(self, src):
@@ -360,15 +372,17 @@ def test_a_changed_encoding_fails_with_a_diff_naming_the_instruction(monkeypatch
     monkeypatch.setattr(x86.Assembler, "push", push_imm32)
     program.cache_clear()
     try:
-        after = listing_of(site)
+        after = listing_of(site, arch)
     finally:
         program.cache_clear()
     difference = listing_diff(before, after, site)
     assert difference is not None
     head = difference.splitlines()[:3]
     assert head[0] == "changed instruction in default:"
-    assert head[1].startswith("    was: ") and " 6a30 " in head[1] and "push 0x30" in head[1]
-    assert head[2].startswith("    now: ") and " 6830000000 " in head[2] and "push 0x30" in head[2]
+    imm = int(first.split()[-1], 16)
+    assert head[1].startswith("    was: ") and f" 6a{imm:02x} " in head[1] and first in head[1]
+    assert head[2].startswith("    now: ") and f" 68{imm:02x}000000 " in head[2] \
+        and first in head[2]
 
 
 def test_a_changed_page_fails_the_byte_and_length_checks():
