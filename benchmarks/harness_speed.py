@@ -4,7 +4,8 @@ Reproduce: python benchmarks/harness_speed.py [--requests N] [--loads N]
 (from the repository root, after pip install .; add --native on x86 Linux to time the
 same ELF on the real kernel with a sequential loopback client, for scale)
 
-Measured through the public Python API, tracing off, one process, one core.  The
+Measured through the public Python API, tracing off, one process, one core, for the
+server ``webelf build`` writes for each architecture (i386, x86-64), rounds interleaved.  The
 numbers vary with the machine's load: compare rows measured in the same run.
 """
 
@@ -23,19 +24,29 @@ from generator.site import Response
 from harness import DEFAULT_REQUEST, Guest
 
 
-def replay_rate(program: bytes, response: bytes, n: int, rounds: int = 5) -> tuple[float, float]:
-    """Requests per second over ``rounds`` rounds of ``n/rounds`` requests: (median, best).
-    The machine is shared; the best round is the least disturbed one."""
-    guest = Guest(program)
-    guest.start()
-    rates = []
+def replay_rates(programs: dict[str, bytes], response: bytes, n: int,
+                 rounds: int = 5) -> dict[str, tuple[float, float]]:
+    """Requests per second over ``rounds`` rounds of ``n/rounds`` requests for each
+    program, the programs' rounds interleaved: {name: (median, best)}.  The machine is
+    shared; the best round is the least disturbed one."""
+    guests = {}
+    for name, program in programs.items():
+        guests[name] = guest = Guest(program)
+        guest.start()
+    rates: dict[str, list[float]] = {name: [] for name in programs}
     for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(n // rounds):
-            got = guest.request(DEFAULT_REQUEST)
-        rates.append(n // rounds / (time.perf_counter() - start))
-        assert got == response
-    return statistics.median(rates), max(rates)
+        for name, guest in guests.items():
+            start = time.perf_counter()
+            for _ in range(n // rounds):
+                got = guest.request(DEFAULT_REQUEST)
+            rates[name].append(n // rounds / (time.perf_counter() - start))
+            assert got == response, name
+    return {name: (statistics.median(r), max(r)) for name, r in rates.items()}
+
+
+def replay_rate(program: bytes, response: bytes, n: int, rounds: int = 5) -> tuple[float, float]:
+    """One program's (median, best) requests per second: :func:`replay_rates` of one."""
+    return replay_rates({"": program}, response, n, rounds)[""]
 
 
 def first_response_ms(program: bytes, response: bytes, loads: int) -> float:
@@ -51,13 +62,14 @@ def first_response_ms(program: bytes, response: bytes, loads: int) -> float:
     return statistics.median(times) * 1000
 
 
-def native_rate(program: bytes, response: bytes, n: int) -> float:
+def native_rate(arch: str, response: bytes, n: int) -> float:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "site.elf"
-        path.write_bytes(build_server(default_site(), ServerConfig(port=port, bind="127.0.0.1")))
+        path.write_bytes(build_server(default_site(),
+                                      ServerConfig(port=port, bind="127.0.0.1", arch=arch)))
         path.chmod(0o755)
         proc = subprocess.Popen([str(path)], stderr=subprocess.DEVNULL)
         try:
@@ -83,6 +95,10 @@ def native_rate(program: bytes, response: bytes, n: int) -> float:
             proc.wait()
 
 
+#: The architectures ``webelf build --arch`` writes: the same server, side by side.
+ARCHS = ("i386", "x86_64")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20000)
@@ -92,20 +108,23 @@ def main() -> None:
 
     # DEFAULT_REQUEST is HTTP/1.1 without Connection: close: the kept-alive answer.
     response = Response.of(default_page()).sent(keep_alive=True)
-    program = build_server(default_site())
-    median, best = replay_rate(program, response, args.requests)
+    programs = {arch: build_server(default_site(), ServerConfig(arch=arch)) for arch in ARCHS}
+    rates = replay_rates(programs, response, args.requests)
     rows = [
-        ("harness: requests/s, default request, one guest (median of 5 rounds)", f"{median:,.0f}"),
-        ("harness: requests/s, the same, best round", f"{best:,.0f}"),
-        ("harness: load ELF -> first response, median ms", f"{first_response_ms(program, response, args.loads):.2f}"),
+        ("harness: requests/s, default request, one guest (median of 5 rounds)",
+         [f"{rates[arch][0]:,.0f}" for arch in ARCHS]),
+        ("harness: requests/s, the same, best round", [f"{rates[arch][1]:,.0f}" for arch in ARCHS]),
+        ("harness: load ELF -> first response, median ms",
+         [f"{first_response_ms(programs[arch], response, args.loads):.2f}" for arch in ARCHS]),
     ]
     if args.native:
         rows.append(("native kernel: requests/s, sequential loopback client",
-                     f"{native_rate(program, response, min(args.requests, 5000)):,.0f}"))
+                     [f"{native_rate(arch, response, min(args.requests, 5000)):,.0f}"
+                      for arch in ARCHS]))
     width = max(len(name) for name, _ in rows)
-    print(f"{'measure':<{width}}  value")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print(f"{'measure':<{width}}  " + "  ".join(f"{arch:>8}" for arch in ARCHS))
+    for name, values in rows:
+        print(f"{name:<{width}}  " + "  ".join(f"{value:>8}" for value in values))
     print(f"\nreproduce: python benchmarks/harness_speed.py --requests {args.requests} "
           f"--loads {args.loads}{' --native' if args.native else ''}")
 
