@@ -81,6 +81,7 @@ class Program:
         self.instructions: dict[int, ListingLine] = {
             line.address: line for line in listing_lines(image) if line.decoded}
         self._code = [(seg.vaddr, seg.data) for seg in image.segments if seg.executable]
+        self._wide = image.arch == "x86_64"   # decode blocks as the CPU ran them
         self._blocks: dict[Block, tuple[int, ...]] = {}
 
     @classmethod
@@ -109,7 +110,8 @@ class Program:
         for start, data in self._code:
             if start <= address < start + len(data):
                 code = data[address - start: address - start + size]
-                return tuple(a for a, _size, _m, _o in _capstone().disasm_lite(code, address))
+                return tuple(a for a, _size, _m, _o in
+                             _capstone(self._wide).disasm_lite(code, address))
         return ()
 
     def executed(self, blocks: Iterable[Block]) -> tuple[set[int], set[int]]:

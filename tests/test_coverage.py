@@ -1204,6 +1204,20 @@ def test_the_report_lists_what_never_ran_as_the_listing_does():
     assert any(line.endswith("neg eax") for line in missing)  # the error report: no error
 
 
+@pytest.mark.parametrize("arch", ["i386", "x86_64"])
+def test_blocks_are_decoded_in_the_mode_the_cpu_ran_them(arch):
+    """A block of x86-64 code read as i386 splits into other instructions at other
+    addresses, which fall outside the listing: every instruction a served request ran is
+    one of the listing's, for either architecture, and the two servers run about as many
+    (they are the same program)."""
+    g = Guest(build_server(SITE, ServerConfig(arch=arch)), coverage=True)
+    g.start()
+    assert g.request(GET) == kept("/")
+    cov = Coverage.of(g)
+    assert cov.outside == 0
+    assert 350 < cov.covered < cov.total
+
+
 def test_percentages_never_round_to_complete_or_to_nothing():
     from harness.coverage import _percent
 
