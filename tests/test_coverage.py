@@ -1371,6 +1371,18 @@ def test_the_plugin_sums_up_coverage_per_program(pytester, args):
         f"    ... and {total - covered - SUMMARY_LINES} more instructions never ran"])
 
 
+def test_the_plugin_runs_and_covers_an_x86_64_elf(pytester):
+    """The same user tests against the x86-64 build: they pass, and the summary lists the
+    instructions no test reached at x86-64's addresses, as ``webelf disasm`` does."""
+    (pytester.path / "site.elf").write_bytes(build_server(SITE, ServerConfig(arch="x86_64")))
+    pytester.makepyfile(test_users_site=USERS_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*webelf guest coverage*", "site.elf: coverage: *",
+                                 "    0040????:  * neg eax"])
+    assert "outside the listing" not in result.stdout.str()
+
+
 def test_the_ini_option_turns_coverage_on_for_every_guest(pytester):
     (pytester.path / "site.elf").write_bytes(server())
     pytester.makeini("[pytest]\nwebelf_coverage = true\n")
