@@ -4,7 +4,7 @@ instruction where the architectures agree, one Python line per machine instructi
 The behaviour is the i386 program's, byte for byte on the wire (its docstring describes
 it: the routing, keep-alive, pipelining, the three deadlines, draining, the accept4 pause,
 max-connections, workers); the data (responses, route table, names) comes from the same
-:func:`generator.eventloop.program_data`.  What x86-64 changes:
+:func:`generator.program_data.program_data`.  What x86-64 changes:
 
 - **the system call** (arch/x86/entry/entry_64.S): ``syscall``, with its own numbers
   (:class:`generator.linux.x86_64`, from syscall_64.tbl), the arguments in rdi, rsi, rdx,
@@ -39,7 +39,7 @@ import struct
 
 from . import elf
 from .errors import ConfigError
-from .eventloop import (
+from .program_data import (
     ACCEPT_BACKOFF_NS, FIRST_CLIENT_FD, HEAD, HTTP_10, IOVECS, MAX_EVENTS, OTHER, SLOT_SHIFT,
     WAIT_MS, C, D, W, program_data,
 )
