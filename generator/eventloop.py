@@ -61,6 +61,8 @@ from __future__ import annotations
 
 import struct
 
+from . import elf
+from .errors import ConfigError
 from .linux import (
     AF_INET, CLOCK_MONOTONIC, EAGAIN, ECONNABORTED, EINTR, EPOLL_CTL_ADD, EPOLL_CTL_DEL,
     EPOLL_CTL_MOD, EPOLLEXCLUSIVE, EPOLLIN, EPOLLOUT, RLIMIT_NOFILE, SHUT_WR, SIG_IGN, SIGPIPE,
@@ -79,6 +81,10 @@ from .x86 import AL, DL, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Assembler, Labe
 
 #: auxv's entry for the vDSO's system call entry point (include/uapi/asm/auxvec.h).
 AT_SYSINFO = 32
+#: Where an i386 process's memory ends on a 32-bit kernel (TASK_SIZE, PAGE_OFFSET's default
+#: 3G/1G split: arch/x86/Kconfig VMSPLIT_3G); the stack lies below it.  The image and its
+#: bss must end well below, so the check leaves the stack's 8 MiB RLIMIT_STACK too.
+I386_USER_END = 0xC0000000 - (8 << 20)
 
 # The slot of a connection: offsets of its fields (64 bytes: SLOT_SHIFT).
 DEADLINE, HAVE, IOV, STATE = 0, 4, 8, 32
@@ -940,4 +946,10 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.bind(done_again)
     a.ret()
 
+    layout = elf.plan(a.text_size, a.data_section.size, a.bss.size)
+    if layout.bss_vaddr + a.bss.size > I386_USER_END:
+        raise ConfigError(
+            f"{config.max_connections} connections with {bufsize}-byte buffers need "
+            f"{a.bss.size} bytes of memory: an i386 process's memory ends at 3 GiB (on a "
+            "32-bit kernel), with its stack; lower --max-connections or the buffer size")
     return a, start

@@ -179,6 +179,15 @@ def test_memory_past_4_gib_is_refused_not_wrapped():
                                         buffer_size=1 << 20))
 
 
+def test_i386_memory_past_its_address_space_is_refused_not_a_traceback():
+    """An i386 process's memory ends at 3 GiB on a 32-bit kernel (the stack below it):
+    buffers that would pass it are a ConfigError naming the sizes, not a struct.error from
+    the ELF writer or a program the kernel cannot load."""
+    build_server(SITE, ServerConfig(max_connections=65536, buffer_size=16384))  # 1 GiB: fine
+    with pytest.raises(ConfigError, match="an i386 process's memory ends at 3 GiB"):
+        build_server(SITE, ServerConfig(max_connections=65536, buffer_size=1 << 16))
+
+
 @pytest.mark.parametrize("name", ["x86-64", "amd64", "arm64", "", None])
 def test_an_unknown_architecture_is_refused(name):
     with pytest.raises(ConfigError, match="neither i386 nor x86_64"):
