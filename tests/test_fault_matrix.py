@@ -1,6 +1,8 @@
 """The fault matrix of the event-loop program (generator/eventloop.py): the generated server
 of the default site, in the emulator, against every error Linux documents for every call it
-makes, and against clients that misbehave -- with other connections open meanwhile.
+makes, and against clients that misbehave -- with other connections open meanwhile.  The
+errno matrix runs on the x86-64 program (generator/eventloop64.py) too, whose hot path
+makes the same calls (test_both_architectures_make_the_same_calls_in_the_scene).
 
 What the server promises (README, "The program it writes"; issues 5 and 12) and what every
 case here checks:
@@ -78,6 +80,9 @@ from test_eventloop import closing, get, kept  # the answers, and the requests
 
 CONFIG = ServerConfig()
 PROGRAM = build_server(default_site(), CONFIG)
+#: The same server for each architecture: the errno matrix runs on both.
+ARCHS = ("i386", "x86_64")
+PROGRAMS = {arch: build_server(default_site(), CONFIG, arch=arch) for arch in ARCHS}
 #: What the server writes to stderr once it listens: where to point a browser.
 BANNER = f"{CONFIG.url}\n".encode()
 PAGES = dict(default_site().routes)
@@ -109,9 +114,9 @@ CALLS_PER_CONNECTION = 18
 # ---------------------------------------------------------------------- helpers
 
 def boot(*faults: str, syscalls: int = MAX_SYSCALLS, instructions: int = MAX_INSTRUCTIONS,
-         **kwargs) -> Guest:
+         arch: str = "i386", **kwargs) -> Guest:
     """The server under ``faults``, run until it first waits (or exits)."""
-    guest = Guest(PROGRAM, faults=list(faults), record=True, max_syscalls=syscalls,
+    guest = Guest(PROGRAMS[arch], faults=list(faults), record=True, max_syscalls=syscalls,
                   max_instructions=instructions, max_seconds=MAX_SECONDS, **kwargs)
     guest.start()
     return guest
@@ -289,9 +294,9 @@ class Scene:
     5. V3 and V4, new connections after all that: kept alive, then closing.
     """
 
-    def __init__(self, *faults: str) -> None:
+    def __init__(self, *faults: str, arch: str = "i386") -> None:
         self.lines: list[str] = []
-        self.guest = boot(*faults, BACKGROUND, strace=self.lines.append)
+        self.guest = boot(*faults, BACKGROUND, strace=self.lines.append, arch=arch)
         self.clients: dict[str, Client] = {}
 
     def play(self) -> Scene:
@@ -347,9 +352,9 @@ def boundaries(label: str) -> list[bytes]:
 
 
 @cache
-def dry_run() -> tuple[list[Call], list[str]]:
+def dry_run(arch: str = "i386") -> tuple[list[Call], list[str]]:
     """The scene without faults: its calls and what each is."""
-    scene = Scene().play()
+    scene = Scene(arch=arch).play()
     for label, client in scene.clients.items():
         assert client.recv_all() == b"".join(EXPECTED[label]), label
         assert client.closed_by_peer and not client.was_reset, label
@@ -465,10 +470,22 @@ def lossless(name: str, errno: str, role: str) -> bool:
     return role in ("drain", "eof")
 
 
+def test_both_architectures_make_the_same_calls_in_the_scene():
+    """The cases are numbered from the i386 program's dry run; the x86-64 program's hot
+    path makes the same calls on the same fds, in the same order, with the same results
+    (the same program, one listing per architecture)."""
+    def hot(log: list[Call]) -> list[tuple]:
+        first = next(i for i, c in enumerate(log) if c.name == "epoll_wait")
+        return [(c.name, c.fd, c.ret, c.op) for c in log[first:]]
+
+    assert hot(dry_run("x86_64")[0]) == hot(dry_run("i386")[0])
+
+
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("name,errno_name,n,role", ERRNO_CASES)
-def test_an_errno_costs_at_most_its_connection(name, errno_name, n, role):
+def test_an_errno_costs_at_most_its_connection(name, errno_name, n, role, arch):
     errno = getattr(L, errno_name)
-    scene = Scene(f"{name}={errno_name}@{n}").play()
+    scene = Scene(f"{name}={errno_name}@{n}", arch=arch).play()
     guest = scene.guest
     log = scene.log
     at = nth(log, name, n)
@@ -497,7 +514,7 @@ def test_an_errno_costs_at_most_its_connection(name, errno_name, n, role):
 
     # What the server did right after the failed call, by the man pages (the log now
     # runs on to the end of the test: a failed call may be the scene's last).
-    dry, _ = dry_run()
+    dry, _ = dry_run(arch)
     log = scene.log
     follows = log[at + 1]
     fd = log[at].fd
