@@ -59,6 +59,8 @@ def program_key(image: Image) -> str:
     table it skips.  Data segments do not count: they hold no instruction."""
     h = hashlib.sha256()
     h.update(f"{image.entry} {image.phdr} {image.phnum} {image.phent}".encode())
+    if image.arch != "i386":   # the same bytes decode otherwise (i386 keys stay as they were)
+        h.update(f" {image.arch}".encode())
     for seg in image.segments:
         if seg.executable:
             h.update(f";{seg.index} {seg.vaddr} {seg.offset} {seg.flags} {len(seg.data)}:".encode())
@@ -231,7 +233,7 @@ class Coverage:
             "key": self.key,
             "name": self.name,
             "entry": image.entry, "phdr": image.phdr, "phnum": image.phnum,
-            "phent": image.phent,
+            "phent": image.phent, "arch": image.arch, "machine": image.machine,
             "segments": [[s.index, s.vaddr, s.memsz, s.filesz, s.offset, s.align, s.flags,
                           s.data.hex()] for s in image.segments if s.executable],
             "blocks": sorted([address, size] for address, size in self.blocks),
@@ -245,7 +247,8 @@ class Coverage:
                          in data["segments"])
         image = Image(entry=data["entry"], segments=segments, mappings=(), phdr=data["phdr"],
                       phnum=data["phnum"], phent=data["phent"], stack_executable=False,
-                      read_implies_exec=False, brk=0)
+                      read_implies_exec=False, brk=0, machine=data["machine"],
+                      arch=data["arch"])
         coverage = cls(image, (tuple(b) for b in data["blocks"]), data["name"])
         if coverage.key != data["key"]:
             raise ValueError(f"coverage data for {data['name']} does not match its key")

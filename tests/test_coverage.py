@@ -72,9 +72,17 @@ FIRST_CLIENT_FD = 5
 WORKERS = (1, 2)
 
 
-@lru_cache(maxsize=None)
+#: Which program the scenarios build: i386, or x86-64 while a test sets it (monkeypatch).
+ARCH = "i386"
+
+
 def server(workers: int = 1) -> bytes:
-    return build_server(SITE, ServerConfig(workers=workers))
+    return _server(workers, ARCH)
+
+
+@lru_cache(maxsize=None)
+def _server(workers: int, arch: str) -> bytes:
+    return build_server(SITE, ServerConfig(workers=workers, arch=arch))
 
 
 #: What the server writes to stderr once it listens.
@@ -908,7 +916,8 @@ def a_kernel_that_passes_at_sysinfo(workers: int) -> list[Guest]:
 # ---------------------------------------------------------------------- coverage
 
 def coverage_of(workers: int, names: list[str]) -> Coverage:
-    total = Coverage(load(server(workers)), name=f"the event-loop server, workers={workers}")
+    which = "the event-loop server" if ARCH == "i386" else f"the {ARCH} event-loop server"
+    total = Coverage(load(server(workers)), name=f"{which}, workers={workers}")
     for name in names:
         for g in SCENARIOS[name](workers):
             total.merge(Coverage.of(g))
@@ -931,6 +940,21 @@ def test_every_instruction_of_the_server_runs(workers: int, elf_coverage):
         pytest.fail("instructions of the event-loop server that no scenario in "
                     "tests/test_coverage.py runs; add a scenario that reaches them (or "
                     "remove the code):\n" + total.report(), pytrace=False)
+
+
+#: The scenarios of the i386 program alone: its vDSO entry (x86-64's is ``syscall``).
+I386_ONLY = ("a_kernel_that_passes_at_sysinfo",)
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_every_instruction_of_the_x86_64_server_runs(workers: int, elf_coverage, monkeypatch):
+    """The same rule for generator/eventloop64.py, from the same scenarios."""
+    monkeypatch.setattr(sys.modules[__name__], "ARCH", "x86_64")
+    total = coverage_of(workers, [name for name in SCENARIOS if name not in I386_ONLY])
+    elf_coverage.add(total)
+    if not total.complete:
+        pytest.fail("instructions of the x86-64 event-loop server that no scenario "
+                    "runs:\n" + total.report(), pytrace=False)
 
 
 # ---------------------------------------------------------------------- found wrong, fixed
@@ -1189,6 +1213,28 @@ def test_coverage_survives_plain_data():
     again = CoverageMap.from_data(data)
     assert again.report() == cov.report()
     assert [c.blocks for c in again] == [c.blocks for c in cov]
+
+
+def test_x86_64_coverage_survives_plain_data(monkeypatch):
+    """An xdist worker's x86-64 coverage, rebuilt in the controller, is still decoded as
+    x86-64 (read as i386 its blocks fell outside the listing, and the listing itself was
+    the ELF header's bytes decoded as code)."""
+    import json
+
+    import harness.coverage
+
+    monkeypatch.setattr(sys.modules[__name__], "ARCH", "x86_64")
+    cov = CoverageMap()
+    g = guest(1)
+    g.request(GET)
+    cov.add(g, "site64")
+    data = json.loads(json.dumps(cov.to_data()))
+    monkeypatch.setattr(harness.coverage, "_PROGRAMS", {})   # as in another process
+    again = CoverageMap.from_data(data)
+    assert again.report() == cov.report()
+    (one,) = again
+    assert one.program.image.arch == "x86_64" and one.outside == 0
+    assert one.key != Coverage(load(_server(1, "i386"))).key
 
 
 def test_the_report_lists_what_never_ran_as_the_listing_does():
