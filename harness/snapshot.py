@@ -244,6 +244,11 @@ class Snapshot:
         machine, mem = self.machine, self.mem
         if machine._uch is None:
             raise HarnessError("the guest was closed; its snapshot cannot be restored")
+        tasks = self.guest.kernel.tasks
+        if tasks is not None:  # it forked since: the children go with the run
+            for proc in tasks.procs.values():
+                if proc.machine is not machine:
+                    proc.machine.close()
         if _layout(mem) != self._layout:
             self._restore_layout()
         saved, starts = self._saved, self._saved_starts

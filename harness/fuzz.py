@@ -1,0 +1,440 @@
+"""Coverage-guided fuzzing of a server through the fake network, without patching it.
+
+::
+
+    guest = Guest.load("server.elf")
+    guest.start()                                   # waits in accept, poll or epoll_wait
+    fuzzer = Fuzzer(guest, seeds=[b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"], seed=1)
+    report = fuzzer.run(runs=5000)
+    for finding in report.findings:
+        print(finding.kind, finding.detail, finding.data)
+
+Each input runs from the same moment: the guest as it first waited for a connection,
+restored by :class:`harness.snapshot.Snapshot` (CPU, dirty pages, kernel and network).  The
+input is sent on a new connection, whole or split at chosen offsets
+(:meth:`harness.Guest.request` with ``split``), and the guest runs until it waits again, as
+a polite client sees it.  Then the run is judged:
+
+- **crash**: the guest died of a signal (:class:`~harness.errors.GuestFault`, what Linux's
+  ``force_sig_fault`` would deliver with no handler: signal(7));
+- **hang**: it ran out of its instruction budget between two waits
+  (:class:`~harness.errors.GuestTimeout`): exact, so the same input hangs again;
+- **invalid**: a response that h11 cannot frame or that breaks HTTP/1.1
+  (:func:`harness.http.check_response`: a Content-Length that disagrees with the body, a
+  body after a HEAD response...), each response of a pipelined exchange in turn;
+- **exit**: the server exited (a server that ends on a request serves no one after it).
+
+Guidance is AFL's: each translated block the guest enters is hashed, and the edge from the
+previous block (``prev >> 1 ^ cur``) is a bit in a 64 KiB map (:data:`MAP_SIZE`), from a
+block hook that exists only while the fuzzer does.  An input that sets a bit nobody set
+before joins the corpus.  When one does, it is run once more with a hook on reads of
+read-only memory, and the NUL-terminated strings the guest read there (what ``strcmp``,
+``strstr`` or a byte-by-byte loop compare input against) become words the mutations offer
+(:mod:`harness.mutate`): comparisons fed back as a dictionary, paid for only on new coverage.
+
+Findings are deduplicated by kind and place (a crash by signal and faulting instruction, or,
+for a jump to an address that is not code, by the block that jumped; a hang or an invalid
+response by a hash of its edge set, after minimising), and minimised by removing chunks of
+bytes while the outcome stays the same (delta debugging, Zeller and Hildebrandt 2002).  The
+same seed, seeds and number of runs give the same findings.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import h11
+
+from .errors import GuestFault, GuestTimeout, HarnessError
+from .guest import Guest
+from .http import check_response
+from .linux import SIGNAL_NAMES
+from .mutate import Context, mutate
+from .snapshot import Snapshot
+
+try:
+    from unicorn.unicorn_py3.unicorn import uclib as _uclib
+except ImportError:  # pragma: no cover - older bindings
+    from unicorn.unicorn import _uc as _uclib
+from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ
+
+#: Edges are bits of a map this size (AFL's MAP_SIZE).
+MAP_SIZE = 1 << 16
+#: Instructions the guest may run between two waits before a run counts as a hang.
+DEFAULT_BUDGET = 1_000_000
+#: The most bytes of one response kept for judging.
+RESPONSE_LIMIT = 1 << 20
+#: Tries the minimiser may spend on one finding (a hang's each cost a whole budget).
+MINIMISE_TRIES = 400
+MINIMISE_HANG_TRIES = 48
+#: Words kept from what the guest read.
+MAX_TOKENS = 256
+
+_BLOCK_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
+                                ctypes.c_void_p)
+_MEM_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64,
+                              ctypes.c_int, ctypes.c_int64, ctypes.c_void_p)
+_REQUEST_LINE = re.compile(rb"(?m)^([!-~]+) [^ \r\n]* HTTP/\d\.\d\r?$")
+_STRING = re.compile(rb"[\x20-\x7e]{2,64}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one run ended: ``kind`` is "ok", "crash", "hang", "invalid" or "exit"; ``key``
+    tells findings apart (see the module's doc)."""
+
+    kind: str
+    detail: str = ""
+    key: tuple = ()
+
+
+@dataclass
+class Finding:
+    kind: str
+    number: int
+    data: bytes
+    detail: str
+    runs: int  # how many runs the fuzzer had made when it found it
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.number}"
+
+
+@dataclass
+class Report:
+    runs: int = 0
+    seconds: float = 0.0
+    edges: int = 0
+    corpus: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    tokens: int = 0
+    #: (seconds, runs, edges) whenever the edge count grew.
+    history: list[tuple[float, int, int]] = field(default_factory=list)
+
+
+def judge_http(request: bytes, response: bytes) -> str | None:
+    """The first problem of ``response`` as HTTP/1.1 responses to ``request``'s requests
+    (their methods matter: a response to HEAD has no body), or None.  No response at all is
+    no problem: a server may close a connection it does not like.  The methods are read from
+    request lines; where that reading may be wrong about a HEAD (the bytes "HEAD" occur),
+    the responses are also judged as answers to all GETs, then all HEADs, and pass if they
+    are valid either way."""
+    # Only HEAD changes how a response is framed (a 2xx to CONNECT would turn the
+    # connection into a tunnel, which no server here means: judged as GET).
+    methods = ["HEAD" if m.group(1) == b"HEAD" else "GET"
+               for m in _REQUEST_LINE.finditer(request)]
+    problem = _judge(response, methods, "GET")
+    if problem is not None and b"HEAD" in request:
+        for other in ("GET", "HEAD"):
+            if _judge(response, [], other) is None:
+                return None
+    return problem
+
+
+def _judge(response: bytes, methods: list[str], then: str) -> str | None:
+    rest, i = bytes(response), 0
+    while rest:
+        method = methods[i] if i < len(methods) else then
+        piece, rest = _one_response(rest, method)
+        problems = check_response(piece, method).problems
+        if problems:
+            return problems[0]
+        i += 1
+    return None
+
+
+def _one_response(raw: bytes, method: str) -> tuple[bytes, bytes]:
+    """The first response in ``raw`` as h11 frames it, and what follows; all of ``raw``
+    when it cannot be framed (then check_response says why)."""
+    conn = h11.Connection(h11.CLIENT)
+    try:
+        conn.send(h11.Request(method=method, target="/", headers=[("Host", "webelf")]))
+    except h11.LocalProtocolError:
+        conn = h11.Connection(h11.CLIENT)
+        conn.send(h11.Request(method="GET", target="/", headers=[("Host", "webelf")]))
+    conn.send(h11.EndOfMessage())
+    conn.receive_data(raw)
+    try:
+        while True:
+            event = conn.next_event()
+            if isinstance(event, h11.EndOfMessage):
+                left = bytes(conn.trailing_data[0])
+                return raw[:len(raw) - len(left)], left
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                return raw, b""
+    except h11.RemoteProtocolError:
+        return raw, b""
+
+
+class Fuzzer:
+    """Fuzz ``guest``, which must wait for a connection (:attr:`Guest.waiting_in_accept`).
+    ``seeds`` start the corpus; ``seed`` makes every choice; ``budget`` is the instructions
+    a run may take between two waits before it is a hang."""
+
+    def __init__(self, guest: Guest, seeds: Sequence[bytes], *, seed: int = 0,
+                 budget: int = DEFAULT_BUDGET, port: int | None = None) -> None:
+        if not guest.waiting_in_accept:
+            raise HarnessError("the guest does not wait for a connection: nothing to fuzz "
+                               f"(it stopped: {guest.last_stop})")
+        self.guest = guest
+        self.port = guest.port(port)
+        self.machine = machine = guest.machine
+        machine.max_instructions = budget
+        self.budget = budget
+        self.snapshot = Snapshot(guest)
+        self.rng = random.Random(seed)
+        self.seeds = [bytes(s) for s in seeds] or [b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"]
+        self.corpus: list[bytes] = []
+        self.virgin = bytearray(MAP_SIZE)  # 1 where an edge was seen
+        self.edges = 0
+        self.tokens: list[bytes] = []
+        self._token_set: set[bytes] = set()
+        self._hits: set[int] = set()
+        self._prev = 0
+        self._last_block = 0
+        self._seen_keys: set[tuple] = set()
+        self._finding_edges: dict[str, set[int]] = {}
+        self.findings: list[Finding] = []
+        self.runs = 0
+        self._hooks: list[tuple[ctypes.c_size_t, object]] = []
+        hits = self._hits
+        state = self  # the callback keeps prev and the last block here
+
+        def on_block(_uch: int, address: int, _size: int, _user: int) -> None:
+            cur = (address * 0x9E3779B1 >> 13) & 0xFFFF
+            hits.add(cur ^ state._prev)
+            state._prev = cur >> 1
+            state._last_block = address
+
+        self._hook(UC_HOOK_BLOCK, _BLOCK_CFUNC(on_block), 1, 0)
+        # unicorn instruments a block for a hook when it translates it: the blocks it
+        # translated before (the guest's start) must go.
+        machine.uc.ctl_flush_tb()
+
+    # ------------------------------------------------------------------ hooks
+
+    def _hook(self, kind: int, callback: object, begin: int, end: int) -> ctypes.c_size_t:
+        handle = ctypes.c_size_t()
+        pointer = ctypes.c_void_p.from_address(ctypes.addressof(callback))
+        status = _uclib.uc_hook_add(self.machine._uch, ctypes.byref(handle), kind, pointer,
+                                    None, ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        if status != 0:
+            raise HarnessError(f"unicorn refused the fuzzer's hook (error {status})")
+        self._hooks.append((handle, callback))
+        return handle
+
+    def _unhook(self, handle: ctypes.c_size_t) -> None:
+        if self.machine._uch is not None:
+            _uclib.uc_hook_del(self.machine._uch, handle)
+        self._hooks = [(h, c) for h, c in self._hooks if h is not handle]
+
+    def close(self) -> None:
+        """Remove the fuzzer's hooks and the snapshot's tracking (the guest stays usable)."""
+        for handle, _ in list(self._hooks):
+            self._unhook(handle)
+        self.snapshot.close()
+        if self.machine._uch is not None:
+            self.machine.uc.ctl_flush_tb()
+
+    # ------------------------------------------------------------------ one run
+
+    def execute(self, data: bytes, split: Sequence[int] = ()) -> Outcome:
+        """Restore the snapshot, send ``data`` on a new connection, judge what happens.
+        The edges it took are in ``self._hits`` afterwards."""
+        self.snapshot.restore()
+        self._hits.clear()
+        self._prev = 0
+        self.runs += 1
+        guest = self.guest
+        try:
+            response = guest.request(data, self.port, split=split, limit=RESPONSE_LIMIT)
+        except GuestFault as fault:
+            eip = fault.eip
+            r = self.machine.mem.region_at(eip)
+            place = eip if r is not None and r.access & 4 else self._last_block
+            name = SIGNAL_NAMES.get(fault.signal, f"signal {fault.signal}")
+            return Outcome("crash", str(fault), ("crash", name, place))
+        except GuestTimeout as exc:
+            return Outcome("hang", str(exc), ("hang",))
+        except HarnessError as exc:  # a response over the limit, say: not judged
+            return Outcome("ok", str(exc))
+        if guest.exited:
+            status = guest.exit_status
+            return Outcome("exit", f"the server exited with status {status}", ("exit", status))
+        problem = judge_http(data, response)
+        if problem is not None:
+            return Outcome("invalid", f"invalid HTTP: {problem}", ("invalid",))
+        return Outcome("ok")
+
+    def _new_edges(self) -> int:
+        virgin = self.virgin
+        new = 0
+        for e in self._hits:
+            if not virgin[e]:
+                virgin[e] = 1
+                new += 1
+        self.edges += new
+        return new
+
+    # ------------------------------------------------------------------ words
+
+    def _harvest(self, data: bytes, split: Sequence[int]) -> None:
+        """Run ``data`` again with a hook on reads of read-only memory; the strings read
+        there become words for the mutations."""
+        mem = self.machine.mem
+        reads: set[int] = set()
+        add = reads.add
+        callback = _MEM_CFUNC(lambda _uch, _access, address, _size, _value, _user: add(address))
+        handles = [self._hook(UC_HOOK_MEM_READ, callback, r.start, r.end - 1)
+                   for r in mem.regions if r.access and not r.access & 2]
+        self.machine.uc.ctl_flush_tb()  # instrumented for reads only while this run lasts
+        try:
+            self.execute(data, split)
+        finally:
+            for handle in handles:
+                self._unhook(handle)
+            self.machine.uc.ctl_flush_tb()
+        for address in sorted(reads):
+            word = _string_at(mem, address)
+            if word and word not in self._token_set and len(self.tokens) < MAX_TOKENS:
+                self._token_set.add(word)
+                self.tokens.append(word)
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, runs: int | None = None, seconds: float | None = None,
+            progress: Callable[[Report], None] | None = None,
+            found: Callable[[Finding], None] | None = None) -> Report:
+        """Fuzz for ``runs`` runs or ``seconds`` of wall clock (whichever is given; runs
+        make it reproducible).  ``progress`` is called at most once a second, ``found``
+        with each new (minimised) finding."""
+        if runs is None and seconds is None:
+            raise HarnessError("give a number of runs or of seconds")
+        start = time.monotonic()
+        report = Report()
+        last_progress = start
+        rng = self.rng
+        ctx = Context(self.corpus, self.tokens)
+        queue = list(self.seeds)
+        done = 0
+
+        def elapsed() -> float:
+            return time.monotonic() - start
+
+        while True:
+            if runs is not None and done >= runs:
+                break
+            if seconds is not None and elapsed() >= seconds:
+                break
+            if queue:
+                data, split = queue.pop(0), ()
+            else:
+                base = self._pick()
+                data = mutate(rng, base, ctx)
+                split = ()
+                if len(data) > 1 and rng.random() < 0.1:
+                    split = sorted(rng.sample(range(1, len(data)), min(2, len(data) - 1)))
+            outcome = self.execute(data, split)
+            done += 1
+            if self._new_edges():
+                self.corpus.append(data)
+                report.history.append((elapsed(), done, self.edges))
+                if outcome.kind == "ok":
+                    self._harvest(data, split)
+            if outcome.kind != "ok":
+                finding = self._record(data, split, outcome, done)
+                if finding is not None and found is not None:
+                    found(finding)
+            now = time.monotonic()
+            if progress is not None and now - last_progress >= 1.0:
+                last_progress = now
+                progress(self._report(report, done, elapsed()))
+        return self._report(report, done, elapsed())
+
+    def _report(self, report: Report, done: int, seconds: float) -> Report:
+        report.runs, report.seconds, report.edges = done, seconds, self.edges
+        report.corpus, report.findings, report.tokens = (len(self.corpus), self.findings,
+                                                         len(self.tokens))
+        return report
+
+    def _pick(self) -> bytes:
+        """A corpus entry to mutate: a recent one half the time (AFL favours new finds)."""
+        corpus = self.corpus or self.seeds
+        if len(corpus) > 8 and self.rng.random() < 0.5:
+            return self.rng.choice(corpus[-8:])
+        return self.rng.choice(corpus)
+
+    # ------------------------------------------------------------------ findings
+
+    def _record(self, data: bytes, split: Sequence[int], outcome: Outcome,
+                done: int) -> Finding | None:
+        kind = outcome.kind
+        if kind == "crash" or kind == "exit":
+            if outcome.key in self._seen_keys:
+                return None
+        else:  # hang, invalid: new only with an edge no earlier finding of its kind took
+            seen = self._finding_edges.get(kind, set())
+            if self._hits <= seen:
+                return None
+        small = self.minimise(data, outcome,
+                              MINIMISE_HANG_TRIES if kind == "hang" else MINIMISE_TRIES)
+        final = self.execute(small)
+        if final.key != outcome.key:  # delivered whole it does not do it: keep it as found
+            small, final = data, outcome
+            self.execute(data, split)
+        key = final.key
+        if kind in ("hang", "invalid"):
+            key = (kind, hashlib.sha256(repr(sorted(self._hits)).encode()).hexdigest()[:12])
+            self._finding_edges.setdefault(kind, set()).update(self._hits)
+        if key in self._seen_keys:
+            return None
+        self._seen_keys.add(key)
+        number = 1 + sum(1 for f in self.findings if f.kind == kind)
+        finding = Finding(kind, number, small, final.detail, done)
+        self.findings.append(finding)
+        return finding
+
+    def minimise(self, data: bytes, outcome: Outcome, tries: int = MINIMISE_TRIES) -> bytes:
+        """The smallest input found, by removing chunks (halves, quarters... single
+        bytes), that still ends with ``outcome``'s key, sent whole."""
+        def same(candidate: bytes) -> bool:
+            return self.execute(candidate).key == outcome.key
+
+        chunk = max(1, len(data) // 2)
+        while chunk >= 1 and tries > 0:
+            i = 0
+            while i < len(data) and tries > 0:
+                candidate = data[:i] + data[i + chunk:]
+                tries -= 1
+                if candidate and same(candidate):
+                    data = candidate
+                else:
+                    i += chunk
+            if chunk == 1:
+                break
+            chunk //= 2
+        return data
+
+
+def _string_at(mem, address: int) -> bytes | None:
+    """The NUL-terminated printable string holding ``address``, if it is one."""
+    r = mem.region_at(address)
+    if r is None:
+        return None
+    lo = max(r.start, address - 64)
+    hi = min(r.end, address + 64)
+    window = mem.contents(lo, hi)
+    at = address - lo
+    start = window.rfind(b"\0", 0, at) + 1
+    end = window.find(b"\0", at)
+    if end < 0 or end - start < 2:
+        return None
+    word = window[start:end]
+    return word if _STRING.fullmatch(word) else None
