@@ -32,10 +32,14 @@ read-only memory, and the NUL-terminated strings the guest read there (what ``st
 ``strstr`` or a byte-by-byte loop compare input against) become words the mutations offer
 (:mod:`harness.mutate`): comparisons fed back as a dictionary, paid for only on new coverage.
 
-Findings are deduplicated by kind and place (a crash by signal and faulting instruction, or,
-for a jump to an address that is not code, by the block that jumped; a hang or an invalid
-response by a hash of its edge set, after minimising), and minimised by removing chunks of
-bytes while the outcome stays the same (delta debugging, Zeller and Hildebrandt 2002).  The
+Findings are deduplicated by kind and place, before minimising (which costs runs): a crash
+by signal and faulting instruction (or, for a jump to an address that is not code, by the
+block that jumped), a hang by the block it was stopped in, an invalid response by its
+problem with the numbers left out; a hang or invalid response must also take an edge that no
+earlier finding of its kind took (AFL's rule for unique hangs), and after minimising it is
+named by a hash of its edge set, which must be new too.  Minimising removes chunks of bytes
+(halves, quarters... single bytes) while the outcome keeps its key (delta debugging, Zeller
+and Hildebrandt 2002).  The
 same seed, seeds and number of runs give the same findings.
 """
 
@@ -80,8 +84,10 @@ _BLOCK_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c
                                 ctypes.c_void_p)
 _MEM_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64,
                               ctypes.c_int, ctypes.c_int64, ctypes.c_void_p)
-_REQUEST_LINE = re.compile(rb"(?m)^([!-~]+) [^ \r\n]* HTTP/\d\.\d\r?$")
+_REQUEST_LINE = re.compile(rb"(?m)^([!-~]+) [^ \r\n]+ HTTP/\d\.\d\r?\n")
+_STATUS = re.compile(rb"HTTP/\d\.\d (\d{3})")
 _STRING = re.compile(rb"[\x20-\x7e]{2,64}")
+_DIGITS = re.compile(rb"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -122,32 +128,50 @@ class Report:
 def judge_http(request: bytes, response: bytes) -> str | None:
     """The first problem of ``response`` as HTTP/1.1 responses to ``request``'s requests
     (their methods matter: a response to HEAD has no body), or None.  No response at all is
-    no problem: a server may close a connection it does not like.  The methods are read from
-    request lines; where that reading may be wrong about a HEAD (the bytes "HEAD" occur),
-    the responses are also judged as answers to all GETs, then all HEADs, and pass if they
-    are valid either way."""
+    no problem: a server may close a connection it does not like.
+
+    The methods are read from well-formed request lines (a method, a target, HTTP/x.y, a
+    line end); one that does not start the input may be wrong either way (a server may or
+    may not skip empty lines before a request line, RFC 9112 section 2.2, and where a body
+    ends is the server's reading); a request this reading does not see is taken for a GET, and where the bytes
+    "HEAD" occur, such a response may also be one to HEAD, as the server may have read a
+    HEAD there; an error response (4xx, 5xx) to what looked like a HEAD may also be one to
+    a request the server could not read, with a body.  The first way that frames every
+    response validly wins."""
     # Only HEAD changes how a response is framed (a 2xx to CONNECT would turn the
     # connection into a tunnel, which no server here means: judged as GET).
-    methods = ["HEAD" if m.group(1) == b"HEAD" else "GET"
+    methods = [("HEAD" if m.group(1) == b"HEAD" else "GET", m.start() == 0)
                for m in _REQUEST_LINE.finditer(request)]
-    problem = _judge(response, methods, "GET")
-    if problem is not None and b"HEAD" in request:
-        for other in ("GET", "HEAD"):
-            if _judge(response, [], other) is None:
-                return None
-    return problem
+    return _judge(bytes(response), methods, 0, b"HEAD" in request, {})
 
 
-def _judge(response: bytes, methods: list[str], then: str) -> str | None:
-    rest, i = bytes(response), 0
-    while rest:
-        method = methods[i] if i < len(methods) else then
-        piece, rest = _one_response(rest, method)
-        problems = check_response(piece, method).problems
-        if problems:
-            return problems[0]
-        i += 1
-    return None
+def _judge(rest: bytes, methods: list[tuple[str, bool]], i: int, maybe_head: bool,
+           memo: dict[tuple[int, int], str | None]) -> str | None:
+    """The first problem of the responses in ``rest``, the ``i``-th request's on."""
+    if not rest:
+        return None
+    key = (len(rest), i)
+    if key in memo:
+        return memo[key]
+    method, sure = methods[i] if i < len(methods) else ("GET", False)
+    first = None
+    if method == "GET":
+        tries = (method, "HEAD") if maybe_head else (method,)
+    elif not sure:
+        tries = (method, "GET")
+    else:  # an error answers a request the server could not read: maybe not as a HEAD
+        status = _STATUS.match(rest)
+        tries = (method, "GET") if status and status.group(1) >= b"400" else (method,)
+    for m in tries:
+        piece, left = _one_response(rest, m)
+        problems = check_response(piece, m).problems
+        problem = problems[0] if problems else _judge(left, methods, i + 1, maybe_head, memo)
+        if problem is None:
+            memo[key] = None
+            return None
+        first = first or problem
+    memo[key] = first
+    return first
 
 
 def _one_response(raw: bytes, method: str) -> tuple[bytes, bytes]:
@@ -262,7 +286,7 @@ class Fuzzer:
             name = SIGNAL_NAMES.get(fault.signal, f"signal {fault.signal}")
             return Outcome("crash", str(fault), ("crash", name, place))
         except GuestTimeout as exc:
-            return Outcome("hang", str(exc), ("hang",))
+            return Outcome("hang", str(exc), ("hang", self._last_block))
         except HarnessError as exc:  # a response over the limit, say: not judged
             return Outcome("ok", str(exc))
         if guest.exited:
@@ -270,7 +294,8 @@ class Fuzzer:
             return Outcome("exit", f"the server exited with status {status}", ("exit", status))
         problem = judge_http(data, response)
         if problem is not None:
-            return Outcome("invalid", f"invalid HTTP: {problem}", ("invalid",))
+            return Outcome("invalid", f"invalid HTTP: {problem}",
+                           ("invalid", _DIGITS.sub(b"N", problem.encode()).decode()))
         return Outcome("ok")
 
     def _new_edges(self) -> int:
@@ -344,9 +369,9 @@ class Fuzzer:
             outcome = self.execute(data, split)
             done += 1
             if self._new_edges():
-                self.corpus.append(data)
                 report.history.append((elapsed(), done, self.edges))
-                if outcome.kind == "ok":
+                if outcome.kind in ("ok", "invalid"):  # not crashes and hangs, as AFL
+                    self.corpus.append(data)
                     self._harvest(data, split)
             if outcome.kind != "ok":
                 finding = self._record(data, split, outcome, done)
@@ -376,10 +401,9 @@ class Fuzzer:
     def _record(self, data: bytes, split: Sequence[int], outcome: Outcome,
                 done: int) -> Finding | None:
         kind = outcome.kind
-        if kind == "crash" or kind == "exit":
-            if outcome.key in self._seen_keys:
-                return None
-        else:  # hang, invalid: new only with an edge no earlier finding of its kind took
+        if outcome.key in self._seen_keys:
+            return None
+        if kind in ("hang", "invalid"):  # new only with an edge no earlier one of its kind took
             seen = self._finding_edges.get(kind, set())
             if self._hits <= seen:
                 return None
@@ -389,13 +413,14 @@ class Fuzzer:
         if final.key != outcome.key:  # delivered whole it does not do it: keep it as found
             small, final = data, outcome
             self.execute(data, split)
-        key = final.key
+        self._seen_keys.add(outcome.key)
+        self._seen_keys.add(final.key)
         if kind in ("hang", "invalid"):
-            key = (kind, hashlib.sha256(repr(sorted(self._hits)).encode()).hexdigest()[:12])
+            edges = (kind, hashlib.sha256(repr(sorted(self._hits)).encode()).hexdigest()[:12])
             self._finding_edges.setdefault(kind, set()).update(self._hits)
-        if key in self._seen_keys:
-            return None
-        self._seen_keys.add(key)
+            if edges in self._seen_keys:
+                return None
+            self._seen_keys.add(edges)
         number = 1 + sum(1 for f in self.findings if f.kind == kind)
         finding = Finding(kind, number, small, final.detail, done)
         self.findings.append(finding)

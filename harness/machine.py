@@ -561,12 +561,14 @@ class Machine:
                 self.eip = self._eip.value
                 raise KeyboardInterrupt
             _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
+            segment_loaded = False
             if status in _UNMAPPED and self._reads_gdt(self._eip.value):
                 # A segment load met the descriptor table, which is unmapped while the guest
                 # runs (harness/cpu.py): run that one instruction with the table there.
                 self._bad_access = None
                 status = self.cpu.load_segment(self._eip.value)
                 _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
+                segment_loaded = status == 0
             if self._error is not None:
                 error, self._error = self._error, None
                 if self._fault_context is not None:
@@ -585,6 +587,8 @@ class Machine:
                 self._exec()
                 continue
             eip = self.eip = self._eip.value
+            if segment_loaded:
+                continue  # the run stopped for the segment load, not for a budget
             if preemptible:
                 return Stop("preempted")  # the slice is used up (or a late watchdog stop)
             if time.monotonic() >= self._deadline:

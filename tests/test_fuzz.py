@@ -1,0 +1,282 @@
+"""webelf fuzz: snapshots, the fuzzer's judging and mutations, and the planted bugs it finds.
+
+The server with planted bugs is fixtures/programs/c/buggy_server.c (glibc, gcc -m32 -static):
+a stack overflow on long paths, a crash behind a header compared byte by byte, a hang for
+DELETE and a Content-Length that lies for the query word "verbose".  One fuzzing run of the
+CLI, from the project's request corpus as the only seeds and a fixed number of runs, must
+find all four, and each reproducer it writes must do the same to the same ELF run natively
+on 127.0.0.1.  Our own generated server, fuzzed for a fixed number of runs, must give
+nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cprograms import build
+from generator import build_server, default_site
+from harness import DEFAULT_REQUEST, Guest
+from harness.fuzz import Fuzzer, judge_http
+from harness.mutate import MUTATORS, Context, mutate
+from harness.snapshot import Snapshot
+from support import FIXTURES, LOOPBACK, NATIVE, NATIVE_REASON, free_port, wait_listening
+
+REQUESTS = FIXTURES / "requests"
+SEEDS = [p.read_bytes() for p in sorted(REQUESTS.glob("*.http"))]
+#: The bounded search: the fuzzer must find every planted bug within this many runs.
+RUNS = 2000
+BUDGET = 300_000
+BUGGY_PORT = "8080"  # the guest's; natively each run takes a free port
+
+
+def webelf(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "webelf", *args], capture_output=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def site_program() -> bytes:
+    return build_server(default_site())
+
+
+# ---------------------------------------------------------------------- snapshots
+
+def test_a_restored_guest_answers_as_it_did_and_its_memory_is_as_it_was(site_program):
+    guest = Guest(site_program)
+    guest.start()
+    snapshot = Snapshot(guest)
+    before = {r.start: bytes(r.view) for r in guest.machine.mem.regions}
+    clock = guest.network.now
+    first = guest.request(DEFAULT_REQUEST)
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert snapshot.dirty, "the request wrote no page the snapshot noticed"
+    guest.network.advance(30)
+    snapshot.restore()
+    assert guest.network.now == clock
+    assert {r.start: bytes(r.view) for r in guest.machine.mem.regions} == before
+    assert guest.waiting_in_accept
+    for _ in range(3):
+        assert guest.request(DEFAULT_REQUEST) == first
+        snapshot.restore()
+
+
+def test_a_guest_killed_by_a_signal_comes_back(tmp_path):
+    data = build("glibc", "buggy_server", tmp_path)
+    guest = Guest(data, argv=["buggy_server", BUGGY_PORT])
+    guest.start()
+    fuzzer = Fuzzer(guest, [], budget=BUDGET)
+    assert fuzzer.execute(b"GET /" + b"A" * 300 + b" HTTP/1.1\r\n\r\n").kind == "crash"
+    ok = fuzzer.execute(b"GET / HTTP/1.1\r\n\r\n")
+    assert ok.kind == "ok"
+    assert fuzzer.execute(b"DELETE / HTTP/1.1\r\n\r\n").kind == "hang"
+    assert fuzzer.execute(b"GET /?verbose HTTP/1.1\r\n\r\n").kind == "invalid"
+    assert fuzzer.execute(b"GET / HTTP/1.1\r\n\r\n") == ok
+    fuzzer.close()
+    assert guest.request(b"GET / HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_a_guest_that_forked_cannot_be_snapshotted_but_says_so():
+    from harness.errors import HarnessError
+
+    guest = Guest(build_server(default_site(), _config(workers=2)))
+    guest.start()
+    with pytest.raises(HarnessError, match="several processes"):
+        Snapshot(guest)
+
+
+def _config(**kwargs):
+    from generator import ServerConfig
+
+    return ServerConfig(**kwargs)
+
+
+# ---------------------------------------------------------------------- judging
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+
+
+@pytest.mark.parametrize("request_, response, bad", [
+    (b"GET / HTTP/1.1\r\n\r\n", OK, None),
+    (b"GET / HTTP/1.1\r\n\r\n", b"", None),  # closing without a word is allowed
+    (b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", OK + OK, None),
+    (b"HEAD / HTTP/1.1\r\n\r\n", OK[:-2], None),
+    (b"GET / HTTP/1.1\r\n\r\n", OK + b"!", "HTTP"),
+    (b"GET / HTTP/1.1\r\n\r\n", OK[:-1], "Content-Length 2 but the body has 1 bytes"),
+    (b"HEAD / HTTP/1.1\r\n\r\n", OK, "header block never ends"),  # "hi" is no response
+    (b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhi",
+     "Content-Length 9 but the body has 2 bytes"),
+    (b"GET / HTTP/1.1\r\n\r\n", b"hello", "HTTP"),
+])
+def test_responses_are_judged_by_h11(request_, response, bad):
+    problem = judge_http(request_, response)
+    if bad is None:
+        assert problem is None
+    else:
+        assert problem is not None and bad in problem
+
+
+def test_mutations_are_deterministic_and_bounded():
+    ctx = Context(SEEDS, [b"X-Token", b"secret"])
+    outs = []
+    for _ in range(2):
+        rng = random.Random(7)
+        outs.append([mutate(rng, SEEDS[i % len(SEEDS)], ctx, max_size=4096)
+                     for i in range(500)])
+    assert outs[0] == outs[1]
+    assert all(isinstance(o, bytes) and len(o) <= 4096 for o in outs[0])
+    assert len(set(outs[0])) > 400
+    for mutator in MUTATORS:  # none of them breaks on an empty input
+        assert isinstance(mutator(random.Random(1), b"", ctx), bytes)
+
+
+# ---------------------------------------------------------------------- the planted bugs
+
+def _bug(kind: str, data: bytes) -> str | None:
+    """Which planted bug a finding is."""
+    if kind == "crash" and b"X-Webelf-Debug" in data and b"open-sesame" in data:
+        return "header"
+    if kind == "crash" and len(data.split(b"\n")[0]) > 64:
+        return "long path"
+    if kind == "hang" and data.startswith(b"DELETE"):
+        return "DELETE"
+    if kind == "invalid" and b"verbose" in data:
+        return "verbose"
+    return None
+
+
+def test_every_planted_bug_is_found_and_reproduces_in_webelf_run_and_natively(tmp_path):
+    """One CLI run (the costly part, so one test): every planted bug is found from the
+    request corpus within RUNS runs; each finding's line names its file and the command
+    that reproduces it, which does; and on the real kernel each reproducer does the same."""
+    build("glibc", "buggy_server", tmp_path)
+    elf = tmp_path / "buggy_server"
+    out = tmp_path / "findings"
+    result = webelf("fuzz", str(elf), "--corpus", str(REQUESTS), "--runs", str(RUNS),
+                    "--seed", "1", "--max-instructions", str(BUDGET), "--out", str(out),
+                    "--", BUGGY_PORT)
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    findings = {p.stem: p.read_bytes() for p in sorted(out.glob("*.http"))}
+    found = {_bug(name.split("-")[0], data) for name, data in findings.items()}
+    assert {"long path", "header", "DELETE", "verbose"} <= found, (sorted(findings), stderr)
+    assert re.search(rf"^webelf fuzz: [0-9.]+ s, {RUNS:,} runs \([0-9,]+/s\), [0-9,]+ edges, "
+                     r"corpus [0-9,]+, [0-9]+ findings in ", stderr, re.M), stderr
+
+    expected = {"crash": 128 + signal.SIGSEGV, "hang": 124, "invalid": 0}
+    for name, data in findings.items():
+        kind = name.split("-")[0]
+        line = next(line for line in stderr.splitlines() if f": {name}: " in line)
+        command = (f"webelf run {elf} --max-instructions {BUDGET} --request {out / name}.http "
+                   f"-- {BUGGY_PORT}")
+        assert line.endswith(f"reproduce: {command}"), line
+        rerun = webelf(*command.split()[1:], timeout=60)
+        assert rerun.returncode == expected[kind], (name, data, rerun.stderr)
+        if kind == "invalid":
+            assert judge_http(data, rerun.stdout) is not None, (name, rerun.stdout)
+
+    if not NATIVE:
+        pytest.skip(f"the reproducers were not tried natively: {NATIVE_REASON}")
+    for name, data in findings.items():
+        kind = name.split("-")[0]
+        got = _native_outcome(elf, data)
+        if kind == "crash":
+            assert got == ("crash", signal.SIGSEGV), (name, data, got)
+        else:
+            assert got[0] == kind, (name, data, got)
+
+
+def _native_outcome(elf: Path, data: bytes) -> tuple:
+    """Send ``data`` to ``elf`` running natively, as the fuzzer's client does (then a
+    half-close), and say what happened: ("crash", signal), ("hang",) when nothing came back
+    within 2 s and the server still runs, ("invalid", problem) or ("ok",)."""
+    port = free_port()
+    proc = subprocess.Popen([str(elf), str(port)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_listening(proc, port)
+        timed_out = False
+        chunks = []
+        with socket.create_connection((LOOPBACK, port), timeout=5) as conn:
+            conn.sendall(data)
+            conn.shutdown(socket.SHUT_WR)
+            conn.settimeout(2.0)
+            try:
+                while chunk := conn.recv(65536):
+                    chunks.append(chunk)
+            except socket.timeout:
+                timed_out = True
+            except ConnectionResetError:
+                pass
+        try:
+            status = proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            status = None
+        if status is not None and status < 0:
+            return ("crash", -status)
+        if timed_out and status is None:
+            return ("hang",)
+        problem = judge_http(data, b"".join(chunks))
+        return ("invalid", problem) if problem else ("ok",)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+
+
+# ---------------------------------------------------------------------- our own server
+
+def test_our_server_gives_nothing_and_its_coverage_is_reported(tmp_path, site_program):
+    elf = tmp_path / "site.elf"
+    elf.write_bytes(site_program)
+    result = webelf("fuzz", str(elf), "--corpus", str(REQUESTS), "--runs", "1500",
+                    "--out", str(tmp_path / "findings"))
+    stderr = result.stderr.decode()
+    assert result.returncode == 0, stderr
+    assert not list((tmp_path / "findings").glob("*"))
+    final = stderr.splitlines()[-1]
+    edges = int(re.search(r"([0-9,]+) edges", final).group(1).replace(",", ""))
+    assert edges > 100, final
+    print(final)  # the coverage reached, in the test's output (pytest -s or -rP)
+
+
+def test_the_same_seed_gives_the_same_run(site_program):
+    reports = []
+    for _ in range(2):
+        guest = Guest(site_program)
+        guest.start()
+        fuzzer = Fuzzer(guest, SEEDS[:5], seed=3)
+        report = fuzzer.run(runs=300)
+        reports.append((report.edges, list(fuzzer.corpus), fuzzer.tokens))
+        fuzzer.close()
+    assert reports[0] == reports[1]
+
+
+# ---------------------------------------------------------------------- bad input
+
+def test_bad_input_is_one_line_and_status_2(tmp_path, site_program):
+    elf = tmp_path / "site.elf"
+    elf.write_bytes(site_program)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in (["--corpus", str(tmp_path / "nowhere")], ["--corpus", str(empty)],
+                 ["--runs", "0"], ["--runs", "5", "--seconds", "1"]):
+        result = webelf("fuzz", str(elf), *args, timeout=60)
+        lines = result.stderr.decode().splitlines()
+        assert result.returncode == 2, (args, lines)
+        assert len(lines) == 1 and lines[0].startswith("webelf: error: "), (args, lines)
+    hello = FIXTURES / "programs" / "hello.elf"  # exits at once: it never waits
+    result = webelf("fuzz", str(hello), "--runs", "5", "--out", str(tmp_path / "o"), timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.decode().splitlines()[-1].endswith(
+        "never waits for a connection (it exited with status 0): nothing to fuzz")
+    result = webelf("fuzz", str(REQUESTS / "curl.http"), "--runs", "5", timeout=60)
+    assert result.returncode == 125, result.stderr
