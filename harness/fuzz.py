@@ -25,8 +25,9 @@ a polite client sees it.  Then the run is judged:
 - **exit**: the server exited (a server that ends on a request serves no one after it).
 
 Guidance is AFL's: each translated block the guest enters is hashed, and the edge from the
-previous block (``prev >> 1 ^ cur``) is a bit in a 64 KiB map (:data:`MAP_SIZE`), from a
-block hook that exists only while the fuzzer does.  An input that sets a bit nobody set
+previous block (``prev >> 1 ^ cur``) is an entry of a 64 KiB map (:mod:`harness.edges`:
+compiled C when a compiler is at hand), from a block hook that exists only while the fuzzer
+does.  An input that sets a bit nobody set
 before joins the corpus.  When one does, it is run once more with a hook on reads of
 read-only memory, and the NUL-terminated strings the guest read there (what ``strcmp``,
 ``strstr`` or a byte-by-byte loop compare input against) become words the mutations offer
@@ -60,6 +61,7 @@ from .guest import Guest
 from .http import check_response
 from .linux import SIGNAL_NAMES
 from .mutate import Context, mutate
+from .edges import EdgeMap
 from .snapshot import Snapshot
 
 try:
@@ -68,8 +70,6 @@ except ImportError:  # pragma: no cover - older bindings
     from unicorn.unicorn import _uc as _uclib
 from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ
 
-#: Edges are bits of a map this size (AFL's MAP_SIZE).
-MAP_SIZE = 1 << 16
 #: Instructions the guest may run between two waits before a run counts as a hang.
 DEFAULT_BUDGET = 1_000_000
 #: The most bytes of one response kept for judging.
@@ -80,8 +80,6 @@ MINIMISE_HANG_TRIES = 48
 #: Words kept from what the guest read.
 MAX_TOKENS = 256
 
-_BLOCK_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
-                                ctypes.c_void_p)
 _MEM_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64,
                               ctypes.c_int, ctypes.c_int64, ctypes.c_void_p)
 _REQUEST_LINE = re.compile(rb"(?m)^([!-~]+) [^ \r\n]+ HTTP/\d\.\d\r?\n")
@@ -140,9 +138,13 @@ def judge_http(request: bytes, response: bytes) -> str | None:
     response validly wins."""
     # Only HEAD changes how a response is framed (a 2xx to CONNECT would turn the
     # connection into a tunnel, which no server here means: judged as GET).
-    methods = [("HEAD" if m.group(1) == b"HEAD" else "GET", m.start() == 0)
-               for m in _REQUEST_LINE.finditer(request)]
-    return _judge(bytes(response), methods, 0, b"HEAD" in request, {})
+    return _judge(bytes(response), _methods(request), 0, b"HEAD" in request, {})
+
+
+def _methods(request: bytes) -> list[tuple[str, bool]]:
+    """(method as framing sees it, whether it is sure) of each request line found."""
+    return [("HEAD" if m.group(1) == b"HEAD" else "GET", m.start() == 0)
+            for m in _REQUEST_LINE.finditer(request)]
 
 
 def _judge(rest: bytes, methods: list[tuple[str, bool]], i: int, maybe_head: bool,
@@ -216,39 +218,29 @@ class Fuzzer:
         self.rng = random.Random(seed)
         self.seeds = [bytes(s) for s in seeds] or [b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"]
         self.corpus: list[bytes] = []
-        self.virgin = bytearray(MAP_SIZE)  # 1 where an edge was seen
-        self.edges = 0
+        self.map = EdgeMap()
         self.tokens: list[bytes] = []
         self._token_set: set[bytes] = set()
-        self._hits: set[int] = set()
-        self._prev = 0
-        self._last_block = 0
         self._seen_keys: set[tuple] = set()
         self._finding_edges: dict[str, set[int]] = {}
         self.findings: list[Finding] = []
         self.runs = 0
         self._hooks: list[tuple[ctypes.c_size_t, object]] = []
-        hits = self._hits
-        state = self  # the callback keeps prev and the last block here
-
-        def on_block(_uch: int, address: int, _size: int, _user: int) -> None:
-            cur = (address * 0x9E3779B1 >> 13) & 0xFFFF
-            hits.add(cur ^ state._prev)
-            state._prev = cur >> 1
-            state._last_block = address
-
-        self._hook(UC_HOOK_BLOCK, _BLOCK_CFUNC(on_block), 1, 0)
+        self._judged: dict[tuple, str | None] = {}
+        self._hook(UC_HOOK_BLOCK, self.map.callback, 1, 0, self.map.user)
         # unicorn instruments a block for a hook when it translates it: the blocks it
         # translated before (the guest's start) must go.
         machine.uc.ctl_flush_tb()
 
     # ------------------------------------------------------------------ hooks
 
-    def _hook(self, kind: int, callback: object, begin: int, end: int) -> ctypes.c_size_t:
+    def _hook(self, kind: int, callback: object, begin: int, end: int,
+              user: ctypes.c_void_p | None = None) -> ctypes.c_size_t:
         handle = ctypes.c_size_t()
-        pointer = ctypes.c_void_p.from_address(ctypes.addressof(callback))
+        pointer = (callback if isinstance(callback, ctypes.c_void_p) else
+                   ctypes.c_void_p.from_address(ctypes.addressof(callback)))
         status = _uclib.uc_hook_add(self.machine._uch, ctypes.byref(handle), kind, pointer,
-                                    None, ctypes.c_uint64(begin), ctypes.c_uint64(end))
+                                    user, ctypes.c_uint64(begin), ctypes.c_uint64(end))
         if status != 0:
             raise HarnessError(f"unicorn refused the fuzzer's hook (error {status})")
         self._hooks.append((handle, callback))
@@ -271,10 +263,9 @@ class Fuzzer:
 
     def execute(self, data: bytes, split: Sequence[int] = ()) -> Outcome:
         """Restore the snapshot, send ``data`` on a new connection, judge what happens.
-        The edges it took are in ``self._hits`` afterwards."""
+        The edges it took are in ``self.map`` afterwards."""
         self.snapshot.restore()
-        self._hits.clear()
-        self._prev = 0
+        self.map.reset()
         self.runs += 1
         guest = self.guest
         try:
@@ -282,31 +273,45 @@ class Fuzzer:
         except GuestFault as fault:
             eip = fault.eip
             r = self.machine.mem.region_at(eip)
-            place = eip if r is not None and r.access & 4 else self._last_block
+            place = eip if r is not None and r.access & 4 else self.map.last_block
             name = SIGNAL_NAMES.get(fault.signal, f"signal {fault.signal}")
             return Outcome("crash", str(fault), ("crash", name, place))
         except GuestTimeout as exc:
-            return Outcome("hang", str(exc), ("hang", self._last_block))
+            return Outcome("hang", str(exc), ("hang", self.map.last_block))
         except HarnessError as exc:  # a response over the limit, say: not judged
             return Outcome("ok", str(exc))
         if guest.exited:
             status = guest.exit_status
             return Outcome("exit", f"the server exited with status {status}", ("exit", status))
-        problem = judge_http(data, response)
+        problem = self._judge(data, response)
         if problem is not None:
             return Outcome("invalid", f"invalid HTTP: {problem}",
                            ("invalid", _DIGITS.sub(b"N", problem.encode()).decode()))
         return Outcome("ok")
 
+    def _judge(self, data: bytes, response: bytes) -> str | None:
+        """judge_http, remembered: a server gives the same few responses again and again,
+        and what matters of the request is its HEAD-looking lines."""
+        methods = _methods(data)
+        maybe_head = b"HEAD" in data
+        key = (response, tuple(methods), maybe_head)
+        try:
+            return self._judged[key]
+        except KeyError:
+            pass
+        problem = _judge(bytes(response), methods, 0, maybe_head, {})
+        if len(self._judged) < 4096:
+            self._judged[key] = problem
+        return problem
+
     def _new_edges(self) -> int:
-        virgin = self.virgin
-        new = 0
-        for e in self._hits:
-            if not virgin[e]:
-                virgin[e] = 1
-                new += 1
-        self.edges += new
-        return new
+        """Edges the last run took first (set by the block hook)."""
+        return self.map.new
+
+    @property
+    def edges(self) -> int:
+        """Edges any run has taken."""
+        return self.map.seen()
 
     # ------------------------------------------------------------------ words
 
@@ -405,7 +410,7 @@ class Fuzzer:
             return None
         if kind in ("hang", "invalid"):  # new only with an edge no earlier one of its kind took
             seen = self._finding_edges.get(kind, set())
-            if self._hits <= seen:
+            if self.map.hits() <= seen:
                 return None
         small = self.minimise(data, outcome,
                               MINIMISE_HANG_TRIES if kind == "hang" else MINIMISE_TRIES)
@@ -416,8 +421,9 @@ class Fuzzer:
         self._seen_keys.add(outcome.key)
         self._seen_keys.add(final.key)
         if kind in ("hang", "invalid"):
-            edges = (kind, hashlib.sha256(repr(sorted(self._hits)).encode()).hexdigest()[:12])
-            self._finding_edges.setdefault(kind, set()).update(self._hits)
+            hits = self.map.hits()
+            edges = (kind, hashlib.sha256(repr(sorted(hits)).encode()).hexdigest()[:12])
+            self._finding_edges.setdefault(kind, set()).update(hits)
             if edges in self._seen_keys:
                 return None
             self._seen_keys.add(edges)

@@ -20,7 +20,8 @@ How each part comes back:
   while it exists the emulator's TLB runs in unicorn's virtual mode (``UC_TLB_VIRTUAL``) with a
   ``UC_HOOK_TLB_FILL`` hook that maps every page 1:1 but grants write permission only to a
   write: the first store to a page since the TLB was last flushed refills it, and the hook
-  notes the page as dirty.  The kernel's own writes (``copy_to_user``: what ``read`` puts in
+  notes the page as dirty (in C, :mod:`harness.native`, when a compiler is at hand: the
+  hook runs dozens of times a request).  The kernel's own writes (``copy_to_user``: what ``read`` puts in
   a buffer) are noted by :class:`harness.memory.Memory`'s write path, swapped for a noting one
   only while a snapshot is installed.  Restoring copies those pages back and flushes the TLB
   (``UC_CTL_TLB_FLUSH``).  Protection is still unicorn's: its memory regions keep their
@@ -48,7 +49,14 @@ from typing import TYPE_CHECKING
 from unicorn import UC_HOOK_TLB_FILL, UC_MEM_WRITE, UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_TLB_CPU, UC_TLB_VIRTUAL
 
+from . import native
 from .errors import HarnessError
+from .native import DIRTY_CAPACITY, Dirty
+
+try:  # the C library behind the binding
+    from unicorn.unicorn_py3.unicorn import uclib as _uclib
+except ImportError:  # pragma: no cover - older bindings
+    from unicorn.unicorn import _uc as _uclib
 
 if TYPE_CHECKING:
     from .guest import Guest
@@ -158,6 +166,7 @@ class Snapshot:
         self._saved = [(r.start, r.end, r.prot, r.kind, bytes(r.view)) for r in mem.regions]
         self._saved_starts = [s[0] for s in self._saved]
         self.dirty: set[int] = set()
+        self._handle: ctypes.c_size_t | None = None
         self._install_tracking()
         # ---- kernel and network, pickled with what never changes pinned
         network = guest.network
@@ -183,24 +192,38 @@ class Snapshot:
 
     def _install_tracking(self) -> None:
         machine, mem, dirty = self.machine, self.mem, self.dirty
-        add = dirty.add
-        write_perms = UC_PROT_ALL
-        other_perms = UC_PROT_READ | UC_PROT_EXEC
+        #: The pages the CPU wrote, noted by the TLB fill hook (C when it can be built).
+        self._written = written = Dirty()
+        lib = native.library()
+        if lib is not None:
+            self._fill = ctypes.cast(lib.webelf_tlb_fill, ctypes.c_void_p)
+        else:
+            write_perms = UC_PROT_ALL
+            other_perms = UC_PROT_READ | UC_PROT_EXEC
+            pages = written.pages
 
-        def fill(_uch: int, vaddr: int, access: int, entry, _user: int) -> bool:
-            e = entry[0]
-            e.paddr = vaddr
-            if access == UC_MEM_WRITE:
-                add(vaddr)
-                e.perms = write_perms
-            else:
-                e.perms = other_perms
-            return True
+            def fill(_uch: int, vaddr: int, access: int, entry, _user: int) -> bool:
+                e = entry[0]
+                e.paddr = vaddr
+                if access == UC_MEM_WRITE:
+                    if written.count < DIRTY_CAPACITY:
+                        pages[written.count] = vaddr
+                    written.count += 1
+                    e.perms = write_perms
+                else:
+                    e.perms = other_perms
+                return True
 
-        self._fill = _TLB_CFUNC(fill)
+            self._fill_cfunc = _TLB_CFUNC(fill)
+            self._fill = ctypes.c_void_p.from_address(ctypes.addressof(self._fill_cfunc))
         machine.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
-        machine._add_hook(UC_HOOK_TLB_FILL, self._fill, "tlb fill")
-        self._hook = machine._callbacks[-1]
+        self._handle = ctypes.c_size_t()
+        status = _uclib.uc_hook_add(machine._uch, ctypes.byref(self._handle), UC_HOOK_TLB_FILL,
+                                    self._fill, ctypes.c_void_p(ctypes.addressof(written)),
+                                    ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if status != 0:
+            machine.uc.ctl_set_tlb_mode(UC_TLB_CPU)
+            raise HarnessError(f"unicorn refused the TLB fill hook (error {status})")
         self._flush_tlb()
         # The kernel's writes into guest memory, noted by page (instance attributes shadow
         # Memory's methods only while the snapshot is installed).
@@ -232,10 +255,11 @@ class Snapshot:
         for name in ("write", "zero", "discard"):
             mem.__dict__.pop(name, None)
         machine = self.machine
-        if machine._uch is not None:
+        if machine._uch is not None and self._handle is not None:
+            _uclib.uc_hook_del(machine._uch, self._handle)
+            self._handle = None
             machine.uc.ctl_set_tlb_mode(UC_TLB_CPU)
             self._flush_tlb()
-            # The hook stays registered but is never called in the CPU's TLB mode.
 
     # ------------------------------------------------------------------ restoring
 
@@ -253,6 +277,14 @@ class Snapshot:
             self._restore_layout()
         saved, starts = self._saved, self._saved_starts
         region_at = mem.region_at
+        written = self._written
+        count = written.count
+        if count > DIRTY_CAPACITY:  # too many to list: every page goes back
+            self.dirty.update(page for start, end, *_ in saved
+                              for page in range(start, end, PAGE))
+        else:
+            self.dirty.update(written.pages[:count])
+        written.count = 0
         for page in self.dirty:
             i = bisect.bisect_right(starts, page) - 1
             if i < 0:
