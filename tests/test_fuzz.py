@@ -83,6 +83,49 @@ def test_a_guest_killed_by_a_signal_comes_back(tmp_path):
     assert guest.request(b"GET / HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 200 OK\r\n")
 
 
+def test_mappings_made_or_removed_since_the_snapshot_are_undone(site_program):
+    """The slow path: mmap, munmap and brk since the snapshot are put back whole."""
+    guest = Guest(site_program)
+    guest.start()
+    mem = guest.machine.mem
+    snapshot = Snapshot(guest)
+    layout = [(r.start, r.end, r.prot, r.kind) for r in mem.regions]
+    stack = next(r for r in mem.regions if r.kind == "stack")
+    stack_bytes = bytes(stack.view)
+    mem.map(0x40000000, 0x3000, 3)                 # a new mapping (mmap)
+    mem.write(0x40000000, b"new")
+    mem.unmap(stack.start, stack.start + 0x1000)   # part of the stack gone (munmap)
+    snapshot.restore()
+    assert [(r.start, r.end, r.prot, r.kind) for r in mem.regions] == layout
+    assert bytes(next(r for r in mem.regions if r.kind == "stack").view) == stack_bytes
+    assert guest.request(DEFAULT_REQUEST).startswith(b"HTTP/1.1 200 ")
+
+
+def test_the_python_hooks_do_what_the_compiled_ones_do(site_program, monkeypatch):
+    """Without a C compiler the block and TLB fill hooks are Python: the same edges, the
+    same restored memory."""
+    from harness import native
+
+    seen = []
+    compiled = native.library()
+    for lib in (compiled, None):
+        monkeypatch.setattr(native, "_LOADED", [lib])
+        guest = Guest(site_program)
+        guest.start()
+        fuzzer = Fuzzer(guest, [])
+        assert fuzzer.map.native == (lib is not None)
+        outcome = fuzzer.execute(DEFAULT_REQUEST)
+        hits = fuzzer.map.hits()
+        fuzzer.execute(b"GET /nowhere HTTP/1.1\r\n\r\n")
+        assert fuzzer.execute(DEFAULT_REQUEST) == outcome
+        assert fuzzer.map.hits() == hits
+        seen.append((outcome, hits, fuzzer.edges))
+        fuzzer.close()
+    if compiled is None:
+        pytest.skip("no C compiler: only the Python hooks could be run")
+    assert seen[0] == seen[1]
+
+
 def test_a_guest_that_forked_cannot_be_snapshotted_but_says_so():
     from harness.errors import HarnessError
 
