@@ -26,7 +26,8 @@ MAP_SIZE = 1 << 16
 class _Edges(ctypes.Structure):
     _fields_ = (("trace", ctypes.c_uint8 * MAP_SIZE), ("virgin", ctypes.c_uint8 * MAP_SIZE),
                 ("prev", ctypes.c_uint32), ("new_edges", ctypes.c_uint32),
-                ("last", ctypes.c_uint64))
+                ("last", ctypes.c_uint64), ("blocks", ctypes.c_uint64),
+                ("budget", ctypes.c_uint64), ("stop", ctypes.c_void_p))
 
 
 #: void (*)(uc_engine *, uint64_t address, uint32_t size, void *user): UC_HOOK_BLOCK.
@@ -37,8 +38,11 @@ BLOCK_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_
 class EdgeMap:
     """The maps, and the hook that fills them (``callback`` and ``user`` for uc_hook_add)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop: ctypes.c_void_p | None = None) -> None:
+        """``stop`` is uc_emu_stop's address, which the hook calls past the budget."""
         self.edges = _Edges()
+        if stop is not None:
+            self.edges.stop = stop
         self.user = ctypes.c_void_p(ctypes.addressof(self.edges))
         lib = native.library()
         #: Whether the hook is the compiled one.
@@ -50,7 +54,13 @@ class EdgeMap:
             edges = self.edges
             trace, virgin = edges.trace, edges.virgin
 
-            def on_block(_uch: int, address: int, _size: int, _user: int) -> None:
+            stop_fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(edges.stop or 0)
+
+            def on_block(uch: int, address: int, _size: int, _user: int) -> None:
+                edges.blocks += 1
+                if edges.budget and edges.blocks > edges.budget:
+                    stop_fn(uch)
+                    return
                 cur = (address * 0x9E3779B1 >> 13) & 0xFFFF
                 i = cur ^ edges.prev
                 trace[i] = (trace[i] + 1) & 0xFF
@@ -68,6 +78,18 @@ class EdgeMap:
         ctypes.memset(self.edges.trace, 0, MAP_SIZE)
         self.edges.prev = 0
         self.edges.new_edges = 0
+
+    def set_budget(self, blocks: int) -> None:
+        """Stop the emulation once ``blocks`` blocks have run since :meth:`count_from_zero`
+        (0: never)."""
+        self.edges.budget = blocks
+
+    def count_from_zero(self) -> None:
+        self.edges.blocks = 0
+
+    @property
+    def over_budget(self) -> bool:
+        return bool(self.edges.budget) and self.edges.blocks > self.edges.budget
 
     @property
     def new(self) -> int:

@@ -17,8 +17,10 @@ a polite client sees it.  Then the run is judged:
 
 - **crash**: the guest died of a signal (:class:`~harness.errors.GuestFault`, what Linux's
   ``force_sig_fault`` would deliver with no handler: signal(7));
-- **hang**: it ran out of its instruction budget between two waits
-  (:class:`~harness.errors.GuestTimeout`): exact, so the same input hangs again;
+- **hang**: it ran more than its budget of basic blocks between two waits
+  (:class:`~harness.errors.GuestTimeout`), counted by the block hook: exact, so the same
+  input hangs again, and since a block is at least one instruction, ``webelf run
+  --max-instructions`` with the same number reproduces it;
 - **invalid**: a response that h11 cannot frame or that breaks HTTP/1.1
   (:func:`harness.http.check_response`: a Content-Length that disagrees with the body, a
   body after a HEAD response...), each response of a pipelined exchange in turn;
@@ -70,7 +72,7 @@ except ImportError:  # pragma: no cover - older bindings
     from unicorn.unicorn import _uc as _uclib
 from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ
 
-#: Instructions the guest may run between two waits before a run counts as a hang.
+#: Basic blocks the guest may run between two waits before a run counts as a hang.
 DEFAULT_BUDGET = 1_000_000
 #: The most bytes of one response kept for judging.
 RESPONSE_LIMIT = 1 << 20
@@ -201,7 +203,7 @@ def _one_response(raw: bytes, method: str) -> tuple[bytes, bytes]:
 
 class Fuzzer:
     """Fuzz ``guest``, which must wait for a connection (:attr:`Guest.waiting_in_accept`).
-    ``seeds`` start the corpus; ``seed`` makes every choice; ``budget`` is the instructions
+    ``seeds`` start the corpus; ``seed`` makes every choice; ``budget`` is the basic blocks
     a run may take between two waits before it is a hang."""
 
     def __init__(self, guest: Guest, seeds: Sequence[bytes], *, seed: int = 0,
@@ -212,13 +214,26 @@ class Fuzzer:
         self.guest = guest
         self.port = guest.port(port)
         self.machine = machine = guest.machine
-        machine.max_instructions = budget
         self.budget = budget
         self.snapshot = Snapshot(guest)
         self.rng = random.Random(seed)
         self.seeds = [bytes(s) for s in seeds] or [b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"]
         self.corpus: list[bytes] = []
-        self.map = EdgeMap()
+        self.map = EdgeMap(stop=ctypes.cast(_uclib.uc_emu_stop, ctypes.c_void_p))
+        # The budget is counted in blocks by the block hook, not in instructions by unicorn
+        # (which would cost a fifth of the run): every run the hook stops has run more
+        # instructions than ``budget`` too, so webelf run --max-instructions reproduces it.
+        machine.max_instructions = None
+        self.map.set_budget(budget)
+        edge_map, run = self.map, machine.run
+
+        def counted_run(slice_: int | None = None):
+            edge_map.count_from_zero()  # the budget is between two waits, as run's
+            return run(slice_)
+
+        machine.run = counted_run
+        machine.overrun = lambda: (f"budget of {budget:,} basic blocks"
+                                   if edge_map.over_budget else None)
         self.tokens: list[bytes] = []
         self._token_set: set[bytes] = set()
         self._seen_keys: set[tuple] = set()
@@ -256,6 +271,8 @@ class Fuzzer:
         for handle, _ in list(self._hooks):
             self._unhook(handle)
         self.snapshot.close()
+        self.machine.__dict__.pop("run", None)
+        self.machine.__dict__.pop("overrun", None)
         if self.machine._uch is not None:
             self.machine.uc.ctl_flush_tb()
 

@@ -274,6 +274,12 @@ class Machine:
     ``run()`` again.
     """
 
+    #: A hook that may stop the emulation for a budget of its own (the fuzzer's block
+    #: budget, harness.edges) sets this: called when a run stopped for no reason the
+    #: machine knows, it returns the budget's description (the run is then a GuestTimeout),
+    #: or None.
+    overrun: Callable[[], str | None] | None = None
+
     def __init__(
         self,
         program: bytes | elfmod.Image,
@@ -595,6 +601,8 @@ class Machine:
                 budget = f"time budget of {self.max_seconds:g} s"
             elif self.max_instructions:
                 budget = f"budget of {self.max_instructions:,} instructions"
+            elif self.overrun is not None and (over := self.overrun()):
+                budget = over  # a hook's own budget stopped it (harness.fuzz)
             else:
                 continue  # the watchdog's stop was meant for an earlier run: go on
             raise GuestTimeout(eip, insn_text(self.mem.fetch(eip), eip, self.wide), budget)

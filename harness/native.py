@@ -12,7 +12,9 @@ unicorn as plain function pointers.  Without a compiler (or with ``WEBELF_PYTHON
 The structures are shared with Python by layout (ctypes.Structure in the callers):
 
 - ``struct edges``: AFL's trace map and virgin map, the previous block's hash, the count of
-  edges seen first in this run, the last block's address;
+  edges seen first in this run, the last block's address, and a budget of blocks past which
+  the hook stops the emulation (``uc_emu_stop``): a runaway is caught without making unicorn
+  count every instruction;
 - ``struct dirty``: the pages written since the TLB was last flushed, as a list (the first
   ``capacity`` of ``count``); the fill hook maps every page 1:1 and grants write permission
   only to a write, so that the first store to a page refills it.
@@ -43,12 +45,19 @@ struct edges {
     uint32_t prev;
     uint32_t new_edges;
     uint64_t last;
+    uint64_t blocks;                /* blocks run since the count was last reset */
+    uint64_t budget;                /* past it, the emulation stops (0: no budget) */
+    int (*stop)(void *uc);          /* uc_emu_stop */
 };
 
 /* UC_HOOK_BLOCK: void (*)(uc_engine *, uint64_t address, uint32_t size, void *user) */
 void webelf_block(void *uc, uint64_t address, uint32_t size, void *user)
 {
     struct edges *e = user;
+    if (++e->blocks > e->budget && e->budget) {
+        e->stop(uc);
+        return;
+    }
     uint32_t cur = (uint32_t)(((address * 0x9E3779B1u) >> 13) & 0xFFFF);
     uint32_t i = (cur ^ e->prev) & 0xFFFF;
     e->trace[i]++;
