@@ -389,8 +389,10 @@ def _parser() -> _Parser:
                       help="the random seed (default: 0)")
     for action in fuzz._actions:  # noqa: SLF001 - argparse keeps no public handle
         if action.dest == "max_instructions":
-            action.help = ("instructions the guest may run between two waits before a run "
-                           "counts as a hang (default: 1,000,000)")
+            action.help = ("the budget between two waits: a run of more than N basic "
+                           "blocks (each at least one instruction) is a hang, and the start, "
+                           "until the guest first waits, may take N instructions (default: "
+                           "1,000,000 blocks, and no instruction budget for the start)")
     fuzz.set_defaults(func=_fuzz)
     parser.guest_commands = {"run": run, "serve": serve, "fuzz": fuzz}  # for _split_guest_args
 
