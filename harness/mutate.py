@@ -192,6 +192,26 @@ def header(rng: random.Random, data: bytes, ctx: Context) -> bytes:
     return _join(lines, sep, body)
 
 
+def word_header(rng: random.Random, data: bytes, ctx: Context) -> bytes:
+    """A header made of seen words: the value of a field whose name is one becomes another
+    (a name the guest compared has been matched: now its value), else a new field
+    ``word: word``.  Without words, a header mutation."""
+    if not ctx.tokens:
+        return header(rng, data, ctx)
+    lines, sep, body = _parts(data)
+    if not lines:
+        lines = [b"GET / HTTP/1.1"]
+    words = set(ctx.tokens)
+    named = [i for i, line in enumerate(lines[1:], 1) if line.split(b":", 1)[0] in words]
+    if named and rng.random() < 0.75:
+        i = rng.choice(named)
+        lines[i] = lines[i].split(b":", 1)[0] + b": " + rng.choice(ctx.tokens)
+    else:
+        line = rng.choice(ctx.tokens) + b": " + rng.choice(ctx.tokens)
+        lines.insert(rng.randint(1, len(lines)), line)
+    return _join(lines, sep, body)
+
+
 def line_endings(rng: random.Random, data: bytes, ctx: Context) -> bytes:
     choice = rng.randrange(3)
     if choice == 0:
@@ -241,8 +261,8 @@ def pipeline(rng: random.Random, data: bytes, ctx: Context) -> bytes:
 
 
 MUTATORS: tuple[Mutator, ...] = (flip, set_byte, insert, delete, repeat, method, target,
-                                 version, header, header, line_endings, length, splice,
-                                 pipeline)
+                                 version, header, header, word_header, line_endings, length,
+                                 splice, pipeline)
 
 
 def mutate(rng: random.Random, data: bytes, ctx: Context, max_size: int = 16384) -> bytes:

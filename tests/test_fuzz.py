@@ -32,7 +32,7 @@ from support import FIXTURES, LOOPBACK, NATIVE, NATIVE_REASON, free_port, wait_l
 REQUESTS = FIXTURES / "requests"
 SEEDS = [p.read_bytes() for p in sorted(REQUESTS.glob("*.http"))]
 #: The bounded search: the fuzzer must find every planted bug within this many runs.
-RUNS = 2000
+RUNS = 1000
 BUDGET = 300_000
 BUGGY_PORT = "8080"  # the guest's; natively each run takes a free port
 
@@ -273,6 +273,21 @@ def _native_outcome(elf: Path, data: bytes) -> tuple:
         proc.kill()
         proc.wait()
         proc.stderr.close()
+
+
+def test_an_x86_64_server_is_fuzzed_as_well(tmp_path):
+    """The same planted bugs in an x86-64 build (glibc, static): the fuzzer's API finds
+    every one within the same number of runs."""
+    from cprograms64 import build64
+
+    data = build64("glibc", "buggy_server", tmp_path)
+    guest = Guest(data, argv=["buggy_server", BUGGY_PORT])
+    guest.start()
+    fuzzer = Fuzzer(guest, SEEDS, seed=1, budget=BUDGET)
+    report = fuzzer.run(runs=RUNS)
+    found = {_bug(f.kind, f.data) for f in report.findings}
+    assert {"long path", "header", "DELETE", "verbose"} <= found, report.findings
+    fuzzer.close()
 
 
 # ---------------------------------------------------------------------- our own server
