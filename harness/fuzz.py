@@ -50,11 +50,13 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 import random
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import h11
 
@@ -240,6 +242,7 @@ class Fuzzer:
         self._finding_edges: dict[str, set[int]] = {}
         self.findings: list[Finding] = []
         self.runs = 0
+        self._share: tuple[Path, str] | None = None
         self._hooks: list[tuple[ctypes.c_size_t, object]] = []
         self._judged: dict[tuple, str | None] = {}
         self._hook(UC_HOOK_BLOCK, self.map.callback, 1, 0, self.map.user)
@@ -395,14 +398,17 @@ class Fuzzer:
                 if outcome.kind in ("ok", "invalid"):  # not crashes and hangs, as AFL
                     self.corpus.append(data)
                     self._harvest(data, split)
+                    self._publish(data)
             if outcome.kind != "ok":
                 finding = self._record(data, split, outcome, done)
                 if finding is not None and found is not None:
                     found(finding)
             now = time.monotonic()
-            if progress is not None and now - last_progress >= 1.0:
+            if now - last_progress >= 1.0:
                 last_progress = now
-                progress(self._report(report, done, elapsed()))
+                self._take_shared()
+                if progress is not None:
+                    progress(self._report(report, done, elapsed()))
         return self._report(report, done, elapsed())
 
     def _report(self, report: Report, done: int, seconds: float) -> Report:
@@ -417,6 +423,51 @@ class Fuzzer:
         if len(corpus) > 8 and self.rng.random() < 0.5:
             return self.rng.choice(corpus[-8:])
         return self.rng.choice(corpus)
+
+    # ------------------------------------------------------------------ sharing
+
+    def share(self, directory: Path, name: str) -> None:
+        """Several fuzzers at once (``webelf fuzz --jobs N``): each new corpus entry is
+        written to ``directory`` as ``<name>-<n>``, and once a second the entries the others
+        wrote there are run, joining this corpus when they take an edge new here (AFL's
+        ``-M``/``-S`` sync, through a directory).  The runs then depend on timing."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self._share = (directory, name)
+        self._shared: set[str] = set()
+        self._published = 0
+
+    def _publish(self, data: bytes) -> None:
+        if self._share is None:
+            return
+        directory, name = self._share
+        self._published += 1
+        final = directory / f"{name}-{self._published:06d}"
+        partial = directory / f".{final.name}.part"
+        try:
+            partial.write_bytes(data)
+            os.replace(partial, final)  # others never see half an entry
+        except OSError:
+            pass
+
+    def _take_shared(self) -> None:
+        if self._share is None:
+            return
+        directory, name = self._share
+        try:
+            names = sorted(p.name for p in directory.iterdir())
+        except OSError:
+            return
+        for entry in names:
+            if entry.startswith((".", f"{name}-")) or entry in self._shared:
+                continue
+            self._shared.add(entry)
+            try:
+                data = (directory / entry).read_bytes()
+            except OSError:
+                continue
+            outcome = self.execute(data)
+            if self._new_edges() and outcome.kind in ("ok", "invalid"):
+                self.corpus.append(data)
 
     # ------------------------------------------------------------------ findings
 

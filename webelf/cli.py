@@ -387,6 +387,11 @@ def _parser() -> _Parser:
                       help="where findings are written (default: fuzz-findings)")
     fuzz.add_argument("--seed", metavar="S", type=int, default=0,
                       help="the random seed (default: 0)")
+    fuzz.add_argument("--jobs", metavar="N", type=_positive, default=1,
+                      help="fuzz in N processes at once, job K with seed S+K, sharing new "
+                           "corpus entries through DIR/.corpus (the runs then depend on "
+                           "timing; --runs and --seconds are each job's)")
+    fuzz.add_argument("--job", type=int, default=0, help=argparse.SUPPRESS)  # a job's number
     for action in fuzz._actions:  # noqa: SLF001 - argparse keeps no public handle
         if action.dest == "max_instructions":
             action.help = ("the budget between two waits: a run of more than N basic "
@@ -735,7 +740,11 @@ def _fuzz(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out {args.out}: cannot create it ({exc.strerror or exc})") from None
-    fuzzer = Fuzzer(guest, seeds, seed=args.seed, budget=budget, port=args.port)
+    jobs = _start_jobs(args) if args.jobs > 1 and args.job == 0 else []
+    fuzzer = Fuzzer(guest, seeds, seed=args.seed + args.job, budget=budget, port=args.port)
+    if args.jobs > 1:
+        fuzzer.share(args.out / ".corpus", f"job{args.job}")
+    label = f"webelf fuzz [job {args.job}]" if args.jobs > 1 else "webelf fuzz"
     words = ["webelf", "run", str(args.elf), "--max-instructions", str(budget)]
     if args.root is not None:
         words += ["--root", str(args.root)]
@@ -743,28 +752,55 @@ def _fuzz(args: argparse.Namespace) -> int:
         words += ["--port", str(args.port)]
 
     def found(finding) -> None:
-        path = args.out / f"{finding.name}.http"
-        try:
-            path.write_bytes(finding.data)
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        number = finding.number
+        while True:  # the first free number: earlier runs' and other jobs' files stay
+            path = args.out / f"{finding.kind}-{number}.http"
+            try:
+                with open(path, "xb") as file:
+                    file.write(finding.data)
+                break
+            except FileExistsError:
+                number += 1
+            except OSError as exc:
+                raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
         command = shlex.join([*words, "--request", str(path),
                               *(["--", *args.args] if args.args else [])])
-        _stderr_line(f"webelf fuzz: {finding.name}: {finding.detail} (run {finding.runs:,}, "
+        _stderr_line(f"{label}: {path.stem}: {finding.detail} (run {finding.runs:,}, "
                      f"{len(finding.data)} bytes): {path}; reproduce: {command}")
 
     def progress(report) -> None:
-        _stderr_line(_fuzz_line(report))
+        _stderr_line(_fuzz_line(report, label))
 
     runs = args.runs if args.runs is not None or args.seconds is not None else 10_000
-    report = fuzzer.run(runs=runs, seconds=args.seconds, progress=progress, found=found)
-    _stderr_line(_fuzz_line(report) + (f" in {args.out}" if report.findings else ""))
-    return EXIT_DIFFERS if report.findings else EXIT_OK
+    try:
+        report = fuzzer.run(runs=runs, seconds=args.seconds, progress=progress, found=found)
+    finally:
+        statuses = [job.wait() for job in jobs]
+    _stderr_line(_fuzz_line(report, label) + (f" in {args.out}" if report.findings else ""))
+    found_any = report.findings or any(status == EXIT_DIFFERS for status in statuses)
+    return EXIT_DIFFERS if found_any else EXIT_OK
 
 
-def _fuzz_line(report) -> str:
+def _start_jobs(args: argparse.Namespace) -> list:
+    """--jobs N: jobs 1..N-1 as child processes of this one (job 0), each a webelf fuzz with
+    the same options and its own --job number."""
+    import subprocess
+
+    words = [sys.executable, "-m", "webelf", "fuzz", str(args.elf), "--out", str(args.out),
+             "--seed", str(args.seed), "--jobs", str(args.jobs)]
+    for option, value in (("--corpus", args.corpus), ("--runs", args.runs),
+                          ("--seconds", args.seconds), ("--port", args.port),
+                          ("--max-instructions", args.max_instructions),
+                          ("--max-seconds", args.max_seconds), ("--root", args.root)):
+        if value is not None:
+            words += [option, str(value)]
+    return [subprocess.Popen([*words, "--job", str(k), "--", *args.args])
+            for k in range(1, args.jobs)]
+
+
+def _fuzz_line(report, label: str = "webelf fuzz") -> str:
     rate = report.runs / report.seconds if report.seconds else 0.0
-    return (f"webelf fuzz: {report.seconds:.1f} s, {report.runs:,} runs ({rate:,.0f}/s), "
+    return (f"{label}: {report.seconds:.1f} s, {report.runs:,} runs ({rate:,.0f}/s), "
             f"{report.edges:,} edges, corpus {report.corpus:,}, "
             f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}")
 
