@@ -24,16 +24,20 @@ a polite client sees it.  Then the run is judged:
 - **invalid**: a response that h11 cannot frame or that breaks HTTP/1.1
   (:func:`harness.http.check_response`: a Content-Length that disagrees with the body, a
   body after a HEAD response...), each response of a pipelined exchange in turn;
-- **exit**: the server exited (a server that ends on a request serves no one after it).
+- **exit**: the server exited (a server that ends on a request serves no one after it);
+- **differs**: with a ``reference`` (another build of the same server, ``webelf fuzz
+  --reference``), its response to the same input is not the same bytes, or it did not
+  answer: differential fuzzing of two builds.
 
 Guidance is AFL's: each translated block the guest enters is hashed, and the edge from the
 previous block (``prev >> 1 ^ cur``) is an entry of a 64 KiB map (:mod:`harness.edges`:
 compiled C when a compiler is at hand), from a block hook that exists only while the fuzzer
-does.  An input that sets a bit nobody set
-before joins the corpus.  When one does, it is run once more with a hook on reads of
-read-only memory, and the NUL-terminated strings the guest read there (what ``strcmp``,
-``strstr`` or a byte-by-byte loop compare input against) become words the mutations offer
-(:mod:`harness.mutate`): comparisons fed back as a dictionary, paid for only on new coverage.
+does.  An input that takes an edge no run took before joins the corpus.  When one does, it
+is run once more with a hook on reads of the bytes the program file put in memory, and the
+strings the guest read there (NUL-terminated or length-prefixed: what ``strcmp``,
+``strstr``, a byte-by-byte loop or a route table compare input against) become words the
+mutations offer (:mod:`harness.mutate`): comparisons fed back as a dictionary, paid for only
+on new coverage.
 
 Findings are deduplicated by kind and place, before minimising (which costs runs): a crash
 by signal and faulting instruction (or, for a jump to an address that is not code, by the
@@ -94,7 +98,7 @@ _DIGITS = re.compile(rb"[0-9]+")
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one run ended: ``kind`` is "ok", "crash", "hang", "invalid" or "exit"; ``key``
+    """How one run ended: ``kind`` is "ok", "crash", "hang", "invalid", "exit" or "differs"; ``key``
     tells findings apart (see the module's doc)."""
 
     kind: str
@@ -209,10 +213,21 @@ class Fuzzer:
     a run may take between two waits before it is a hang."""
 
     def __init__(self, guest: Guest, seeds: Sequence[bytes], *, seed: int = 0,
-                 budget: int = DEFAULT_BUDGET, port: int | None = None) -> None:
+                 budget: int = DEFAULT_BUDGET, port: int | None = None,
+                 reference: Guest | None = None) -> None:
         if not guest.waiting_in_accept:
             raise HarnessError("the guest does not wait for a connection: nothing to fuzz "
                                f"(it stopped: {guest.last_stop})")
+        #: Differential fuzzing: another build, waiting as the guest does, whose response to
+        #: each input must be the guest's (or the run is a "differs" finding).
+        self.reference = reference
+        self._reference_snapshot = None
+        if reference is not None:
+            if not reference.waiting_in_accept:
+                raise HarnessError("the reference does not wait for a connection "
+                                   f"(it stopped: {reference.last_stop})")
+            self._reference_port = reference.port(port)
+            self._reference_snapshot = Snapshot(reference)
         self.guest = guest
         self.port = guest.port(port)
         self.machine = machine = guest.machine
@@ -243,7 +258,7 @@ class Fuzzer:
         self.findings: list[Finding] = []
         self.runs = 0
         self._share: tuple[Path, str] | None = None
-        self._hooks: list[tuple[ctypes.c_size_t, object]] = []
+        self._hooks: list[tuple[ctypes.c_size_t, object, object]] = []
         self._judged: dict[tuple, str | None] = {}
         self._hook(UC_HOOK_BLOCK, self.map.callback, 1, 0, self.map.user)
         # unicorn instruments a block for a hook when it translates it: the blocks it
@@ -253,27 +268,31 @@ class Fuzzer:
     # ------------------------------------------------------------------ hooks
 
     def _hook(self, kind: int, callback: object, begin: int, end: int,
-              user: ctypes.c_void_p | None = None) -> ctypes.c_size_t:
+              user: ctypes.c_void_p | None = None, machine=None) -> ctypes.c_size_t:
+        machine = machine or self.machine
         handle = ctypes.c_size_t()
         pointer = (callback if isinstance(callback, ctypes.c_void_p) else
                    ctypes.c_void_p.from_address(ctypes.addressof(callback)))
-        status = _uclib.uc_hook_add(self.machine._uch, ctypes.byref(handle), kind, pointer,
+        status = _uclib.uc_hook_add(machine._uch, ctypes.byref(handle), kind, pointer,
                                     user, ctypes.c_uint64(begin), ctypes.c_uint64(end))
         if status != 0:
             raise HarnessError(f"unicorn refused the fuzzer's hook (error {status})")
-        self._hooks.append((handle, callback))
+        self._hooks.append((handle, callback, machine))
         return handle
 
     def _unhook(self, handle: ctypes.c_size_t) -> None:
-        if self.machine._uch is not None:
-            _uclib.uc_hook_del(self.machine._uch, handle)
-        self._hooks = [(h, c) for h, c in self._hooks if h is not handle]
+        for h, _, machine in self._hooks:
+            if h is handle and machine._uch is not None:
+                _uclib.uc_hook_del(machine._uch, handle)
+        self._hooks = [entry for entry in self._hooks if entry[0] is not handle]
 
     def close(self) -> None:
         """Remove the fuzzer's hooks and the snapshot's tracking (the guest stays usable)."""
-        for handle, _ in list(self._hooks):
+        for handle, _, _ in list(self._hooks):
             self._unhook(handle)
         self.snapshot.close()
+        if self._reference_snapshot is not None:
+            self._reference_snapshot.close()
         self.machine.__dict__.pop("run", None)
         self.machine.__dict__.pop("overrun", None)
         if self.machine._uch is not None:
@@ -307,7 +326,27 @@ class Fuzzer:
         if problem is not None:
             return Outcome("invalid", f"invalid HTTP: {problem}",
                            ("invalid", _DIGITS.sub(b"N", problem.encode()).decode()))
+        if self.reference is not None:
+            return self._compare(data, split, response)
         return Outcome("ok")
+
+    def _compare(self, data: bytes, split: Sequence[int], response: bytes) -> Outcome:
+        """The reference's response to the same input, which must be the same bytes."""
+        self._reference_snapshot.restore()
+        reference = self.reference
+        try:
+            theirs = reference.request(data, self._reference_port, split=split,
+                                       limit=RESPONSE_LIMIT)
+        except (GuestFault, GuestTimeout) as exc:
+            return Outcome("differs", f"the reference did not answer: {exc}", ("differs",))
+        except HarnessError as exc:
+            return Outcome("ok", str(exc))
+        if theirs == response:
+            return Outcome("ok")
+        at = next((i for i, (a, b) in enumerate(zip(response, theirs)) if a != b),
+                  min(len(response), len(theirs)))
+        return Outcome("differs", f"the response differs from the reference's from byte {at} "
+                       f"({len(response)} bytes, the reference's {len(theirs)})", ("differs",))
 
     def _judge(self, data: bytes, response: bytes) -> str | None:
         """judge_http, remembered: a server gives the same few responses again and again,
@@ -336,26 +375,35 @@ class Fuzzer:
     # ------------------------------------------------------------------ words
 
     def _harvest(self, data: bytes, split: Sequence[int]) -> None:
-        """Run ``data`` again with a hook on reads of read-only memory; the strings read
-        there become words for the mutations."""
-        mem = self.machine.mem
-        reads: set[int] = set()
-        add = reads.add
-        callback = _MEM_CFUNC(lambda _uch, _access, address, _size, _value, _user: add(address))
-        handles = [self._hook(UC_HOOK_MEM_READ, callback, r.start, r.end - 1)
-                   for r in mem.regions if r.access and not r.access & 2]
-        self.machine.uc.ctl_flush_tb()  # instrumented for reads only while this run lasts
+        """Run ``data`` again with a hook on reads of what the program file put in memory
+        (its segments' file bytes: code, constants, initialised data; the reference's too);
+        the strings read there become words for the mutations."""
+        machines = [self.machine] + ([self.reference.machine] if self.reference else [])
+        reads: list[set[int]] = []
+        callbacks, handles = [], []
+        for machine in machines:
+            found: set[int] = set()
+            reads.append(found)
+            callback = _MEM_CFUNC(lambda _uch, _access, address, _size, _value, _user,
+                                  add=found.add: add(address))
+            callbacks.append(callback)
+            handles += [self._hook(UC_HOOK_MEM_READ, callback, seg.vaddr,
+                                   seg.vaddr + seg.filesz - 1, machine=machine)
+                        for seg in machine.image.segments if seg.filesz]
+            machine.uc.ctl_flush_tb()  # instrumented for reads only while this run lasts
         try:
             self.execute(data, split)
         finally:
             for handle in handles:
                 self._unhook(handle)
-            self.machine.uc.ctl_flush_tb()
-        for address in sorted(reads):
-            word = _string_at(mem, address)
-            if word and word not in self._token_set and len(self.tokens) < MAX_TOKENS:
-                self._token_set.add(word)
-                self.tokens.append(word)
+            for machine in machines:
+                machine.uc.ctl_flush_tb()
+        for machine, found in zip(machines, reads):
+            for address in sorted(found):
+                word = _string_at(machine.mem, address)
+                if word and word not in self._token_set and len(self.tokens) < MAX_TOKENS:
+                    self._token_set.add(word)
+                    self.tokens.append(word)
 
     # ------------------------------------------------------------------ the loop
 
@@ -476,7 +524,7 @@ class Fuzzer:
         kind = outcome.kind
         if outcome.key in self._seen_keys:
             return None
-        if kind in ("hang", "invalid"):  # new only with an edge no earlier one of its kind took
+        if kind in ("hang", "invalid", "differs"):  # new only with an edge no earlier one took
             seen = self._finding_edges.get(kind, set())
             if self.map.hits() <= seen:
                 return None
@@ -488,7 +536,7 @@ class Fuzzer:
             self.execute(data, split)
         self._seen_keys.add(outcome.key)
         self._seen_keys.add(final.key)
-        if kind in ("hang", "invalid"):
+        if kind in ("hang", "invalid", "differs"):
             hits = self.map.hits()
             edges = (kind, hashlib.sha256(repr(sorted(hits)).encode()).hexdigest()[:12])
             self._finding_edges.setdefault(kind, set()).update(hits)
@@ -523,17 +571,29 @@ class Fuzzer:
 
 
 def _string_at(mem, address: int) -> bytes | None:
-    """The NUL-terminated printable string holding ``address``, if it is one."""
+    """The printable string the guest read at ``address``, if it is one: NUL-terminated as
+    C writes them, or length-prefixed (a byte of length before it, as webelf's own route
+    table keeps them: the read may be of that byte)."""
     r = mem.region_at(address)
     if r is None:
         return None
     lo = max(r.start, address - 64)
-    hi = min(r.end, address + 64)
+    hi = min(r.end, address + 66)
     window = mem.contents(lo, hi)
     at = address - lo
-    start = window.rfind(b"\0", 0, at) + 1
-    end = window.find(b"\0", at)
-    if end < 0 or end - start < 2:
+    n = window[at]
+    if 2 <= n <= 64 and _STRING.fullmatch(window[at + 1:at + 1 + n]) and at + 1 + n <= len(window):
+        return window[at + 1:at + 1 + n]
+    if not 0x20 <= n <= 0x7E:
         return None
-    word = window[start:end]
-    return word if _STRING.fullmatch(word) else None
+    start = at
+    while start > 0 and 0x20 <= window[start - 1] <= 0x7E:
+        start -= 1
+    end = at
+    while end < len(window) and 0x20 <= window[end] <= 0x7E:
+        end += 1
+    if end < len(window) and window[end] == 0 and end - start >= 2 and start > 0:
+        return window[start:end]
+    if start > 0 and 2 <= window[start - 1] <= end - start:
+        return window[start:start + window[start - 1]]
+    return None

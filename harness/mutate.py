@@ -260,9 +260,11 @@ def pipeline(rng: random.Random, data: bytes, ctx: Context) -> bytes:
     return data + other
 
 
+#: The mutations, each as often as it appears: header fields of seen words are where a
+#: server's comparisons usually wait.
 MUTATORS: tuple[Mutator, ...] = (flip, set_byte, insert, delete, repeat, method, target,
-                                 version, header, header, word_header, line_endings, length,
-                                 splice, pipeline)
+                                 version, header, header, word_header, word_header,
+                                 word_header, line_endings, length, splice, pipeline)
 
 
 def mutate(rng: random.Random, data: bytes, ctx: Context, max_size: int = 16384) -> bytes:

@@ -303,6 +303,33 @@ def test_jobs_share_a_corpus_and_a_findings_directory(tmp_path):
         assert re.search(rf"^webelf fuzz \[job {job}\]: [0-9.]+ s, 400 runs ", stderr, re.M)
 
 
+def test_differential_fuzzing_finds_where_two_builds_part(tmp_path):
+    """--reference: the same site built twice, once with one more page: the fuzzer finds a
+    request for that page (a word read from the reference's route table), and a build
+    against itself gives nothing."""
+    for name, pages in (("a", {"index.html": "<h1>home</h1>\n"}),
+                        ("b", {"index.html": "<h1>home</h1>\n",
+                               "hidden-page.txt": "secret\n"})):
+        site = tmp_path / f"site-{name}"
+        site.mkdir()
+        for page, text in pages.items():
+            (site / page).write_text(text)
+        built = webelf("build", "--site", str(site), "-o", str(tmp_path / f"{name}.elf"))
+        assert built.returncode == 0, built.stderr
+    out = tmp_path / "differs"
+    result = webelf("fuzz", str(tmp_path / "a.elf"), "--reference", str(tmp_path / "b.elf"),
+                    "--corpus", str(REQUESTS), "--runs", "1500", "--out", str(out))
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    found = {p.name: p.read_bytes() for p in out.glob("*.http")}
+    assert any(name.startswith("differs-") and b"/hidden-page.txt" in data
+               for name, data in found.items()), (found, stderr)
+    assert f"; compare: webelf run {tmp_path / 'b.elf'} --request {out}" in stderr
+    same = webelf("fuzz", str(tmp_path / "a.elf"), "--reference", str(tmp_path / "a.elf"),
+                  "--corpus", str(REQUESTS), "--runs", "300", "--out", str(tmp_path / "o"))
+    assert same.returncode == 0, same.stderr
+
+
 def test_an_x86_64_server_is_fuzzed_as_well(tmp_path):
     """The same planted bugs in an x86-64 build (glibc, static): the fuzzer's API finds
     every one within the same number of runs."""

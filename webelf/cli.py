@@ -361,7 +361,8 @@ def _parser() -> _Parser:
             "program's control flow join the corpus. A finding is a crash (any fatal "
             "signal), a hang (the instruction budget used up between two waits) or an "
             "invalid HTTP response (h11, a Content-Length that disagrees with the body "
-            "included); each distinct one is minimised and written as DIR/<kind>-<n>.http, "
+            "included), or with --reference a response unlike another build's; each "
+            "distinct one is minimised and written as DIR/<kind>-<n>.http, "
             "with one line on stderr and the webelf run command that reproduces it. A "
             "progress line goes to stderr at most once a second. The same --seed and --runs "
             "give the same findings. ARGs are the guest's, as for webelf run."),
@@ -392,6 +393,10 @@ def _parser() -> _Parser:
                            "corpus entries through DIR/.corpus (the runs then depend on "
                            "timing; --runs and --seconds are each job's)")
     fuzz.add_argument("--job", type=int, default=0, help=argparse.SUPPRESS)  # a job's number
+    fuzz.add_argument("--reference", metavar="OTHER", type=Path, default=None,
+                      help="differential fuzzing: another build of the server, run with the "
+                           "same ARGs; a response that is not the same bytes as OTHER's is a "
+                           "finding (differs-<n>.http)")
     for action in fuzz._actions:  # noqa: SLF001 - argparse keeps no public handle
         if action.dest == "max_instructions":
             action.help = ("the budget between two waits: a run of more than N basic "
@@ -740,8 +745,20 @@ def _fuzz(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out {args.out}: cannot create it ({exc.strerror or exc})") from None
+    reference = None
+    if args.reference is not None:
+        reference = Guest(_read_elf(args.reference),
+                          argv=(str(args.reference), *getattr(args, "args", ())),
+                          exe_path=os.path.abspath(args.reference), stdout=lambda _: None,
+                          stderr=lambda _: None, max_instructions=args.max_instructions,
+                          max_seconds=args.max_seconds, root=args.root)
+        reference.start()
+        if not reference.waiting_in_accept:
+            raise UsageError(f"--reference {args.reference} never waits for a connection: "
+                             "it cannot be compared")
     jobs = _start_jobs(args) if args.jobs > 1 and args.job == 0 else []
-    fuzzer = Fuzzer(guest, seeds, seed=args.seed + args.job, budget=budget, port=args.port)
+    fuzzer = Fuzzer(guest, seeds, seed=args.seed + args.job, budget=budget, port=args.port,
+                    reference=reference)
     if args.jobs > 1:
         fuzzer.share(args.out / ".corpus", f"job{args.job}")
     label = f"webelf fuzz [job {args.job}]" if args.jobs > 1 else "webelf fuzz"
@@ -765,6 +782,10 @@ def _fuzz(args: argparse.Namespace) -> int:
                 raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
         command = shlex.join([*words, "--request", str(path),
                               *(["--", *args.args] if args.args else [])])
+        if reference is not None:
+            command += "; compare: " + shlex.join(
+                ["webelf", "run", str(args.reference), "--request", str(path),
+                 *(["--", *args.args] if args.args else [])])
         _stderr_line(f"{label}: {path.stem}: {finding.detail} (run {finding.runs:,}, "
                      f"{len(finding.data)} bytes): {path}; reproduce: {command}")
 
@@ -789,6 +810,7 @@ def _start_jobs(args: argparse.Namespace) -> list:
     words = [sys.executable, "-m", "webelf", "fuzz", str(args.elf), "--out", str(args.out),
              "--seed", str(args.seed), "--jobs", str(args.jobs)]
     for option, value in (("--corpus", args.corpus), ("--runs", args.runs),
+                          ("--reference", args.reference),
                           ("--seconds", args.seconds), ("--port", args.port),
                           ("--max-instructions", args.max_instructions),
                           ("--max-seconds", args.max_seconds), ("--root", args.root)):
