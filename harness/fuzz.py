@@ -39,6 +39,10 @@ strings the guest read there (NUL-terminated or length-prefixed: what ``strcmp``
 mutations offer (:mod:`harness.mutate`): comparisons fed back as a dictionary, paid for only
 on new coverage.
 
+A server that forks per connection is followed into its children: the block hook and the
+budget are put on each process it forks during a run (the restore then discards them), but a
+child killed by a signal is seen only in what it does to the response.
+
 Findings are deduplicated by kind and place, before minimising (which costs runs): a crash
 by signal and faulting instruction (or, for a jump to an address that is not code, by the
 block that jumped), a hang by the block it was stopped in, an invalid response by its
@@ -240,17 +244,7 @@ class Fuzzer:
         # The budget is counted in blocks by the block hook, not in instructions by unicorn
         # (which would cost a fifth of the run): every run the hook stops has run more
         # instructions than ``budget`` too, so webelf run --max-instructions reproduces it.
-        machine.max_instructions = None
         self.map.set_budget(budget)
-        edge_map, run = self.map, machine.run
-
-        def counted_run(slice_: int | None = None):
-            edge_map.count_from_zero()  # the budget is between two waits, as run's
-            return run(slice_)
-
-        machine.run = counted_run
-        machine.overrun = lambda: (f"budget of {budget:,} basic blocks"
-                                   if edge_map.over_budget else None)
         self.tokens: list[bytes] = []
         self._token_set: set[bytes] = set()
         self._seen_keys: set[tuple] = set()
@@ -260,12 +254,33 @@ class Fuzzer:
         self._share: tuple[Path, str] | None = None
         self._hooks: list[tuple[ctypes.c_size_t, object, object]] = []
         self._judged: dict[tuple, str | None] = {}
-        self._hook(UC_HOOK_BLOCK, self.map.callback, 1, 0, self.map.user)
+        self._attach(machine)
         # unicorn instruments a block for a hook when it translates it: the blocks it
         # translated before (the guest's start) must go.
         machine.uc.ctl_flush_tb()
 
     # ------------------------------------------------------------------ hooks
+
+    def _attach(self, machine) -> None:
+        """The block hook on ``machine`` (the guest's, or a process it forked during a run:
+        its blocks count too), its budget counted from zero at each run, as run's own
+        instruction budget is, and the machine told why the hook stopped it."""
+        machine.max_instructions = None
+        edge_map, budget, run, fork = self.map, self.budget, machine.run, machine.fork
+
+        def counted_run(slice_: int | None = None):
+            edge_map.count_from_zero()  # the budget is between two waits
+            return run(slice_)
+
+        def forked(kernel):
+            child = fork(kernel)
+            self._attach(child)
+            return child
+
+        machine.run, machine.fork = counted_run, forked
+        machine.overrun = lambda: (f"budget of {budget:,} basic blocks"
+                                   if edge_map.over_budget else None)
+        self._hook(UC_HOOK_BLOCK, self.map.callback, 1, 0, self.map.user, machine=machine)
 
     def _hook(self, kind: int, callback: object, begin: int, end: int,
               user: ctypes.c_void_p | None = None, machine=None) -> ctypes.c_size_t:
@@ -293,8 +308,8 @@ class Fuzzer:
         self.snapshot.close()
         if self._reference_snapshot is not None:
             self._reference_snapshot.close()
-        self.machine.__dict__.pop("run", None)
-        self.machine.__dict__.pop("overrun", None)
+        for name in ("run", "fork", "overrun"):
+            self.machine.__dict__.pop(name, None)
         if self.machine._uch is not None:
             self.machine.uc.ctl_flush_tb()
 
@@ -303,7 +318,8 @@ class Fuzzer:
     def execute(self, data: bytes, split: Sequence[int] = ()) -> Outcome:
         """Restore the snapshot, send ``data`` on a new connection, judge what happens.
         The edges it took are in ``self.map`` afterwards."""
-        self.snapshot.restore()
+        self.snapshot.restore()  # processes the guest forked in the last run are gone
+        self._hooks = [entry for entry in self._hooks if entry[2]._uch is not None]
         self.map.reset()
         self.runs += 1
         guest = self.guest

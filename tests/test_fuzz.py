@@ -330,6 +330,24 @@ def test_differential_fuzzing_finds_where_two_builds_part(tmp_path):
     assert same.returncode == 0, same.stderr
 
 
+def test_a_server_that_forks_per_connection_is_fuzzed_with_its_childrens_edges(tmp_path):
+    """fork_server.c answers each connection in a child: the children's blocks count (the
+    hook follows fork), and each run's children go with the restore.  It answers HEAD with
+    a body, which the fuzzer reports."""
+    data = build("glibc", "fork_server", tmp_path)
+    guest = Guest(data, argv=["fork_server", BUGGY_PORT, "1000000"])
+    guest.start()
+    fuzzer = Fuzzer(guest, SEEDS, seed=1)
+    assert fuzzer.execute(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").kind == "ok"
+    child_edges = fuzzer.edges
+    report = fuzzer.run(runs=100)
+    assert child_edges > 200, child_edges  # the parent alone takes about 80
+    assert any(f.kind == "invalid" and f.data.startswith(b"HEAD ")
+               for f in report.findings), report.findings
+    assert len(fuzzer._hooks) <= 2  # the children's hooks went with them
+    fuzzer.close()
+
+
 def test_an_x86_64_server_is_fuzzed_as_well(tmp_path):
     """The same planted bugs in an x86-64 build (glibc, static): the fuzzer's API finds
     every one within the same number of runs."""
