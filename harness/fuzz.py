@@ -375,7 +375,7 @@ class Fuzzer:
         except KeyError:
             pass
         problem = _judge(bytes(response), methods, 0, maybe_head, {})
-        if len(self._judged) < 4096:
+        if len(self._judged) < 4096 and len(response) <= 65536:  # at most 256 MiB kept
             self._judged[key] = problem
         return problem
 

@@ -32,6 +32,9 @@ How each part comes back:
   (the system call table, the machine, memory, functions) is pinned by reference
   (``persistent_id``), so only state is copied.
 
+Files of the ``--root`` tree hold host file descriptors: the snapshot keeps a duplicate of
+each (dup(2)) and hands a fresh one to every restore, and closes those the run opened.
+
 Limits: one process (a guest that has forked is refused with a HarnessError), and fault
 injection's counters (:mod:`harness.faults`) are not rewound.
 """
@@ -42,6 +45,7 @@ import bisect
 import ctypes
 import io
 import mmap
+import os
 import pickle
 import types
 from typing import TYPE_CHECKING
@@ -107,6 +111,11 @@ class _Unpickler(pickle.Unpickler):
 
     def persistent_load(self, key: int) -> object:
         return self.pins[key]
+
+
+def _open_host_file(f: object) -> bool:
+    """Whether ``f`` is a file of the --root tree (harness.kernel.fs.File) still open."""
+    return f is not None and hasattr(f, "host_fd") and not getattr(f, "closed", True)
 
 
 def _by_id(kernel) -> dict[int, object]:
@@ -186,6 +195,11 @@ class Snapshot:
             self.close()
             raise HarnessError(f"the guest's kernel state cannot be snapshotted: {exc}") from None
         self._kernel_blob = buf.getvalue()
+        # Files of the --root tree hold host fds: the snapshot keeps its own duplicate of
+        # each, and every restore hands the restored File a fresh duplicate (the guest may
+        # close its fd during a run); files opened during a run are closed at the restore.
+        self._host_fds = {id(f): os.dup(f.host_fd) for f in kernel.fds._files
+                          if _open_host_file(f)}
         self.restores = 0
 
     # ------------------------------------------------------------------ dirty pages
@@ -251,6 +265,9 @@ class Snapshot:
 
     def close(self) -> None:
         """Stop tracking: the emulator's TLB back to the CPU's own, Memory's methods back."""
+        for fd in getattr(self, "_host_fds", {}).values():
+            os.close(fd)
+        self._host_fds = {}
         mem = self.mem
         for name in ("write", "zero", "discard"):
             mem.__dict__.pop(name, None)
@@ -268,11 +285,17 @@ class Snapshot:
         machine, mem = self.machine, self.mem
         if machine._uch is None:
             raise HarnessError("the guest was closed; its snapshot cannot be restored")
+        kernels = [self.guest.kernel]
         tasks = self.guest.kernel.tasks
         if tasks is not None:  # it forked since: the children go with the run
             for proc in tasks.procs.values():
+                kernels.append(proc.kernel)
                 if proc.machine is not machine:
                     proc.machine.close()
+        for k in kernels:  # the run's host files (the snapshot's come back as duplicates)
+            for f in k.fds._files:
+                if _open_host_file(f):
+                    f.close()
         if _layout(mem) != self._layout:
             self._restore_layout()
         saved, starts = self._saved, self._saved_starts
@@ -312,6 +335,9 @@ class Snapshot:
             setattr(network, name, value)
         if by_id:
             _rekey(kernel, network, {old: id(obj) for old, obj in by_id.items()})
+        for old, fd in self._host_fds.items():
+            f = by_id[old]
+            f.host_fd, f.closed = os.dup(fd), False
         self.guest.last_stop, self.guest.response_size = self._guest_state
         self.restores += 1
 

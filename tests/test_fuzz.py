@@ -126,6 +126,27 @@ def test_the_python_hooks_do_what_the_compiled_ones_do(site_program, monkeypatch
     assert seen[0] == seen[1]
 
 
+def test_files_of_the_root_tree_come_back_and_leak_no_host_fd(tmp_path):
+    """file_server.c opens a file of --root per request: each restore closes what the run
+    opened, so no host fd is left behind, and the guest serves files as before."""
+    import os
+
+    data = build("glibc", "file_server", tmp_path)
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("hello\n")
+    (www / "b.txt").write_text("two\n")
+    guest = Guest(data, argv=["file_server", BUGGY_PORT, "1000000", "/"], root=www)
+    guest.start()
+    fuzzer = Fuzzer(guest, [b"GET / HTTP/1.1\r\n\r\n", b"GET /b.txt HTTP/1.1\r\n\r\n"])
+    open_fds = len(os.listdir("/proc/self/fd"))
+    fuzzer.run(runs=200)
+    assert fuzzer.execute(b"GET /b.txt HTTP/1.1\r\n\r\n").kind == "ok"
+    assert len(os.listdir("/proc/self/fd")) == open_fds
+    fuzzer.close()
+    assert guest.request(b"GET /b.txt HTTP/1.1\r\n\r\n").endswith(b"\r\n\r\ntwo\n")
+
+
 def test_a_guest_that_forked_cannot_be_snapshotted_but_says_so():
     from harness.errors import HarnessError
 
