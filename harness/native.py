@@ -5,7 +5,8 @@ TLB fill (dirty pages: :mod:`harness.snapshot`); through ctypes each call into P
 about a microsecond, more than the work it does, and a request makes thousands of blocks and
 dozens of fills.  So when a C compiler is at hand (``$CC``, else ``cc`` or ``gcc``) these
 few lines are compiled into a shared library in the user's cache directory
-(``$XDG_CACHE_HOME/webelf``, else ``~/.cache/webelf``), once per source, and handed to
+(``$XDG_CACHE_HOME/webelf``, else ``~/.cache/webelf``, else a directory of the system's
+temporary one when that cannot be written), once per source, and handed to
 unicorn as plain function pointers.  Without a compiler (or with ``WEBELF_PYTHON_HOOKS=1``)
 :func:`library` is None and the callers use the same hooks written in Python.
 
@@ -116,24 +117,35 @@ def _build() -> ctypes.CDLL | None:
     if not cc:
         return None
     digest = hashlib.sha256((SOURCE + " ".join(_DEFINES)).encode()).hexdigest()[:16]
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "webelf"
-    lib = base / f"hooks-{digest}.so"
-    if not lib.is_file():
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "webelf"
+    # A home that cannot be written (a CI sandbox) falls back to the temporary directory.
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for base in (cache, Path(tempfile.gettempdir()) / f"webelf-{uid}"):
+        lib = base / f"hooks-{digest}.so"
+        try:  # a shared directory someone else made could hold any library: not used
+            if uid is not None and base.is_dir() and base.stat().st_uid != uid:
+                continue
+        except OSError:
+            continue
+        if not lib.is_file():
+            try:
+                base.mkdir(mode=0o700, parents=True, exist_ok=True)
+                with tempfile.TemporaryDirectory(dir=base) as tmp:
+                    source = Path(tmp) / "hooks.c"
+                    source.write_text(SOURCE)
+                    out = Path(tmp) / "hooks.so"
+                    subprocess.run([cc, "-O2", "-shared", "-fPIC", *_DEFINES, "-o", str(out),
+                                    str(source)], capture_output=True, timeout=60, check=True)
+                    os.replace(out, lib)  # atomic: another process may be building it too
+            except subprocess.SubprocessError:
+                return None  # the compiler refused: no use trying elsewhere
+            except OSError:
+                continue
         try:
-            base.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=base) as tmp:
-                source = Path(tmp) / "hooks.c"
-                source.write_text(SOURCE)
-                out = Path(tmp) / "hooks.so"
-                subprocess.run([cc, "-O2", "-shared", "-fPIC", *_DEFINES, "-o", str(out),
-                                str(source)], capture_output=True, timeout=60, check=True)
-                os.replace(out, lib)  # atomic: another process may be building it too
-        except (OSError, subprocess.SubprocessError):
-            return None
-    try:
-        return ctypes.CDLL(str(lib))
-    except OSError:
-        return None
+            return ctypes.CDLL(str(lib))
+        except OSError:
+            continue
+    return None
 
 
 class Dirty(ctypes.Structure):
