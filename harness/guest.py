@@ -308,7 +308,7 @@ class Guest:
         return self.network.connect(self.port(port))
 
     def request(self, data: bytes, port: int | None = None, *, sink: Sink | None = None,
-                limit: int = RESPONSE_LIMIT) -> bytes:
+                limit: int = RESPONSE_LIMIT, split: Sequence[int] = ()) -> bytes:
         """Send ``data`` on a new connection and return every byte the guest sends back.
 
         The guest runs until it has closed the connection, as a polite client sees it:
@@ -329,11 +329,21 @@ class Guest:
         (more is a HarnessError naming the limit), or, with ``sink`` (a callable or binary
         file), handed to the sink as it arrives and not kept (then b"" is returned).
         :attr:`response_size` counts the bytes either way.
+
+        ``split`` sends the request in pieces, as TCP segments may deliver it: each offset
+        in it (ascending, inside ``data``) ends a piece, and the guest runs after each piece
+        but the last, so it reads the request in as many reads (a fuzzer's splits).
         """
         client = self.connect(port)
         client.close_on_eof = True
         client.keep = False
-        client.send(data)
+        at = 0
+        for cut in split:
+            if at < cut < len(data) and not self.exited:
+                client.send(data[at:cut])
+                self.run()
+                at = cut
+        client.send(data[at:])
         parts: list[bytes] = []
         self.response_size = 0
         if sink is not None and not callable(sink):

@@ -274,6 +274,12 @@ class Machine:
     ``run()`` again.
     """
 
+    #: A hook that may stop the emulation for a budget of its own (the fuzzer's block
+    #: budget, harness.edges) sets this: called when a run stopped for no reason the
+    #: machine knows, it returns the budget's description (the run is then a GuestTimeout),
+    #: or None.
+    overrun: Callable[[], str | None] | None = None
+
     def __init__(
         self,
         program: bytes | elfmod.Image,
@@ -561,12 +567,14 @@ class Machine:
                 self.eip = self._eip.value
                 raise KeyboardInterrupt
             _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
+            segment_loaded = False
             if status in _UNMAPPED and self._reads_gdt(self._eip.value):
                 # A segment load met the descriptor table, which is unmapped while the guest
                 # runs (harness/cpu.py): run that one instruction with the table there.
                 self._bad_access = None
                 status = self.cpu.load_segment(self._eip.value)
                 _uclib.uc_reg_read(self._uch, self._pc_reg, self._eip_ref)
+                segment_loaded = status == 0
             if self._error is not None:
                 error, self._error = self._error, None
                 if self._fault_context is not None:
@@ -585,12 +593,16 @@ class Machine:
                 self._exec()
                 continue
             eip = self.eip = self._eip.value
+            if segment_loaded:
+                continue  # the run stopped for the segment load, not for a budget
             if preemptible:
                 return Stop("preempted")  # the slice is used up (or a late watchdog stop)
             if time.monotonic() >= self._deadline:
                 budget = f"time budget of {self.max_seconds:g} s"
             elif self.max_instructions:
                 budget = f"budget of {self.max_instructions:,} instructions"
+            elif self.overrun is not None and (over := self.overrun()):
+                budget = over  # a hook's own budget stopped it (harness.fuzz)
             else:
                 continue  # the watchdog's stop was meant for an earlier run: go on
             raise GuestTimeout(eip, insn_text(self.mem.fetch(eip), eip, self.wide), budget)

@@ -22,6 +22,9 @@ terminal summary shows each program's coverage and the instructions no test reac
 Under pytest-xdist each worker hands its coverage to the controller at the end
 (``workeroutput``), so the summary is the whole run's.  A guest made without the fixture
 joins in through ``elf_coverage.add(guest, "name")``.
+
+Fuzzing: ``webelf_fuzz("build/server.elf", runs=2000, regressions="tests/fuzz")`` keeps a
+short fuzz run in the suite, its findings kept and replayed as regression cases.
 """
 
 from __future__ import annotations
@@ -112,6 +115,71 @@ def http_check() -> Callable[..., object]:
         return report
 
     return check
+
+
+@pytest.fixture
+def webelf_fuzz(request: pytest.FixtureRequest) -> Callable[..., object]:
+    """A short fuzz run as a test: ``webelf_fuzz(path_or_bytes, runs=2000, seed=0,
+    seeds=None, regressions=None, budget=None, **Guest options)`` fuzzes the ELF
+    (:mod:`harness.fuzz`) from ``seeds`` (request bytes; by default one GET /) for ``runs``
+    runs and returns the report when nothing was found.
+
+    ``regressions`` is a directory (relative to pytest's root) of earlier findings: each
+    ``*.http`` file in it is replayed first, and the test fails naming those that still
+    crash, hang or get an invalid response; new findings are written there as
+    ``<kind>-<n>.http`` (and the test fails), so the next run replays them as regression
+    cases until the bug is fixed."""
+    from .fuzz import DEFAULT_BUDGET, Fuzzer
+
+    root = Path(str(request.config.rootpath))
+    made: list[Fuzzer] = []
+
+    def fuzz(program: str | Path | bytes, *, runs: int = 2000, seed: int = 0,
+             seeds: list[bytes] | None = None, regressions: str | Path | None = None,
+             budget: int | None = None, **kwargs):
+        if isinstance(program, (bytes, bytearray)):
+            guest = Guest(bytes(program), **kwargs)
+        else:
+            path = Path(program)
+            guest = Guest.load(path if path.is_absolute() else root / path, **kwargs)
+        guest.start()
+        fuzzer = Fuzzer(guest, seeds or [], seed=seed, budget=budget or DEFAULT_BUDGET)
+        made.append(fuzzer)
+        folder = None
+        if regressions is not None:
+            folder = Path(regressions)
+            folder = folder if folder.is_absolute() else root / folder
+            folder.mkdir(parents=True, exist_ok=True)
+            still = []
+            for case in sorted(folder.glob("*.http")):
+                outcome = fuzzer.execute(case.read_bytes())
+                if outcome.kind != "ok":
+                    still.append(f"{case.name}: {outcome.detail}")
+            if still:
+                pytest.fail("regression cases still fail:\n" + "\n".join(still),
+                            pytrace=False)
+        report = fuzzer.run(runs=runs)
+        if report.findings:
+            lines = []
+            for finding in report.findings:
+                where = ""
+                if folder is not None:
+                    target = folder / f"{finding.name}.http"
+                    n = finding.number
+                    while target.exists():
+                        n += 1
+                        target = folder / f"{finding.kind}-{n}.http"
+                    target.write_bytes(finding.data)
+                    where = f" (written to {target})"
+                lines.append(f"{finding.name}: {finding.detail}: {finding.data!r}{where}")
+            pytest.fail(f"webelf fuzz found {len(lines)} problem(s) in {report.runs} runs:\n"
+                        + "\n".join(lines), pytrace=False)
+        return report
+
+    yield fuzz
+    for fuzzer in made:
+        fuzzer.close()
+        fuzzer.guest.close()
 
 
 # ---------------------------------------------------------------------- coverage across processes

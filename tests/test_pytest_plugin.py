@@ -43,3 +43,36 @@ def test_the_ini_option_names_a_default_elf(pytester):
     """)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_a_short_fuzz_run_is_a_test_and_its_findings_become_regression_cases(pytester):
+    from pathlib import Path
+
+    from cprograms import build
+
+    build("glibc", "buggy_server", pytester.path)
+    (pytester.path / "site.elf").write_bytes(build_server(http_response(default_page())))
+    seeds = Path(__file__).parent.parent / "fixtures" / "requests"
+    pytester.makepyfile(test_fuzzing=f"""
+        from pathlib import Path
+        SEEDS = [p.read_bytes() for p in sorted(Path({str(seeds)!r}).glob("*.http"))]
+
+        def test_site(webelf_fuzz):
+            report = webelf_fuzz("site.elf", runs=300, seeds=SEEDS, regressions="site-cases")
+            assert report.runs == 300 and report.edges > 100
+
+        def test_buggy(webelf_fuzz):
+            webelf_fuzz("buggy_server", argv=["buggy_server", "8080"], runs=200, seed=1,
+                        seeds=SEEDS, budget=300_000, regressions="cases")
+    """)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*webelf fuzz found * problem(s) in 200 runs*",
+                                 "crash-1: SIGSEGV*(written to *cases/crash-1.http)*"])
+    cases = sorted(p.name for p in (pytester.path / "cases").iterdir())
+    assert "crash-1.http" in cases
+    assert not list((pytester.path / "site-cases").iterdir())
+    # the next run replays them first, and says which still fail
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-k", "buggy")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*regression cases still fail:*", "crash-1.http: SIGSEGV*"])

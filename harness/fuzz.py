@@ -1,0 +1,615 @@
+"""Coverage-guided fuzzing of a server through the fake network, without patching it.
+
+::
+
+    guest = Guest.load("server.elf")
+    guest.start()                                   # waits in accept, poll or epoll_wait
+    fuzzer = Fuzzer(guest, seeds=[b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"], seed=1)
+    report = fuzzer.run(runs=5000)
+    for finding in report.findings:
+        print(finding.kind, finding.detail, finding.data)
+
+Each input runs from the same moment: the guest as it first waited for a connection,
+restored by :class:`harness.snapshot.Snapshot` (CPU, dirty pages, kernel and network).  The
+input is sent on a new connection, whole or split at chosen offsets
+(:meth:`harness.Guest.request` with ``split``), and the guest runs until it waits again, as
+a polite client sees it.  Then the run is judged:
+
+- **crash**: the guest died of a signal (:class:`~harness.errors.GuestFault`, what Linux's
+  ``force_sig_fault`` would deliver with no handler: signal(7));
+- **hang**: it ran more than its budget of basic blocks between two waits
+  (:class:`~harness.errors.GuestTimeout`), counted by the block hook: exact, so the same
+  input hangs again, and since a block is at least one instruction, ``webelf run
+  --max-instructions`` with the same number reproduces it;
+- **invalid**: a response that h11 cannot frame or that breaks HTTP/1.1
+  (:func:`harness.http.check_response`: a Content-Length that disagrees with the body, a
+  body after a HEAD response...), each response of a pipelined exchange in turn;
+- **exit**: the server exited (a server that ends on a request serves no one after it);
+- **differs**: with a ``reference`` (another build of the same server, ``webelf fuzz
+  --reference``), its response to the same input is not the same bytes, or it did not
+  answer: differential fuzzing of two builds.
+
+Guidance is AFL's: each translated block the guest enters is hashed, and the edge from the
+previous block (``prev >> 1 ^ cur``) is an entry of a 64 KiB map (:mod:`harness.edges`:
+compiled C when a compiler is at hand), from a block hook that exists only while the fuzzer
+does.  An input that takes an edge no run took before joins the corpus.  When one does, it
+is run once more with a hook on reads of the bytes the program file put in memory, and the
+strings the guest read there (NUL-terminated or length-prefixed: what ``strcmp``,
+``strstr``, a byte-by-byte loop or a route table compare input against) become words the
+mutations offer (:mod:`harness.mutate`): comparisons fed back as a dictionary, paid for only
+on new coverage.
+
+A server that forks per connection is followed into its children: the block hook and the
+budget are put on each process it forks during a run (the restore then discards them), but a
+child killed by a signal is seen only in what it does to the response.
+
+Findings are deduplicated by kind and place, before minimising (which costs runs): a crash
+by signal and faulting instruction (or, for a jump to an address that is not code, by the
+block that jumped), a hang by the block it was stopped in, an invalid response by its
+problem with the numbers left out; a hang or invalid response must also take an edge that no
+earlier finding of its kind took (AFL's rule for unique hangs), and after minimising it is
+named by a hash of its edge set, which must be new too.  Minimising removes chunks of bytes
+(halves, quarters... single bytes) while the outcome keeps its key (delta debugging, Zeller
+and Hildebrandt 2002).  The
+same seed, seeds and number of runs give the same findings.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h11
+
+from .errors import GuestFault, GuestTimeout, HarnessError
+from .guest import Guest
+from .http import check_response
+from .linux import SIGNAL_NAMES
+from .mutate import Context, mutate
+from .edges import EdgeMap
+from .snapshot import Snapshot
+
+try:
+    from unicorn.unicorn_py3.unicorn import uclib as _uclib
+except ImportError:  # pragma: no cover - older bindings
+    from unicorn.unicorn import _uc as _uclib
+from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ
+
+#: Basic blocks the guest may run between two waits before a run counts as a hang.
+DEFAULT_BUDGET = 1_000_000
+#: The most bytes of one response kept for judging.
+RESPONSE_LIMIT = 1 << 20
+#: Tries the minimiser may spend on one finding (a hang's each cost a whole budget).
+MINIMISE_TRIES = 400
+MINIMISE_HANG_TRIES = 48
+#: Words kept from what the guest read.
+MAX_TOKENS = 256
+
+_MEM_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64,
+                              ctypes.c_int, ctypes.c_int64, ctypes.c_void_p)
+_REQUEST_LINE = re.compile(rb"(?m)^([!-~]+) [^ \r\n]+ HTTP/\d\.\d\r?\n")
+_STATUS = re.compile(rb"HTTP/\d\.\d (\d{3})")
+_STRING = re.compile(rb"[\x20-\x7e]{2,64}")
+_DIGITS = re.compile(rb"[0-9]+")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one run ended: ``kind`` is "ok", "crash", "hang", "invalid", "exit" or "differs"; ``key``
+    tells findings apart (see the module's doc)."""
+
+    kind: str
+    detail: str = ""
+    key: tuple = ()
+
+
+@dataclass
+class Finding:
+    kind: str
+    number: int
+    data: bytes
+    detail: str
+    runs: int  # how many runs the fuzzer had made when it found it
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.number}"
+
+
+@dataclass
+class Report:
+    runs: int = 0
+    seconds: float = 0.0
+    edges: int = 0
+    corpus: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    tokens: int = 0
+    #: (seconds, runs, edges) whenever the edge count grew.
+    history: list[tuple[float, int, int]] = field(default_factory=list)
+
+
+def judge_http(request: bytes, response: bytes) -> str | None:
+    """The first problem of ``response`` as HTTP/1.1 responses to ``request``'s requests
+    (their methods matter: a response to HEAD has no body), or None.  No response at all is
+    no problem: a server may close a connection it does not like.
+
+    The methods are read from well-formed request lines (a method, a target, HTTP/x.y, a
+    line end); one that does not start the input may be wrong either way (a server may or
+    may not skip empty lines before a request line, RFC 9112 section 2.2, and where a body
+    ends is the server's reading); a request this reading does not see is taken for a GET, and where the bytes
+    "HEAD" occur, such a response may also be one to HEAD, as the server may have read a
+    HEAD there; an error response (4xx, 5xx) to what looked like a HEAD may also be one to
+    a request the server could not read, with a body.  The first way that frames every
+    response validly wins."""
+    # Only HEAD changes how a response is framed (a 2xx to CONNECT would turn the
+    # connection into a tunnel, which no server here means: judged as GET).
+    return _judge(bytes(response), _methods(request), 0, b"HEAD" in request, {})
+
+
+def _methods(request: bytes) -> list[tuple[str, bool]]:
+    """(method as framing sees it, whether it is sure) of each request line found."""
+    return [("HEAD" if m.group(1) == b"HEAD" else "GET", m.start() == 0)
+            for m in _REQUEST_LINE.finditer(request)]
+
+
+def _judge(rest: bytes, methods: list[tuple[str, bool]], i: int, maybe_head: bool,
+           memo: dict[tuple[int, int], str | None]) -> str | None:
+    """The first problem of the responses in ``rest``, the ``i``-th request's on."""
+    if not rest:
+        return None
+    key = (len(rest), i)
+    if key in memo:
+        return memo[key]
+    method, sure = methods[i] if i < len(methods) else ("GET", False)
+    first = None
+    if method == "GET":
+        tries = (method, "HEAD") if maybe_head else (method,)
+    elif not sure:
+        tries = (method, "GET")
+    else:  # an error answers a request the server could not read: maybe not as a HEAD
+        status = _STATUS.match(rest)
+        tries = (method, "GET") if status and status.group(1) >= b"400" else (method,)
+    for m in tries:
+        piece, left = _one_response(rest, m)
+        problems = check_response(piece, m).problems
+        problem = problems[0] if problems else _judge(left, methods, i + 1, maybe_head, memo)
+        if problem is None:
+            memo[key] = None
+            return None
+        first = first or problem
+    memo[key] = first
+    return first
+
+
+def _one_response(raw: bytes, method: str) -> tuple[bytes, bytes]:
+    """The first response in ``raw`` as h11 frames it, and what follows; all of ``raw``
+    when it cannot be framed (then check_response says why)."""
+    conn = h11.Connection(h11.CLIENT)
+    try:
+        conn.send(h11.Request(method=method, target="/", headers=[("Host", "webelf")]))
+    except h11.LocalProtocolError:
+        conn = h11.Connection(h11.CLIENT)
+        conn.send(h11.Request(method="GET", target="/", headers=[("Host", "webelf")]))
+    conn.send(h11.EndOfMessage())
+    conn.receive_data(raw)
+    try:
+        while True:
+            event = conn.next_event()
+            if isinstance(event, h11.EndOfMessage):
+                left = bytes(conn.trailing_data[0])
+                return raw[:len(raw) - len(left)], left
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                return raw, b""
+    except h11.RemoteProtocolError:
+        return raw, b""
+
+
+class Fuzzer:
+    """Fuzz ``guest``, which must wait for a connection (:attr:`Guest.waiting_in_accept`).
+    ``seeds`` start the corpus; ``seed`` makes every choice; ``budget`` is the basic blocks
+    a run may take between two waits before it is a hang."""
+
+    def __init__(self, guest: Guest, seeds: Sequence[bytes], *, seed: int = 0,
+                 budget: int = DEFAULT_BUDGET, port: int | None = None,
+                 reference: Guest | None = None) -> None:
+        if not guest.waiting_in_accept:
+            raise HarnessError("the guest does not wait for a connection: nothing to fuzz "
+                               f"(it stopped: {guest.last_stop})")
+        #: Differential fuzzing: another build, waiting as the guest does, whose response to
+        #: each input must be the guest's (or the run is a "differs" finding).
+        self.reference = reference
+        self._reference_snapshot = None
+        if reference is not None:
+            if not reference.waiting_in_accept:
+                raise HarnessError("the reference does not wait for a connection "
+                                   f"(it stopped: {reference.last_stop})")
+            self._reference_port = reference.port(port)
+            self._reference_snapshot = Snapshot(reference)
+        self.guest = guest
+        self.port = guest.port(port)
+        self.machine = machine = guest.machine
+        self.budget = budget
+        self.snapshot = Snapshot(guest)
+        self.rng = random.Random(seed)
+        self.seeds = [bytes(s) for s in seeds] or [b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"]
+        self.corpus: list[bytes] = []
+        self.map = EdgeMap(stop=ctypes.cast(_uclib.uc_emu_stop, ctypes.c_void_p))
+        # The budget is counted in blocks by the block hook, not in instructions by unicorn
+        # (which would cost a fifth of the run): every run the hook stops has run more
+        # instructions than ``budget`` too, so webelf run --max-instructions reproduces it.
+        self.map.set_budget(budget)
+        self.tokens: list[bytes] = []
+        self._token_set: set[bytes] = set()
+        self._seen_keys: set[tuple] = set()
+        self._finding_edges: dict[str, set[int]] = {}
+        self.findings: list[Finding] = []
+        self.runs = 0
+        self._share: tuple[Path, str] | None = None
+        self._hooks: list[tuple[ctypes.c_size_t, object, object]] = []
+        self._judged: dict[tuple, str | None] = {}
+        self._attach(machine)
+        # unicorn instruments a block for a hook when it translates it: the blocks it
+        # translated before (the guest's start) must go.
+        machine.uc.ctl_flush_tb()
+
+    # ------------------------------------------------------------------ hooks
+
+    def _attach(self, machine) -> None:
+        """The block hook on ``machine`` (the guest's, or a process it forked during a run:
+        its blocks count too), its budget counted from zero at each run, as run's own
+        instruction budget is, and the machine told why the hook stopped it."""
+        machine.max_instructions = None
+        edge_map, budget, run, fork = self.map, self.budget, machine.run, machine.fork
+
+        def counted_run(slice_: int | None = None):
+            edge_map.count_from_zero()  # the budget is between two waits
+            return run(slice_)
+
+        def forked(kernel):
+            child = fork(kernel)
+            self._attach(child)
+            return child
+
+        machine.run, machine.fork = counted_run, forked
+        machine.overrun = lambda: (f"budget of {budget:,} basic blocks"
+                                   if edge_map.over_budget else None)
+        self._hook(UC_HOOK_BLOCK, self.map.callback, 1, 0, self.map.user, machine=machine)
+
+    def _hook(self, kind: int, callback: object, begin: int, end: int,
+              user: ctypes.c_void_p | None = None, machine=None) -> ctypes.c_size_t:
+        machine = machine or self.machine
+        handle = ctypes.c_size_t()
+        pointer = (callback if isinstance(callback, ctypes.c_void_p) else
+                   ctypes.c_void_p.from_address(ctypes.addressof(callback)))
+        status = _uclib.uc_hook_add(machine._uch, ctypes.byref(handle), kind, pointer,
+                                    user, ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        if status != 0:
+            raise HarnessError(f"unicorn refused the fuzzer's hook (error {status})")
+        self._hooks.append((handle, callback, machine))
+        return handle
+
+    def _unhook(self, handle: ctypes.c_size_t) -> None:
+        for h, _, machine in self._hooks:
+            if h is handle and machine._uch is not None:
+                _uclib.uc_hook_del(machine._uch, handle)
+        self._hooks = [entry for entry in self._hooks if entry[0] is not handle]
+
+    def close(self) -> None:
+        """Remove the fuzzer's hooks and the snapshot's tracking (the guest stays usable)."""
+        for handle, _, _ in list(self._hooks):
+            self._unhook(handle)
+        self.snapshot.close()
+        if self._reference_snapshot is not None:
+            self._reference_snapshot.close()
+        for name in ("run", "fork", "overrun"):
+            self.machine.__dict__.pop(name, None)
+        if self.machine._uch is not None:
+            self.machine.uc.ctl_flush_tb()
+
+    # ------------------------------------------------------------------ one run
+
+    def execute(self, data: bytes, split: Sequence[int] = ()) -> Outcome:
+        """Restore the snapshot, send ``data`` on a new connection, judge what happens.
+        The edges it took are in ``self.map`` afterwards."""
+        self.snapshot.restore()  # processes the guest forked in the last run are gone
+        self._hooks = [entry for entry in self._hooks if entry[2]._uch is not None]
+        self.map.reset()
+        self.runs += 1
+        guest = self.guest
+        try:
+            response = guest.request(data, self.port, split=split, limit=RESPONSE_LIMIT)
+        except GuestFault as fault:
+            eip = fault.eip
+            r = self.machine.mem.region_at(eip)
+            place = eip if r is not None and r.access & 4 else self.map.last_block
+            name = SIGNAL_NAMES.get(fault.signal, f"signal {fault.signal}")
+            return Outcome("crash", str(fault), ("crash", name, place))
+        except GuestTimeout as exc:
+            return Outcome("hang", str(exc), ("hang", self.map.last_block))
+        except HarnessError as exc:  # a response over the limit, say: not judged
+            return Outcome("ok", str(exc))
+        if guest.exited:
+            status = guest.exit_status
+            return Outcome("exit", f"the server exited with status {status}", ("exit", status))
+        problem = self._judge(data, response)
+        if problem is not None:
+            return Outcome("invalid", f"invalid HTTP: {problem}",
+                           ("invalid", _DIGITS.sub(b"N", problem.encode()).decode()))
+        if self.reference is not None:
+            return self._compare(data, split, response)
+        return Outcome("ok")
+
+    def _compare(self, data: bytes, split: Sequence[int], response: bytes) -> Outcome:
+        """The reference's response to the same input, which must be the same bytes."""
+        self._reference_snapshot.restore()
+        reference = self.reference
+        try:
+            theirs = reference.request(data, self._reference_port, split=split,
+                                       limit=RESPONSE_LIMIT)
+        except (GuestFault, GuestTimeout) as exc:
+            return Outcome("differs", f"the reference did not answer: {exc}", ("differs",))
+        except HarnessError as exc:
+            return Outcome("ok", str(exc))
+        if theirs == response:
+            return Outcome("ok")
+        at = next((i for i, (a, b) in enumerate(zip(response, theirs)) if a != b),
+                  min(len(response), len(theirs)))
+        return Outcome("differs", f"the response differs from the reference's from byte {at} "
+                       f"({len(response)} bytes, the reference's {len(theirs)})", ("differs",))
+
+    def _judge(self, data: bytes, response: bytes) -> str | None:
+        """judge_http, remembered: a server gives the same few responses again and again,
+        and what matters of the request is its HEAD-looking lines."""
+        methods = _methods(data)
+        maybe_head = b"HEAD" in data
+        key = (response, tuple(methods), maybe_head)
+        try:
+            return self._judged[key]
+        except KeyError:
+            pass
+        problem = _judge(bytes(response), methods, 0, maybe_head, {})
+        if len(self._judged) < 4096 and len(response) <= 65536:  # at most 256 MiB kept
+            self._judged[key] = problem
+        return problem
+
+    def _new_edges(self) -> int:
+        """Edges the last run took first (set by the block hook)."""
+        return self.map.new
+
+    @property
+    def edges(self) -> int:
+        """Edges any run has taken."""
+        return self.map.seen()
+
+    # ------------------------------------------------------------------ words
+
+    def _harvest(self, data: bytes, split: Sequence[int]) -> None:
+        """Run ``data`` again with a hook on reads of what the program file put in memory
+        (its segments' file bytes: code, constants, initialised data; the reference's too);
+        the strings read there become words for the mutations."""
+        machines = [self.machine] + ([self.reference.machine] if self.reference else [])
+        reads: list[set[int]] = []
+        callbacks, handles = [], []
+        for machine in machines:
+            found: set[int] = set()
+            reads.append(found)
+            callback = _MEM_CFUNC(lambda _uch, _access, address, _size, _value, _user,
+                                  add=found.add: add(address))
+            callbacks.append(callback)
+            handles += [self._hook(UC_HOOK_MEM_READ, callback, seg.vaddr,
+                                   seg.vaddr + seg.filesz - 1, machine=machine)
+                        for seg in machine.image.segments if seg.filesz]
+            machine.uc.ctl_flush_tb()  # instrumented for reads only while this run lasts
+        try:
+            self.execute(data, split)
+        finally:
+            for handle in handles:
+                self._unhook(handle)
+            for machine in machines:
+                machine.uc.ctl_flush_tb()
+        for machine, found in zip(machines, reads):
+            for address in sorted(found):
+                word = _string_at(machine.mem, address)
+                if word and word not in self._token_set and len(self.tokens) < MAX_TOKENS:
+                    self._token_set.add(word)
+                    self.tokens.append(word)
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, runs: int | None = None, seconds: float | None = None,
+            progress: Callable[[Report], None] | None = None,
+            found: Callable[[Finding], None] | None = None) -> Report:
+        """Fuzz for ``runs`` runs or ``seconds`` of wall clock (whichever is given; runs
+        make it reproducible).  ``progress`` is called at most once a second, ``found``
+        with each new (minimised) finding."""
+        if runs is None and seconds is None:
+            raise HarnessError("give a number of runs or of seconds")
+        start = time.monotonic()
+        report = Report()
+        last_progress = start
+        rng = self.rng
+        ctx = Context(self.corpus, self.tokens)
+        queue = list(self.seeds)
+        done = 0
+
+        def elapsed() -> float:
+            return time.monotonic() - start
+
+        while True:
+            if runs is not None and done >= runs:
+                break
+            if seconds is not None and elapsed() >= seconds:
+                break
+            if queue:
+                data, split = queue.pop(0), ()
+            else:
+                base = self._pick()
+                data = mutate(rng, base, ctx)
+                split = ()
+                if len(data) > 1 and rng.random() < 0.1:
+                    split = sorted(rng.sample(range(1, len(data)), min(2, len(data) - 1)))
+            outcome = self.execute(data, split)
+            done += 1
+            if self._new_edges():
+                report.history.append((elapsed(), done, self.edges))
+                if outcome.kind in ("ok", "invalid"):  # not crashes and hangs, as AFL
+                    self.corpus.append(data)
+                    self._harvest(data, split)
+                    self._publish(data)
+            if outcome.kind != "ok":
+                finding = self._record(data, split, outcome, done)
+                if finding is not None and found is not None:
+                    found(finding)
+            now = time.monotonic()
+            if now - last_progress >= 1.0:
+                last_progress = now
+                self._take_shared()
+                if progress is not None:
+                    progress(self._report(report, done, elapsed()))
+        return self._report(report, done, elapsed())
+
+    def _report(self, report: Report, done: int, seconds: float) -> Report:
+        report.runs, report.seconds, report.edges = done, seconds, self.edges
+        report.corpus, report.findings, report.tokens = (len(self.corpus), self.findings,
+                                                         len(self.tokens))
+        return report
+
+    def _pick(self) -> bytes:
+        """A corpus entry to mutate: a recent one half the time (AFL favours new finds)."""
+        corpus = self.corpus or self.seeds
+        if len(corpus) > 8 and self.rng.random() < 0.5:
+            return self.rng.choice(corpus[-8:])
+        return self.rng.choice(corpus)
+
+    # ------------------------------------------------------------------ sharing
+
+    def share(self, directory: Path, name: str) -> None:
+        """Several fuzzers at once (``webelf fuzz --jobs N``): each new corpus entry is
+        written to ``directory`` as ``<name>-<n>``, and once a second the entries the others
+        wrote there are run, joining this corpus when they take an edge new here (AFL's
+        ``-M``/``-S`` sync, through a directory).  The runs then depend on timing."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self._share = (directory, name)
+        self._shared: set[str] = set()
+        self._published = 0
+
+    def _publish(self, data: bytes) -> None:
+        if self._share is None:
+            return
+        directory, name = self._share
+        self._published += 1
+        final = directory / f"{name}-{self._published:06d}"
+        partial = directory / f".{final.name}.part"
+        try:
+            partial.write_bytes(data)
+            os.replace(partial, final)  # others never see half an entry
+        except OSError:
+            pass
+
+    def _take_shared(self) -> None:
+        if self._share is None:
+            return
+        directory, name = self._share
+        try:
+            names = sorted(p.name for p in directory.iterdir())
+        except OSError:
+            return
+        for entry in names:
+            if entry.startswith((".", f"{name}-")) or entry in self._shared:
+                continue
+            self._shared.add(entry)
+            try:
+                data = (directory / entry).read_bytes()
+            except OSError:
+                continue
+            outcome = self.execute(data)
+            if self._new_edges() and outcome.kind in ("ok", "invalid"):
+                self.corpus.append(data)
+
+    # ------------------------------------------------------------------ findings
+
+    def _record(self, data: bytes, split: Sequence[int], outcome: Outcome,
+                done: int) -> Finding | None:
+        kind = outcome.kind
+        if outcome.key in self._seen_keys:
+            return None
+        if kind in ("hang", "invalid", "differs"):  # new only with an edge no earlier one took
+            seen = self._finding_edges.get(kind, set())
+            if self.map.hits() <= seen:
+                return None
+        small = self.minimise(data, outcome,
+                              MINIMISE_HANG_TRIES if kind == "hang" else MINIMISE_TRIES)
+        final = self.execute(small)
+        if final.key != outcome.key:  # delivered whole it does not do it: keep it as found
+            small, final = data, outcome
+            self.execute(data, split)
+        self._seen_keys.add(outcome.key)
+        self._seen_keys.add(final.key)
+        if kind in ("hang", "invalid", "differs"):
+            hits = self.map.hits()
+            edges = (kind, hashlib.sha256(repr(sorted(hits)).encode()).hexdigest()[:12])
+            self._finding_edges.setdefault(kind, set()).update(hits)
+            if edges in self._seen_keys:
+                return None
+            self._seen_keys.add(edges)
+        number = 1 + sum(1 for f in self.findings if f.kind == kind)
+        finding = Finding(kind, number, small, final.detail, done)
+        self.findings.append(finding)
+        return finding
+
+    def minimise(self, data: bytes, outcome: Outcome, tries: int = MINIMISE_TRIES) -> bytes:
+        """The smallest input found, by removing chunks (halves, quarters... single
+        bytes), that still ends with ``outcome``'s key, sent whole."""
+        def same(candidate: bytes) -> bool:
+            return self.execute(candidate).key == outcome.key
+
+        chunk = max(1, len(data) // 2)
+        while chunk >= 1 and tries > 0:
+            i = 0
+            while i < len(data) and tries > 0:
+                candidate = data[:i] + data[i + chunk:]
+                tries -= 1
+                if candidate and same(candidate):
+                    data = candidate
+                else:
+                    i += chunk
+            if chunk == 1:
+                break
+            chunk //= 2
+        return data
+
+
+def _string_at(mem, address: int) -> bytes | None:
+    """The printable string the guest read at ``address``, if it is one: NUL-terminated as
+    C writes them, or length-prefixed (a byte of length before it, as webelf's own route
+    table keeps them: the read may be of that byte)."""
+    r = mem.region_at(address)
+    if r is None:
+        return None
+    lo = max(r.start, address - 64)
+    hi = min(r.end, address + 66)
+    window = mem.contents(lo, hi)
+    at = address - lo
+    n = window[at]
+    if 2 <= n <= 64 and _STRING.fullmatch(window[at + 1:at + 1 + n]) and at + 1 + n <= len(window):
+        return window[at + 1:at + 1 + n]
+    if not 0x20 <= n <= 0x7E:
+        return None
+    start = at
+    while start > 0 and 0x20 <= window[start - 1] <= 0x7E:
+        start -= 1
+    end = at
+    while end < len(window) and 0x20 <= window[end] <= 0x7E:
+        end += 1
+    if end < len(window) and window[end] == 0 and end - start >= 2 and start > 0:
+        return window[start:end]
+    if start > 0 and 2 <= window[start - 1] <= end - start:
+        return window[start:start + window[start - 1]]
+    return None

@@ -1,0 +1,434 @@
+"""webelf fuzz: snapshots, the fuzzer's judging and mutations, and the planted bugs it finds.
+
+The server with planted bugs is fixtures/programs/c/buggy_server.c (glibc, gcc -m32 -static):
+a stack overflow on long paths, a crash behind a header compared byte by byte, a hang for
+DELETE and a Content-Length that lies for the query word "verbose".  One fuzzing run of the
+CLI, from the project's request corpus as the only seeds and a fixed number of runs, must
+find all four, and each reproducer it writes must do the same to the same ELF run natively
+on 127.0.0.1.  Our own generated server, fuzzed for a fixed number of runs, must give
+nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cprograms import build
+from generator import build_server, default_site
+from harness import DEFAULT_REQUEST, Guest
+from harness.fuzz import Fuzzer, judge_http
+from harness.mutate import MUTATORS, Context, mutate
+from harness.snapshot import Snapshot
+from support import FIXTURES, LOOPBACK, NATIVE, NATIVE_REASON, free_port, wait_listening
+
+REQUESTS = FIXTURES / "requests"
+SEEDS = [p.read_bytes() for p in sorted(REQUESTS.glob("*.http"))]
+#: The bounded search: the fuzzer must find every planted bug within this many runs.
+RUNS = 1000
+BUDGET = 300_000
+BUGGY_PORT = "8080"  # the guest's; natively each run takes a free port
+
+
+def webelf(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "webelf", *args], capture_output=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def site_program() -> bytes:
+    return build_server(default_site())
+
+
+# ---------------------------------------------------------------------- snapshots
+
+def test_a_restored_guest_answers_as_it_did_and_its_memory_is_as_it_was(site_program):
+    guest = Guest(site_program)
+    guest.start()
+    snapshot = Snapshot(guest)
+    before = {r.start: bytes(r.view) for r in guest.machine.mem.regions}
+    clock = guest.network.now
+    first = guest.request(DEFAULT_REQUEST)
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert snapshot.dirty, "the request wrote no page the snapshot noticed"
+    guest.network.advance(30)
+    snapshot.restore()
+    assert guest.network.now == clock
+    assert {r.start: bytes(r.view) for r in guest.machine.mem.regions} == before
+    assert guest.waiting_in_accept
+    for _ in range(3):
+        assert guest.request(DEFAULT_REQUEST) == first
+        snapshot.restore()
+
+
+def test_a_guest_killed_by_a_signal_comes_back(tmp_path):
+    data = build("glibc", "buggy_server", tmp_path)
+    guest = Guest(data, argv=["buggy_server", BUGGY_PORT])
+    guest.start()
+    fuzzer = Fuzzer(guest, [], budget=BUDGET)
+    assert fuzzer.execute(b"GET /" + b"A" * 300 + b" HTTP/1.1\r\n\r\n").kind == "crash"
+    ok = fuzzer.execute(b"GET / HTTP/1.1\r\n\r\n")
+    assert ok.kind == "ok"
+    assert fuzzer.execute(b"DELETE / HTTP/1.1\r\n\r\n").kind == "hang"
+    assert fuzzer.execute(b"GET /?verbose HTTP/1.1\r\n\r\n").kind == "invalid"
+    assert fuzzer.execute(b"GET / HTTP/1.1\r\n\r\n") == ok
+    fuzzer.close()
+    assert guest.request(b"GET / HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_mappings_made_or_removed_since_the_snapshot_are_undone(site_program):
+    """The slow path: mmap, munmap and brk since the snapshot are put back whole."""
+    guest = Guest(site_program)
+    guest.start()
+    mem = guest.machine.mem
+    snapshot = Snapshot(guest)
+    layout = [(r.start, r.end, r.prot, r.kind) for r in mem.regions]
+    stack = next(r for r in mem.regions if r.kind == "stack")
+    stack_bytes = bytes(stack.view)
+    mem.map(0x40000000, 0x3000, 3)                 # a new mapping (mmap)
+    mem.write(0x40000000, b"new")
+    mem.unmap(stack.start, stack.start + 0x1000)   # part of the stack gone (munmap)
+    snapshot.restore()
+    assert [(r.start, r.end, r.prot, r.kind) for r in mem.regions] == layout
+    assert bytes(next(r for r in mem.regions if r.kind == "stack").view) == stack_bytes
+    assert guest.request(DEFAULT_REQUEST).startswith(b"HTTP/1.1 200 ")
+
+
+def test_the_python_hooks_do_what_the_compiled_ones_do(site_program, monkeypatch):
+    """Without a C compiler the block and TLB fill hooks are Python: the same edges, the
+    same restored memory."""
+    from harness import native
+
+    seen = []
+    compiled = native.library()
+    for lib in (compiled, None):
+        monkeypatch.setattr(native, "_LOADED", [lib])
+        guest = Guest(site_program)
+        guest.start()
+        fuzzer = Fuzzer(guest, [])
+        assert fuzzer.map.native == (lib is not None)
+        outcome = fuzzer.execute(DEFAULT_REQUEST)
+        hits = fuzzer.map.hits()
+        fuzzer.execute(b"GET /nowhere HTTP/1.1\r\n\r\n")
+        assert fuzzer.execute(DEFAULT_REQUEST) == outcome
+        assert fuzzer.map.hits() == hits
+        seen.append((outcome, hits, fuzzer.edges))
+        fuzzer.close()
+    if compiled is None:
+        pytest.skip("no C compiler: only the Python hooks could be run")
+    assert seen[0] == seen[1]
+
+
+def test_files_of_the_root_tree_come_back_and_leak_no_host_fd(tmp_path):
+    """file_server.c opens a file of --root per request: each restore closes what the run
+    opened, so no host fd is left behind, and the guest serves files as before."""
+    import os
+
+    data = build("glibc", "file_server", tmp_path)
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("hello\n")
+    (www / "b.txt").write_text("two\n")
+    guest = Guest(data, argv=["file_server", BUGGY_PORT, "1000000", "/"], root=www)
+    guest.start()
+    fuzzer = Fuzzer(guest, [b"GET / HTTP/1.1\r\n\r\n", b"GET /b.txt HTTP/1.1\r\n\r\n"])
+    open_fds = len(os.listdir("/proc/self/fd"))
+    fuzzer.run(runs=200)
+    assert fuzzer.execute(b"GET /b.txt HTTP/1.1\r\n\r\n").kind == "ok"
+    assert len(os.listdir("/proc/self/fd")) == open_fds
+    fuzzer.close()
+    assert guest.request(b"GET /b.txt HTTP/1.1\r\n\r\n").endswith(b"\r\n\r\ntwo\n")
+
+
+def test_a_guest_that_forked_cannot_be_snapshotted_but_says_so():
+    from harness.errors import HarnessError
+
+    guest = Guest(build_server(default_site(), _config(workers=2)))
+    guest.start()
+    with pytest.raises(HarnessError, match="several processes"):
+        Snapshot(guest)
+
+
+def _config(**kwargs):
+    from generator import ServerConfig
+
+    return ServerConfig(**kwargs)
+
+
+# ---------------------------------------------------------------------- judging
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+
+
+@pytest.mark.parametrize("request_, response, bad", [
+    (b"GET / HTTP/1.1\r\n\r\n", OK, None),
+    (b"GET / HTTP/1.1\r\n\r\n", b"", None),  # closing without a word is allowed
+    (b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", OK + OK, None),
+    (b"HEAD / HTTP/1.1\r\n\r\n", OK[:-2], None),
+    (b"GET / HTTP/1.1\r\n\r\n", OK + b"!", "HTTP"),
+    (b"GET / HTTP/1.1\r\n\r\n", OK[:-1], "Content-Length 2 but the body has 1 bytes"),
+    (b"HEAD / HTTP/1.1\r\n\r\n", OK, "header block never ends"),  # "hi" is no response
+    (b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhi",
+     "Content-Length 9 but the body has 2 bytes"),
+    (b"GET / HTTP/1.1\r\n\r\n", b"hello", "HTTP"),
+])
+def test_responses_are_judged_by_h11(request_, response, bad):
+    problem = judge_http(request_, response)
+    if bad is None:
+        assert problem is None
+    else:
+        assert problem is not None and bad in problem
+
+
+def test_mutations_are_deterministic_and_bounded():
+    ctx = Context(SEEDS, [b"X-Token", b"secret"])
+    outs = []
+    for _ in range(2):
+        rng = random.Random(7)
+        outs.append([mutate(rng, SEEDS[i % len(SEEDS)], ctx, max_size=4096)
+                     for i in range(500)])
+    assert outs[0] == outs[1]
+    assert all(isinstance(o, bytes) and len(o) <= 4096 for o in outs[0])
+    assert len(set(outs[0])) > 400
+    for mutator in MUTATORS:  # none of them breaks on an empty input
+        assert isinstance(mutator(random.Random(1), b"", ctx), bytes)
+
+
+# ---------------------------------------------------------------------- the planted bugs
+
+def _bug(kind: str, data: bytes) -> str | None:
+    """Which planted bug a finding is."""
+    if kind == "crash" and b"X-Webelf-Debug" in data and b"open-sesame" in data:
+        return "header"
+    if kind == "crash" and len(data.split(b"\n")[0]) > 64:
+        return "long path"
+    if kind == "hang" and data.startswith(b"DELETE"):
+        return "DELETE"
+    if kind == "invalid" and b"verbose" in data:
+        return "verbose"
+    return None
+
+
+def test_every_planted_bug_is_found_and_reproduces_in_webelf_run_and_natively(tmp_path):
+    """One CLI run (the costly part, so one test): every planted bug is found from the
+    request corpus within RUNS runs; each finding's line names its file and the command
+    that reproduces it, which does; and on the real kernel each reproducer does the same."""
+    build("glibc", "buggy_server", tmp_path)
+    elf = tmp_path / "buggy_server"
+    out = tmp_path / "findings"
+    result = webelf("fuzz", str(elf), "--corpus", str(REQUESTS), "--runs", str(RUNS),
+                    "--seed", "1", "--max-instructions", str(BUDGET), "--out", str(out),
+                    "--", BUGGY_PORT)
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    findings = {p.stem: p.read_bytes() for p in sorted(out.glob("*.http"))}
+    found = {_bug(name.split("-")[0], data) for name, data in findings.items()}
+    assert {"long path", "header", "DELETE", "verbose"} <= found, (sorted(findings), stderr)
+    assert re.search(rf"^webelf fuzz: [0-9.]+ s, {RUNS:,} runs \([0-9,]+/s\), [0-9,]+ edges, "
+                     r"corpus [0-9,]+, [0-9]+ findings in ", stderr, re.M), stderr
+
+    expected = {"crash": 128 + signal.SIGSEGV, "hang": 124, "invalid": 0}
+    for name, data in findings.items():
+        kind = name.split("-")[0]
+        line = next(line for line in stderr.splitlines() if f": {name}: " in line)
+        command = (f"webelf run {elf} --max-instructions {BUDGET} --request {out / name}.http "
+                   f"-- {BUGGY_PORT}")
+        assert line.endswith(f"reproduce: {command}"), line
+        rerun = webelf(*command.split()[1:], timeout=60)
+        assert rerun.returncode == expected[kind], (name, data, rerun.stderr)
+        if kind == "invalid":
+            assert judge_http(data, rerun.stdout) is not None, (name, rerun.stdout)
+
+    if not NATIVE:
+        pytest.skip(f"the reproducers were not tried natively: {NATIVE_REASON}")
+    for name, data in findings.items():
+        kind = name.split("-")[0]
+        got = _native_outcome(elf, data)
+        if kind == "crash":
+            assert got == ("crash", signal.SIGSEGV), (name, data, got)
+        else:
+            assert got[0] == kind, (name, data, got)
+
+
+def _native_outcome(elf: Path, data: bytes) -> tuple:
+    """Send ``data`` to ``elf`` running natively, as the fuzzer's client does (then a
+    half-close), and say what happened: ("crash", signal), ("hang",) when nothing came back
+    within 2 s and the server still runs, ("invalid", problem) or ("ok",)."""
+    port = free_port()
+    proc = subprocess.Popen([str(elf), str(port)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_listening(proc, port)
+        timed_out = False
+        chunks = []
+        with socket.create_connection((LOOPBACK, port), timeout=5) as conn:
+            conn.sendall(data)
+            conn.shutdown(socket.SHUT_WR)
+            conn.settimeout(2.0)
+            try:
+                while chunk := conn.recv(65536):
+                    chunks.append(chunk)
+            except socket.timeout:
+                timed_out = True
+            except ConnectionResetError:
+                pass
+        try:
+            status = proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            status = None
+        if status is not None and status < 0:
+            return ("crash", -status)
+        if timed_out and status is None:
+            return ("hang",)
+        problem = judge_http(data, b"".join(chunks))
+        return ("invalid", problem) if problem else ("ok",)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+
+
+def test_jobs_share_a_corpus_and_a_findings_directory(tmp_path):
+    """--jobs 2: two processes, seeds S and S+1, new corpus entries through DIR/.corpus;
+    findings take the first free number, so no file is overwritten (an earlier run's
+    neither)."""
+    build("glibc", "buggy_server", tmp_path)
+    out = tmp_path / "findings"
+    out.mkdir()
+    (out / "crash-1.http").write_bytes(b"an earlier run's")
+    result = webelf("fuzz", str(tmp_path / "buggy_server"), "--corpus", str(REQUESTS),
+                    "--runs", "400", "--seed", "1", "--max-instructions", str(BUDGET),
+                    "--out", str(out), "--jobs", "2", "--", BUGGY_PORT)
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    assert (out / "crash-1.http").read_bytes() == b"an earlier run's"
+    named = re.findall(r"^webelf fuzz \[job ([01])\]: ((?:crash|hang|invalid)-[0-9]+): ",
+                       stderr, re.M)
+    assert {job for job, _ in named} == {"0", "1"}, stderr
+    names = [name for _, name in named]
+    assert len(names) == len(set(names)) and "crash-1" not in names
+    assert {f"{name}.http" for name in names} | {"crash-1.http"} == {
+        p.name for p in out.glob("*.http")}
+    shared = [p.name for p in (out / ".corpus").iterdir()]
+    assert any(n.startswith("job0-") for n in shared) and any(n.startswith("job1-")
+                                                              for n in shared)
+    for job in "01":
+        assert re.search(rf"^webelf fuzz \[job {job}\]: [0-9.]+ s, 400 runs ", stderr, re.M)
+
+
+def test_differential_fuzzing_finds_where_two_builds_part(tmp_path):
+    """--reference: the same site built twice, once with one more page: the fuzzer finds a
+    request for that page (a word read from the reference's route table), and a build
+    against itself gives nothing."""
+    for name, pages in (("a", {"index.html": "<h1>home</h1>\n"}),
+                        ("b", {"index.html": "<h1>home</h1>\n",
+                               "hidden-page.txt": "secret\n"})):
+        site = tmp_path / f"site-{name}"
+        site.mkdir()
+        for page, text in pages.items():
+            (site / page).write_text(text)
+        built = webelf("build", "--site", str(site), "-o", str(tmp_path / f"{name}.elf"))
+        assert built.returncode == 0, built.stderr
+    out = tmp_path / "differs"
+    result = webelf("fuzz", str(tmp_path / "a.elf"), "--reference", str(tmp_path / "b.elf"),
+                    "--corpus", str(REQUESTS), "--runs", "1500", "--out", str(out))
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    found = {p.name: p.read_bytes() for p in out.glob("*.http")}
+    assert any(name.startswith("differs-") and b"/hidden-page.txt" in data
+               for name, data in found.items()), (found, stderr)
+    assert f"; compare: webelf run {tmp_path / 'b.elf'} --request {out}" in stderr
+    same = webelf("fuzz", str(tmp_path / "a.elf"), "--reference", str(tmp_path / "a.elf"),
+                  "--corpus", str(REQUESTS), "--runs", "300", "--out", str(tmp_path / "o"))
+    assert same.returncode == 0, same.stderr
+
+
+def test_a_server_that_forks_per_connection_is_fuzzed_with_its_childrens_edges(tmp_path):
+    """fork_server.c answers each connection in a child: the children's blocks count (the
+    hook follows fork), and each run's children go with the restore.  It answers HEAD with
+    a body, which the fuzzer reports."""
+    data = build("glibc", "fork_server", tmp_path)
+    guest = Guest(data, argv=["fork_server", BUGGY_PORT, "1000000"])
+    guest.start()
+    fuzzer = Fuzzer(guest, SEEDS, seed=1)
+    assert fuzzer.execute(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").kind == "ok"
+    child_edges = fuzzer.edges
+    report = fuzzer.run(runs=100)
+    assert child_edges > 200, child_edges  # the parent alone takes about 80
+    assert any(f.kind == "invalid" and f.data.startswith(b"HEAD ")
+               for f in report.findings), report.findings
+    assert len(fuzzer._hooks) <= 2  # the children's hooks went with them
+    fuzzer.close()
+
+
+def test_an_x86_64_server_is_fuzzed_as_well(tmp_path):
+    """The same planted bugs in an x86-64 build (glibc, static): the fuzzer's API finds
+    every one within the same number of runs."""
+    from cprograms64 import build64
+
+    data = build64("glibc", "buggy_server", tmp_path)
+    guest = Guest(data, argv=["buggy_server", BUGGY_PORT])
+    guest.start()
+    fuzzer = Fuzzer(guest, SEEDS, seed=1, budget=BUDGET)
+    report = fuzzer.run(runs=RUNS)
+    found = {_bug(f.kind, f.data) for f in report.findings}
+    assert {"long path", "header", "DELETE", "verbose"} <= found, report.findings
+    fuzzer.close()
+
+
+# ---------------------------------------------------------------------- our own server
+
+def test_our_server_gives_nothing_and_its_coverage_is_reported(tmp_path, site_program):
+    elf = tmp_path / "site.elf"
+    elf.write_bytes(site_program)
+    result = webelf("fuzz", str(elf), "--corpus", str(REQUESTS), "--runs", "1500",
+                    "--out", str(tmp_path / "findings"))
+    stderr = result.stderr.decode()
+    assert result.returncode == 0, stderr
+    assert not list((tmp_path / "findings").glob("*"))
+    final = stderr.splitlines()[-1]
+    edges = int(re.search(r"([0-9,]+) edges", final).group(1).replace(",", ""))
+    assert edges > 100, final
+    print(final)  # the coverage reached, in the test's output (pytest -s or -rP)
+
+
+def test_the_same_seed_gives_the_same_run(site_program):
+    reports = []
+    for _ in range(2):
+        guest = Guest(site_program)
+        guest.start()
+        fuzzer = Fuzzer(guest, SEEDS[:5], seed=3)
+        report = fuzzer.run(runs=300)
+        reports.append((report.edges, list(fuzzer.corpus), fuzzer.tokens))
+        fuzzer.close()
+    assert reports[0] == reports[1]
+
+
+# ---------------------------------------------------------------------- bad input
+
+def test_bad_input_is_one_line_and_status_2(tmp_path, site_program):
+    elf = tmp_path / "site.elf"
+    elf.write_bytes(site_program)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in (["--corpus", str(tmp_path / "nowhere")], ["--corpus", str(empty)],
+                 ["--runs", "0"], ["--runs", "5", "--seconds", "1"]):
+        result = webelf("fuzz", str(elf), *args, timeout=60)
+        lines = result.stderr.decode().splitlines()
+        assert result.returncode == 2, (args, lines)
+        assert len(lines) == 1 and lines[0].startswith("webelf: error: "), (args, lines)
+    hello = FIXTURES / "programs" / "hello.elf"  # exits at once: it never waits
+    result = webelf("fuzz", str(hello), "--runs", "5", "--out", str(tmp_path / "o"), timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.decode().splitlines()[-1].endswith(
+        "never waits for a connection (it exited with status 0): nothing to fuzz")
+    result = webelf("fuzz", str(REQUESTS / "curl.http"), "--runs", "5", timeout=60)
+    assert result.returncode == 125, result.stderr
