@@ -400,6 +400,20 @@ def test_our_server_gives_nothing_and_its_coverage_is_reported(tmp_path, site_pr
     print(final)  # the coverage reached, in the test's output (pytest -s or -rP)
 
 
+def test_our_two_architectures_answer_alike_under_differential_fuzzing(tmp_path):
+    """``webelf build`` and ``webelf build --arch x86_64``: the same program in two
+    listings, so --reference finds no request they answer differently (1,500 runs from the
+    corpus), and the x86-64 build alone gives nothing either."""
+    for arch in ("i386", "x86_64"):
+        built = webelf("build", "--arch", arch, "-o", str(tmp_path / f"{arch}.elf"))
+        assert built.returncode == 0, built.stderr
+    result = webelf("fuzz", str(tmp_path / "i386.elf"), "--reference",
+                    str(tmp_path / "x86_64.elf"), "--corpus", str(REQUESTS), "--runs", "1500",
+                    "--out", str(tmp_path / "findings"))
+    assert result.returncode == 0, result.stderr
+    assert not list((tmp_path / "findings").glob("*"))
+
+
 def test_the_same_seed_gives_the_same_run(site_program):
     reports = []
     for _ in range(2):
