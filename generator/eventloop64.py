@@ -355,7 +355,9 @@ def assemble(site: Site, config) -> tuple[Assembler, Label]:
     a.mov(dword[r_now], EAX)
     a.cmp(EAX, dword[r_swept])
     a.j("e", no_sweep)
-    a.mov(dword[r_swept], EAX)    # a new second: close what has outlived its deadline
+    a.xchg(dword[r_swept], EAX)   # a new second: close what has outlived its deadline --
+    a.test(EAX, EAX)              #   unless it is the first second read, before which no
+    a.j("z", no_sweep)            #   connection can have been accepted (1,029 empty slots)
     a.push(RDI)
     a.call(sweep)
     a.pop(RDI)
