@@ -206,23 +206,35 @@ def _exit_rt_sigpending(p: Pending, mem: _Memory, ret: int) -> None:
     p.text += f"{text}, {_u(a[1])}"
 
 
-def _stack_t(mem: _Memory, address: int) -> str:
+#: stack_t (include/uapi/asm-generic/signal.h): ss_sp, ss_flags, ss_size, as i386 lays
+#: it out; x86-64's is "<Qi4xQ" (harness/trace/x86_64.py passes it).
+STACK_T_I386 = struct.Struct("<III")
+
+
+def _stack_t(mem: _Memory, address: int, layout: struct.Struct = STACK_T_I386) -> str:
     """print_stack_t: {ss_sp=..., ss_flags=..., ss_size=...}."""
-    data = mem.fetch(address, 12)
+    data = mem.fetch(address, layout.size)
     if data is None:
         return _addr(address)
-    sp, flags, size = struct.unpack("<III", data)
+    sp, flags, size = layout.unpack(data)
     return (f"{{ss_sp={_addr(sp)}, ss_flags={_flags(_SIGALTSTACK_FLAGS, flags, 'SS_???')}, "
             f"ss_size={size}}}")
 
 
-def _enter_sigaltstack(p: Pending, mem: _Memory) -> bool:
-    p.text += _stack_t(mem, p.args[0]) + ", "
-    return False
+def sigaltstack_decoder(layout: struct.Struct = STACK_T_I386) -> tuple:
+    """sigaltstack's (enter, exit) decoders for a stack_t laid out as ``layout``."""
+
+    def enter(p: Pending, mem: _Memory) -> bool:
+        p.text += _stack_t(mem, p.args[0], layout) + ", "
+        return False
+
+    def leave(p: Pending, mem: _Memory, ret: int) -> None:
+        p.text += _stack_t(mem, p.args[1], layout)
+
+    return enter, leave
 
 
-def _exit_sigaltstack(p: Pending, mem: _Memory, ret: int) -> None:
-    p.text += _stack_t(mem, p.args[1])
+_enter_sigaltstack, _exit_sigaltstack = sigaltstack_decoder()
 
 
 #: The signal calls strace decodes: name -> (enter, exit, how the result prints).

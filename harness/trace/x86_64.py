@@ -45,11 +45,11 @@ from .decode_process import (
 )
 from .decode_signal import (
     _SIGACT_FLAGS,
-    _SIGALTSTACK_FLAGS,
     _sa_handler,
     _sigmask,
     _signal,
     _sigset,
+    sigaltstack_decoder,
 )
 from .format import (
     _HEX,
@@ -237,22 +237,8 @@ def _enter_setrlimit(p: Pending, mem: _Memory) -> bool:
     return True
 
 
-def _stack_t(mem: _Memory, address: int) -> str:
-    data = mem.fetch(address, 24)
-    if data is None:
-        return _addr(address)
-    sp, flags, size = struct.unpack("<Qi4xQ", data)
-    return (f"{{ss_sp={_addr(sp)}, ss_flags={_flags(_SIGALTSTACK_FLAGS, flags, 'SS_???')}, "
-            f"ss_size={size}}}")
-
-
-def _enter_sigaltstack(p: Pending, mem: _Memory) -> bool:
-    p.text += _stack_t(mem, p.args[0]) + ", "
-    return False
-
-
-def _exit_sigaltstack(p: Pending, mem: _Memory, ret: int) -> None:
-    p.text += _stack_t(mem, p.args[1])
+#: x86-64's stack_t: an 8-byte ss_sp, an int ss_flags (padded), an 8-byte ss_size.
+_enter_sigaltstack, _exit_sigaltstack = sigaltstack_decoder(struct.Struct("<Qi4xQ"))
 
 
 def _exit_pread64(p: Pending, mem: _Memory, ret: int) -> None:
