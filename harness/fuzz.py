@@ -231,7 +231,8 @@ class Fuzzer:
                 raise HarnessError("the reference does not wait for a connection "
                                    f"(it stopped: {reference.last_stop})")
             self._reference_port = reference.port(port)
-            self._reference_snapshot = Snapshot(reference)
+            self._reference_snapshot = _snapshot_waiting_to_read(reference,
+                                                                 self._reference_port)
         self.guest = guest
         self.port = guest.port(port)
         self.machine = machine = guest.machine
@@ -258,6 +259,7 @@ class Fuzzer:
         # unicorn instruments a block for a hook when it translates it: the blocks it
         # translated before (the guest's start) must go.
         machine.uc.ctl_flush_tb()
+        self.snapshot = _snapshot_waiting_to_read(guest, self.port, self.snapshot)
 
     # ------------------------------------------------------------------ hooks
 
@@ -322,9 +324,8 @@ class Fuzzer:
         self._hooks = [entry for entry in self._hooks if entry[2]._uch is not None]
         self.map.reset()
         self.runs += 1
-        guest = self.guest
         try:
-            response = guest.request(data, self.port, split=split, limit=RESPONSE_LIMIT)
+            response = _send(self.guest, self.snapshot, self.port, data, split)
         except GuestFault as fault:
             eip = fault.eip
             r = self.machine.mem.region_at(eip)
@@ -335,6 +336,7 @@ class Fuzzer:
             return Outcome("hang", str(exc), ("hang", self.map.last_block))
         except HarnessError as exc:  # a response over the limit, say: not judged
             return Outcome("ok", str(exc))
+        guest = self.guest
         if guest.exited:
             status = guest.exit_status
             return Outcome("exit", f"the server exited with status {status}", ("exit", status))
@@ -351,8 +353,8 @@ class Fuzzer:
         self._reference_snapshot.restore()
         reference = self.reference
         try:
-            theirs = reference.request(data, self._reference_port, split=split,
-                                       limit=RESPONSE_LIMIT)
+            theirs = _send(reference, self._reference_snapshot, self._reference_port, data,
+                           split)
         except (GuestFault, GuestTimeout) as exc:
             return Outcome("differs", f"the reference did not answer: {exc}", ("differs",))
         except HarnessError as exc:
@@ -584,6 +586,41 @@ class Fuzzer:
                 break
             chunk //= 2
         return data
+
+
+def _snapshot_waiting_to_read(guest: Guest, port: int,
+                              first: Snapshot | None = None) -> Snapshot:
+    """The latest moment every run shares, to snapshot instead of the first wait: a client
+    has connected and the guest, having accepted it, waits for its first bytes (AFL++'s
+    deferred forkserver, ``__AFL_INIT`` placed as late as the input allows).  What the
+    guest does before a request's first byte arrives (epoll_wait, accept4, epoll_ctl,
+    and waiting again, for webelf's own server: five of its fourteen calls) is then not
+    repeated for each input.  The snapshot holds the client (:attr:`Snapshot.extras`).
+
+    Only a guest that is, after that run, one process that waits, holds the connection and
+    has sent nothing on it qualifies (a server that forks per connection, greets first or
+    refuses it does not): otherwise ``first`` (or a new snapshot of the guest as it waits
+    for a connection) is restored and returned, and each input connects anew."""
+    first = first or Snapshot(guest)
+    client = guest.connect(port)
+    try:
+        stop = guest.run()
+    except (GuestFault, GuestTimeout, HarnessError):
+        stop = None
+    if (stop is None or stop.reason != "blocked" or guest.kernel.tasks is not None
+            or client.available() or client.closed_by_peer or not guest._holds(client)):
+        first.restore()
+        return first
+    first.close()
+    return Snapshot(guest, extras=(client,))
+
+
+def _send(guest: Guest, snapshot: Snapshot, port: int, data: bytes,
+          split: Sequence[int]) -> bytes:
+    """``data`` to the restored guest: on the connection the snapshot holds, or a new one."""
+    if snapshot.extras:
+        return guest.exchange(snapshot.extras[0], data, split=split, limit=RESPONSE_LIMIT)
+    return guest.request(data, port, split=split, limit=RESPONSE_LIMIT)
 
 
 def _string_at(mem, address: int) -> bytes | None:

@@ -334,7 +334,14 @@ class Guest:
         in it (ascending, inside ``data``) ends a piece, and the guest runs after each piece
         but the last, so it reads the request in as many reads (a fuzzer's splits).
         """
-        client = self.connect(port)
+        return self.exchange(self.connect(port), data, sink=sink, limit=limit, split=split)
+
+    def exchange(self, client: Client, data: bytes, *, sink: Sink | None = None,
+                 limit: int = RESPONSE_LIMIT, split: Sequence[int] = ()) -> bytes:
+        """:meth:`request` on a connection already open: ``client``, from :meth:`connect`,
+        that the guest may have accepted and waits to read (a fuzzer's snapshot is taken
+        there: :class:`harness.fuzz.Fuzzer`).  The client sends ``data`` now, as one that
+        connected earlier and sends when it is ready."""
         client.close_on_eof = True
         client.keep = False
         at = 0

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import enum
 import io
 import mmap
 import os
@@ -98,19 +99,19 @@ class _Pickler(pickle.Pickler):
             return key
         if isinstance(obj, _BY_REFERENCE) or (
                 isinstance(obj, types.MethodType) and id(obj.__self__) in self.pins) or (
-                isinstance(obj, ctypes._SimpleCData | ctypes.Array | ctypes.Structure)):
+                isinstance(obj, ctypes._SimpleCData | ctypes.Array | ctypes.Structure
+                           | enum.Enum)):
             self.pins[key] = obj
             return key
         return None
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, pins: dict[int, object]) -> None:
-        super().__init__(file)
-        self.pins = pins
-
-    def persistent_load(self, key: int) -> object:
-        return self.pins[key]
+def _unpickle(blob: bytes, pins: dict[int, object]) -> object:
+    """``blob`` loaded, its pinned objects looked up by the dict's own (C) method: a
+    Python persistent_load would cost a call per reference, and there are dozens."""
+    unpickler = pickle.Unpickler(io.BytesIO(blob))
+    unpickler.persistent_load = pins.__getitem__
+    return unpickler.load()
 
 
 def _open_host_file(f: object) -> bool:
@@ -155,7 +156,7 @@ class Snapshot:
     Installing it switches the emulator to dirty-page tracking; :meth:`close` switches back
     (the guest then runs as before, from wherever it is)."""
 
-    def __init__(self, guest: Guest) -> None:
+    def __init__(self, guest: Guest, extras: tuple = ()) -> None:
         kernel, machine = guest.kernel, guest.machine
         if kernel.tasks is not None:
             raise HarnessError("a guest of several processes cannot be snapshotted yet "
@@ -187,7 +188,8 @@ class Snapshot:
                 self._pins[id(obj)] = obj
         slots = type(network).__slots__
         state = (dict(kernel.__dict__), {name: getattr(network, name) for name in slots
-                                         if hasattr(network, name)}, _by_id(kernel))
+                                         if hasattr(network, name)}, _by_id(kernel),
+                 tuple(extras))
         buf = io.BytesIO()
         try:
             _Pickler(buf, self._pins).dump(state)
@@ -200,6 +202,10 @@ class Snapshot:
         # close its fd during a run); files opened during a run are closed at the restore.
         self._host_fds = {id(f): os.dup(f.host_fd) for f in kernel.fds._files
                           if _open_host_file(f)}
+        #: ``extras`` as they are after the last restore: objects of the guest's world
+        #: outside the kernel (a :class:`harness.net.Client` the caller holds) come back
+        #: as copies that share the restored network, so they are read from here.
+        self.extras = tuple(extras)
         self.restores = 0
 
     # ------------------------------------------------------------------ dirty pages
@@ -325,8 +331,8 @@ class Snapshot:
         self._flush_tlb()
         machine.uc.context_restore(self._context)
         machine.__dict__.update(self._machine_state)
-        kernel_state, network_state, by_id = _Unpickler(io.BytesIO(self._kernel_blob),
-                                                         self._pins).load()
+        kernel_state, network_state, by_id, self.extras = _unpickle(self._kernel_blob,
+                                                                    self._pins)
         kernel = self.guest.kernel
         kernel.__dict__.clear()
         kernel.__dict__.update(kernel_state)
