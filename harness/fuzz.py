@@ -9,11 +9,18 @@
     for finding in report.findings:
         print(finding.kind, finding.detail, finding.data)
 
-Each input runs from the same moment: the guest as it first waited for a connection,
-restored by :class:`harness.snapshot.Snapshot` (CPU, dirty pages, kernel and network).  The
-input is sent on a new connection, whole or split at chosen offsets
-(:meth:`harness.Guest.request` with ``split``), and the guest runs until it waits again, as
-a polite client sees it.  Then the run is judged:
+Each input runs from the same moment, restored by :class:`harness.snapshot.Snapshot` (CPU,
+dirty pages, kernel and network): the latest one every input shares.  A client has
+connected and the guest, having accepted it, waits for its first bytes (AFL++'s deferred
+forkserver: what comes before the input arrives is not repeated for each input; for
+webelf's own server that is five of a request's fourteen system calls).  A guest that
+cannot be caught there (it forks per connection, greets the client first or refuses it) is
+restored to where it first waited for a connection instead, and each input connects anew.
+The input is sent whole or split at chosen offsets (:meth:`harness.Guest.exchange` with
+``split``), and the guest runs until it waits again, as a polite client sees it: one that
+connected, then sent its request (a server that waits for its request, in read, poll or
+epoll_wait, does the same as for one that came with the connection; one that reads without
+waiting first gets EAGAIN, as it may natively).  Then the run is judged:
 
 - **crash**: the guest died of a signal (:class:`~harness.errors.GuestFault`, what Linux's
   ``force_sig_fault`` would deliver with no handler: signal(7));

@@ -223,9 +223,10 @@ class Guest:
     def _holds(self, client: Client) -> bool:
         """Whether a live process of the guest has an fd on ``client``'s connection."""
         tasks = self.kernel.tasks
-        kernels = ([self.kernel] if tasks is None else
-                   [p.kernel for p in tasks.procs.values() if p.status is None])
-        return any(getattr(f, "peer", None) is client for k in kernels for f in k.fds._files)
+        if tasks is None:  # one process: the usual case, and the fuzzer's hot path
+            return any(getattr(f, "peer", None) is client for f in self.kernel.fds._files)
+        return any(getattr(f, "peer", None) is client for p in tasks.procs.values()
+                   if p.status is None for f in p.kernel.fds._files)
 
     def next_deadline(self) -> float | None:
         """The earliest time, on the network's clock, at which a waiting process of the guest
@@ -233,9 +234,10 @@ class Guest:
         every one waits for ever (or has exited).  A driver that follows the wall clock
         (``webelf serve``) sleeps until then unless something arrives first."""
         tasks = self.kernel.tasks
-        kernels = ([self.kernel] if tasks is None else
-                   [p.kernel for p in tasks.procs.values() if p.status is None])
-        times = [at for k in kernels if (at := k.timeout_at) is not None]
+        if tasks is None:
+            return self.kernel.timeout_at
+        times = [at for p in tasks.procs.values()
+                 if p.status is None and (at := p.kernel.timeout_at) is not None]
         return min(times, default=None)
 
     @property
