@@ -6,9 +6,11 @@ Reproduce: python benchmarks/fuzz_speed.py [--runs N] [--seconds S]
 Rows, each the best of three rounds (the machine may be shared; the best round is the
 least disturbed one):
 
-- restore only: Snapshot.restore() with nothing run in between;
-- restore + request: the snapshot restored, then the default request on a new connection,
-  the guest run until it waits again (no coverage, no judging): the floor of a fuzzer;
+- restore only: Snapshot.restore() with nothing run in between (the fuzzer's snapshot: a
+  client connected and accepted, the guest waiting for its first bytes);
+- restore + request: that snapshot restored, then the default request sent on its
+  connection, the guest run until it waits again (no coverage, no judging): the floor of
+  a fuzzer;
 - fuzzer execute: the same through Fuzzer.execute (edge hook, instruction budget, judging);
 - fuzz loop: Fuzzer.run with mutations from the request corpus, minimising included;
 - the same two after one warm-up request before the snapshot (the server's first request
@@ -28,9 +30,9 @@ from pathlib import Path
 
 from generator import build_server, default_site
 from harness import DEFAULT_REQUEST, Guest
+from harness import fuzz
 from harness.fuzz import Fuzzer
 from harness.native import library
-from harness.snapshot import Snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = [p.read_bytes() for p in sorted((ROOT / "fixtures" / "requests").glob("*.http"))]
@@ -65,10 +67,12 @@ def main() -> int:
     rows: list[tuple[str, float]] = []
 
     guest = fresh(program)
-    snapshot = Snapshot(guest)
+    snapshot = fuzz._snapshot_waiting_to_read(guest, guest.port())
+    port = guest.port()
     rows.append(("restore only", best_rate(snapshot.restore, n)))
     rows.append(("restore + request (no coverage, no judging)",
-                 best_rate(lambda: (snapshot.restore(), guest.request(DEFAULT_REQUEST)), n)))
+                 best_rate(lambda: (snapshot.restore(),
+                                    fuzz._send(guest, snapshot, port, DEFAULT_REQUEST, ())), n)))
     snapshot.close()
     guest.close()
 
@@ -102,7 +106,8 @@ def main() -> int:
     report = fuzzer.run(seconds=args.seconds)
     print()
     print(f"edges over time ({args.seconds:g} s fuzz loop, seed 1): "
-          f"{report.runs:,} runs, {report.edges} edges, corpus {report.corpus}, "
+          f"{report.runs:,} runs ({report.runs / report.seconds:,.0f}/s), "
+          f"{report.edges} edges, corpus {report.corpus}, "
           f"{len(report.findings)} findings")
     print()
     print("| seconds | runs | edges |")
