@@ -36,7 +36,7 @@ class UnixSocket:
     __slots__ = ("peer", "rx", "shut", "err", "nonblock", "wdone", "closed", "sndbuf",
                  "rcvbuf", "cred", "arrived", "__weakref__")
 
-    #: FdTable.sock hands it to the socket calls (net.py knows no AF_UNIX).
+    #: FdTable.sock hands it to the socket calls (harness.net knows no AF_UNIX).
     is_unix = True
     rcvtimeo = sndtimeo = None
 
