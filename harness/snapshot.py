@@ -103,6 +103,9 @@ class _TlbEntry(ctypes.Structure):
 _TLB_CFUNC = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int,
                               ctypes.POINTER(_TlbEntry), ctypes.c_void_p)
 
+#: uc_ctl's code for uc_ctl_flush_tlb (UC_CTL_WRITE(UC_CTL_TLB_FLUSH, 0), unicorn.h), to call
+#: the C function without the binding's wrapper, which costs as much again.
+_FLUSH_TLB = UC_CTL_IO_WRITE << 30 | UC_CTL_TLB_FLUSH
 #: The machine's Python-side state that a run changes.
 _MACHINE_FIELDS = ("eip", "_parked", "_parked_compat", "_stop", "exit_status", "killed_by",
                    "_error", "_bad_access", "_fault_context", "_next_image", "_in_syscall")
@@ -119,10 +122,6 @@ _ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None), range, sl
 def _open_host_file(f: object) -> bool:
     """Whether ``f`` is a file of the --root tree (harness.kernel.fs.File) still open."""
     return f is not None and hasattr(f, "host_fd") and not getattr(f, "closed", True)
-
-
-def _layout(mem) -> list[tuple[int, int, int, str]]:
-    return [(r.start, r.end, r.prot, r.kind) for r in mem.regions]
 
 
 # ---------------------------------------------------------------------- the kernel's objects
@@ -265,10 +264,16 @@ class _Process:
         self.context = uc.context_save()
         self.fields = {name: getattr(machine, name) for name in _MACHINE_FIELDS}
         # ---- memory: a copy of every mapping, and dirty-page tracking from now on
-        self.layout = _layout(mem)
         self.saved = [(r.start, r.end, r.prot, r.kind, bytes(r.view)) for r in mem.regions]
         self.starts = [s[0] for s in self.saved]
         self.shared = [s for s in self.saved if s[3] == "shared"]
+        #: The mappings as objects: every change to the address space (map, munmap,
+        #: mprotect, stack growth) replaces objects of ``mem.regions`` (Memory._split cuts
+        #: new pieces; nothing changes a region in place), so the same objects in the same
+        #: order are the same layout, and one list comparison says so.
+        self.regions = list(mem.regions)
+        #: The descriptor table (set_thread_area's TLS entries live there, not in memory).
+        self.gdt = bytes(machine.cpu.gdt)
         self.dirty: set[int] = set()
         self._handle: ctypes.c_size_t | None = None
         self._install_tracking()
@@ -343,7 +348,7 @@ class _Process:
         mem.write, mem.zero, mem.discard = tracked_write, tracked_zero, tracked_discard
 
     def _flush_tlb(self) -> None:
-        self.machine.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        _uclib.uc_ctl(self.machine._uch, _FLUSH_TLB)
 
     def close(self) -> None:
         """Stop tracking: the emulator's TLB back to the CPU's own, Memory's and Machine's
@@ -373,7 +378,7 @@ class _Process:
 
     def restore(self) -> None:
         machine, mem = self.machine, self.mem
-        if _layout(mem) != self.layout:
+        if mem.regions != self.regions:
             self._restore_layout()
         saved, starts = self.saved, self.starts
         region_at = mem.region_at
@@ -403,24 +408,34 @@ class _Process:
             r = region_at(start)
             if r.view != data:
                 r.view[:] = data
-        self._flush_tlb()
-        machine.uc.context_restore(self.context)
+        gdt = machine.cpu.gdt
+        if gdt != self.gdt:
+            gdt[:] = self.gdt
+        _uclib.uc_ctl(machine._uch, _FLUSH_TLB)
+        _uclib.uc_context_restore(machine._uch, self.context.context)
         machine.__dict__.update(self.fields)
         self.kept = False
 
     def _restore_layout(self) -> None:
         """The slow path: mappings made, removed or changed since the snapshot are undone,
-        each snapshot mapping that is not there as it was is mapped again with its bytes."""
+        each snapshot mapping that is not there as it was is mapped again with its bytes,
+        and one that is there as it was but is not the snapshot's own (unmapped and mapped
+        again: other memory, which no dirty page covers) gets its bytes back whole."""
         mem = self.mem
         wanted = {(s[0], s[1], s[2], s[3]): s for s in self.saved}
         for r in list(mem.regions):
             if (r.start, r.end, r.prot, r.kind) not in wanted:
                 mem.unmap(r.start, r.end)
-        have = set(_layout(mem))
+        have = {(r.start, r.end, r.prot, r.kind): r for r in mem.regions}
+        own = {id(r) for r in self.regions}
         for key, (start, end, prot, kind, data) in wanted.items():
-            if key not in have:
+            r = have.get(key)
+            if r is None:
                 mem.unmap(start, end)
                 mem.map(start, end - start, prot, data, kind=kind)
+            elif id(r) not in own:
+                r.view[:] = data
+        self.regions = list(mem.regions)
         self.machine.uc.ctl_remove_cache(0, 1 << 32 if not self.machine.wide else 1 << 47)
 
 
@@ -477,6 +492,8 @@ class Snapshot:
         # fd during a run); files opened during a run are closed at the restore.
         files = {id(f): f for k in kernels for f in k.fds._files if _open_host_file(f)}
         self._host_fds = [(f, os.dup(f.host_fd)) for f in files.values()]
+        #: Whether the guest has a --root tree, without which it opens no host file.
+        self._tree = any(getattr(k, "tree", None) is not None for k in kernels)
         #: The ``extras`` given: the same objects after each restore, as they were.
         self.extras = tuple(extras)
         self.restores = 0
@@ -504,11 +521,11 @@ class Snapshot:
             proc.check()
         guest = self.guest
         tasks = guest.kernel.tasks
-        kernels = [guest.kernel] if tasks is None else [p.kernel for p in tasks.procs.values()]
-        for k in kernels:  # the run's host files (the snapshot's come back as duplicates)
-            for f in k.fds._files:
-                if _open_host_file(f):
-                    f.close()
+        if self._tree:  # the run's host files (the snapshot's come back as duplicates)
+            for k in [guest.kernel] if tasks is None else [p.kernel for p in tasks.procs.values()]:
+                for f in k.fds._files:
+                    if _open_host_file(f):
+                        f.close()
         if tasks is not None:  # processes forked during the run go with it
             mine = self._machines
             for proc in tasks.procs.values():
