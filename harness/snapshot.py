@@ -14,7 +14,8 @@ How each part comes back:
 
 - **CPU**, of each process: ``uc_context_save``/``uc_context_restore`` (unicorn 2.1: every
   register, segment bases included), plus the machine's Python-side state (the parked call,
-  eip, exit status).  unicorn 2.1's ``UC_CTL_CONTEXT_MEMORY`` snapshots are copy-on-write
+  eip, exit status) and its descriptor table (set_thread_area's TLS entries, which the
+  harness keeps beside guest memory: :mod:`harness.cpu`).  unicorn 2.1's ``UC_CTL_CONTEXT_MEMORY`` snapshots are copy-on-write
   inside unicorn's own memory regions; guest memory here is host memory the kernel writes
   directly (``uc_mem_map_ptr``, :mod:`harness.memory`), which those snapshots would not
   see, so memory is restored here instead.
@@ -29,9 +30,10 @@ How each part comes back:
   snapshot is installed.  Restoring copies those pages back and flushes the TLB
   (``UC_CTL_TLB_FLUSH``).  Protection is still unicorn's: its memory regions keep their
   permissions and refuse a bad access as before.  A mapping added, removed or reprotected
-  since the snapshot (mmap, munmap, brk, stack growth) is put back the slow way, whole.
+  since the snapshot (mmap, munmap, brk, stack growth) is put back the slow way, whole;
+  so is one unmapped and mapped again in the same place (new memory no dirty page covers).
   Anonymous MAP_SHARED memory is also written by processes forked during a run, which
-  nobody tracks: it is compared and, if it changed, put back whole.
+  nobody tracks: after a run that forked, it is put back whole.
 - **Kernel and network**: the Python objects of the guest's kernels (fd tables, sockets,
   epoll sets, the process table, the Faults counters, the network...) are walked once at
   the snapshot, and a shallow copy of each is kept: a dict's items, a list's, a
@@ -44,7 +46,9 @@ How each part comes back:
   a handler, holding the :class:`harness.faults.Faults` it counts in) count in the object
   that was rewound.  What does not change (the system call tables, machines, memory,
   functions, classes, enum members) is held by reference and not walked; what a run made
-  is simply no longer referenced.
+  is simply no longer referenced.  (Unpickling a copy of the same state, as this module
+  did before, cost four times as long, and its new objects were unknown to the id()-keyed
+  tables, which had to be re-keyed, and to those closures, whose counters ran on.)
 - **Processes**: those forked during a run are discarded (their machines closed); those of
   the snapshot come back, also one that ended during the run.  :meth:`Tasks.ended
   <harness.kernel.task.Tasks.ended>` closes a child's machine (its memory goes with it), so
@@ -55,9 +59,11 @@ Files of the ``--root`` tree hold host file descriptors: the snapshot keeps a du
 each (dup(2)) and hands a fresh one to every restore, and closes those the run opened.
 
 Limits: a process that ran execve(2) since the snapshot has a new emulator, and the restore
-refuses it with a HarnessError; state of a type the walk does not know (neither a builtin
-container nor an object with a ``__dict__`` or slots) is refused at the snapshot; the
-coverage a guest made with ``coverage=True`` (:attr:`Machine.covered`) is not rewound.
+refuses it with a HarnessError (the guest is left as it is); state of a type the walk does
+not know (neither a builtin container nor an object with a ``__dict__`` or slots: a
+generator, say) is refused at the snapshot, also with a HarnessError; the coverage a guest
+made with ``coverage=True`` (:attr:`Machine.covered`) is not rewound; a Network shared with
+another guest is rewound under that guest too.
 """
 
 from __future__ import annotations
@@ -65,8 +71,8 @@ from __future__ import annotations
 import bisect
 import collections
 import ctypes
-import dataclasses
 import enum
+import keyword
 import mmap
 import os
 import types
@@ -151,6 +157,8 @@ def _slot_setter(cls: type):
     """``set(obj, values)``: every slot of ``cls`` from ``values``, in one tuple assignment
     (``o.a, o.b, o.c = values``), compiled once: ten times as fast as a setattr loop."""
     names = _slots(cls)
+    if any(keyword.iskeyword(name) for name in names):  # a slot no code can name
+        return _set_some_slots
     source = (f"def set(o, values):\n    {', '.join('o.' + n for n in names)}, = values\n")
     namespace: dict[str, object] = {}
     exec(source, namespace)  # noqa: S102 - the names are the class's own slot identifiers
@@ -158,7 +166,8 @@ def _slot_setter(cls: type):
 
 
 def _set_some_slots(obj: object, values: tuple) -> None:
-    """The slots of ``obj`` from ``values``, where some had no value (deleted again)."""
+    """The slots of ``obj`` from ``values``, one by one: those that had no value are
+    deleted again."""
     for name, value in zip(_slots(type(obj)), values):
         if value is _UNSET:
             if hasattr(obj, name):
@@ -168,8 +177,9 @@ def _set_some_slots(obj: object, values: tuple) -> None:
 
 
 def _frozen(cls: type) -> bool:
+    """A frozen dataclass: its fields cannot change (and cannot be assigned)."""
     params = getattr(cls, "__dataclass_params__", None)
-    return params is not None and dataclasses.is_dataclass(cls) and params.frozen
+    return params is not None and params.frozen
 
 
 class _Objects:
@@ -213,14 +223,17 @@ class _Objects:
                 if attrs is None and not names:
                     raise HarnessError("the guest's kernel state cannot be snapshotted: it "
                                        f"holds a {cls.__module__}.{cls.__qualname__} object")
+                frozen = _frozen(cls)
                 if attrs is not None:
-                    if not _frozen(cls):
+                    if not frozen:
                         dicts.append((attrs, dict(attrs)))
                     push(attrs.values())
                 if names:
                     values = tuple(getattr(obj, name, _UNSET) for name in names)
-                    setter = _set_some_slots if _UNSET in values else _slot_setter(cls)
-                    slotted.setdefault(setter, []).append((obj, values))
+                    if not frozen:
+                        setter = (_set_some_slots if any(v is _UNSET for v in values)
+                                  else _slot_setter(cls))
+                        slotted.setdefault(setter, []).append((obj, values))
                     push(values)
         self.dicts, self.lists, self.arrays = dicts, lists, arrays
         self.deques, self.sets = deques, sets
@@ -376,7 +389,9 @@ class _Process:
             raise HarnessError(f"process {self.pid} ran execve since the snapshot (a new "
                                "program, a new emulator): the snapshot cannot be restored")
 
-    def restore(self) -> None:
+    def restore(self, forked: bool) -> None:
+        """Memory, descriptor table, CPU and machine as at the snapshot.  ``forked``: the
+        run forked processes, whose writes to MAP_SHARED memory nobody noted."""
         machine, mem = self.machine, self.mem
         if mem.regions != self.regions:
             self._restore_layout()
@@ -404,10 +419,9 @@ class _Process:
             hi = min(lo + PAGE, r.end - r.start)
             r.view[lo:hi] = data[page - start:page - start + hi - lo]
         dirty.clear()
-        for start, end, _, _, data in self.shared:  # written by children nobody tracks
-            r = region_at(start)
-            if r.view != data:
-                r.view[:] = data
+        if forked:
+            for start, _, _, _, data in self.shared:
+                region_at(start).view[:] = data
         gdt = machine.cpu.gdt
         if gdt != self.gdt:
             gdt[:] = self.gdt
@@ -470,6 +484,7 @@ class Snapshot:
             self.close()
             raise
         self._machines = {id(m) for m in [machine, *(p.machine for p in procs)]}
+        self._next_pid = None if tasks is None else tasks.next_pid
         # ---- the kernels' objects and the network's, with what never changes held by
         # reference
         kernels = [kernel, *(p.kernel for p in procs)]
@@ -500,8 +515,8 @@ class Snapshot:
 
     @property
     def dirty(self) -> set[int]:
-        """The pages of the guest's first process that the kernel wrote since the last
-        restore, or that the CPU wrote and the last restore put back (for tests)."""
+        """The pages of the guest's first process that the kernel wrote (copy_to_user)
+        since the snapshot or the last restore."""
         return self._procs[0].dirty if self._procs else set()
 
     def close(self) -> None:
@@ -526,16 +541,21 @@ class Snapshot:
                 for f in k.fds._files:
                     if _open_host_file(f):
                         f.close()
+        forked = False
         if tasks is not None:  # processes forked during the run go with it
             mine = self._machines
             for proc in tasks.procs.values():
                 if id(proc.machine) not in mine:
                     proc.machine.close()
+                    forked = True
             if tasks is not self._tasks:  # the table itself was made by the run's first fork
                 tasks.procs.clear()
                 tasks.reporter = None
+                forked = True
+            elif tasks.next_pid != self._next_pid:  # and those that have gone already
+                forked = True
         for proc in self._procs:
-            proc.restore()
+            proc.restore(forked)
         self._objects.restore()
         for f, fd in self._host_fds:
             f.host_fd, f.closed = os.dup(fd), False

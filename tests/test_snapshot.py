@@ -282,6 +282,28 @@ def test_a_worker_killed_during_a_run_is_back_after_the_restore(workers_program)
     snapshot.close()
 
 
+def test_shared_memory_a_forked_child_wrote_comes_back(workers_program):
+    """Anonymous MAP_SHARED memory of the parent is the same memory in the worker it forks
+    during a run (fork's dup_mmap shares it), whose writes no snapshot notes: after a run
+    that forked, the restore puts it back whole."""
+    guest = Guest(workers_program)
+    guest.start()
+    tasks = guest.kernel.tasks
+    parent = guest.machine.mem
+    parent.map(0x50000000, 0x2000, 3, kind="shared")   # as mmap(MAP_SHARED|MAP_ANONYMOUS)
+    parent.write(0x50001000, b"parent")
+    snapshot = Snapshot(guest)
+    tasks.procs[1001].kernel.deliver(L.SIGKILL)
+    guest.run()   # the parent reaps it, sleeps a while,
+    guest.stall(5)   # and forks a new worker, which shares the memory
+    child = next(p.machine for p in tasks.procs.values() if p.pid > 1002)
+    child.mem.write(0x50001000, b"child!")   # the new worker's store
+    assert parent.read(0x50001000, 6) == b"child!"
+    snapshot.restore()
+    assert parent.read(0x50001000, 6) == b"parent"
+    snapshot.close()
+
+
 def test_a_worker_that_exits_comes_back_and_its_replacement_goes(tmp_path):
     """epoll_workers.c: GET /die makes a worker exit 3 and the supervisor fork another.  The
     restore brings the first worker back, as it was, and discards the new one."""
