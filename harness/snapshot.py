@@ -342,13 +342,19 @@ class _Process:
         # The kernel's writes into guest memory, noted by page (instance attributes shadow
         # Memory's methods only while the snapshot is installed).
         write, zero, discard = mem.write, mem.zero, mem.discard
+        note = dirty.add
 
         def noted(start: int, end: int) -> None:
             dirty.update(range(start & _PAGE_MASK, end, PAGE))
 
         def tracked_write(address: int, data: bytes) -> None:
             write(address, data)
-            noted(address, address + len(data))
+            page = address & _PAGE_MASK
+            end = address + len(data)
+            if end - page <= PAGE:  # the usual write: a struct, a buffer within a page
+                note(page)
+            else:
+                noted(address, end)
 
         def tracked_zero(start: int, end: int) -> None:
             zero(start, end)
