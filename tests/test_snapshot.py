@@ -196,7 +196,7 @@ def test_fault_counters_are_rewound_so_the_same_call_fails_each_time(site_progra
     (first, second), trace = runs[0]
     assert first.startswith(b"HTTP/1.1 200 OK\r\n") and second == b""
     assert [line.rsplit("=", 1)[1].strip() for line in trace
-            if line.startswith("writev(")] == ["1045", "-1 EPIPE (Broken pipe)"]
+            if line.startswith("writev(")] == [str(len(first)), "-1 EPIPE (Broken pipe)"]
     assert runs[1] == runs[0] and runs[2] == runs[0]
     assert guest.kernel.faults.counts == {"writev": 0}
 
@@ -315,8 +315,8 @@ def test_a_worker_that_exits_comes_back_and_its_replacement_goes(tmp_path):
     answer = guest.request(b"GET /a HTTP/1.0\r\n\r\n")
     for _ in range(3):
         snapshot.restore()
-        died = guest.request(b"GET /die HTTP/1.0\r\n\r\n")
-        assert died.endswith(b"\r\n\r\nyou asked for /die in 21 bytes, rdhup=0\n")
+        die = b"GET /die HTTP/1.0\r\n\r\n"
+        assert guest.request(die).endswith(b"you asked for /die in %d bytes, rdhup=0\n" % len(die))
         procs = guest.kernel.tasks.procs
         assert any(pid not in procs or procs[pid].status is not None for pid in table)
         replacements = [p.machine for pid, p in procs.items() if pid not in table]
