@@ -2,9 +2,9 @@
 comes back exactly as it was, as often as asked: its answers, every process's memory and
 registers, the process table, the network, fault injection's counters, host files.
 
-The programs: webelf's own server (one process, and with ``workers=2``: a parent in wait4
-and two workers in epoll_wait), and C servers of fixtures/programs/c (glibc, gcc -m32
--static): buggy_server (planted crash, hang and bad response), file_server (--root files),
+The programs: webelf's own server (one process, and with ``workers=2``, i386 and x86-64: a
+parent in wait4 and two workers in epoll_wait), and C servers of fixtures/programs/c (glibc,
+gcc -m32 -static): buggy_server (planted crash, hang and bad response), file_server (--root files),
 fork_server (a child per connection), epoll_workers (a supervisor that forks a new worker
 when one ends), and busybox from .ci/run for a process that runs execve.
 """
@@ -235,11 +235,12 @@ def test_state_the_walk_does_not_know_is_refused_in_one_line(site_program):
 
 # ---------------------------------------------------------------------- several processes
 
-def test_a_server_with_workers_comes_back_with_every_process(workers_program):
+@pytest.mark.parametrize("arch", ["i386", "x86_64"])
+def test_a_server_with_workers_comes_back_with_every_process(arch):
     """ServerConfig(workers=2): the parent waits in wait4, two workers in epoll_wait.  Each
     restore brings back every process's memory, registers and table entry; each request
     after one gets the same bytes."""
-    guest = Guest(workers_program)
+    guest = Guest(build_server(default_site(), _config(workers=2, arch=arch)))
     guest.start()
     assert guest.waiting_in_accept and len(guest.kernel.tasks.procs) == 3
     memory, table = _memory(guest), _table(guest)
