@@ -15,10 +15,11 @@ How each part comes back:
 - **CPU**, of each process: ``uc_context_save``/``uc_context_restore`` (unicorn 2.1: every
   register, segment bases included), plus the machine's Python-side state (the parked call,
   eip, exit status) and its descriptor table (set_thread_area's TLS entries, which the
-  harness keeps beside guest memory: :mod:`harness.cpu`).  unicorn 2.1's ``UC_CTL_CONTEXT_MEMORY`` snapshots are copy-on-write
-  inside unicorn's own memory regions; guest memory here is host memory the kernel writes
-  directly (``uc_mem_map_ptr``, :mod:`harness.memory`), which those snapshots would not
-  see, so memory is restored here instead.
+  harness keeps beside guest memory: :mod:`harness.cpu`).  unicorn 2.1's
+  ``UC_CTL_CONTEXT_MEMORY`` snapshots are copy-on-write inside unicorn's own memory
+  regions; guest memory here is host memory the kernel writes directly
+  (``uc_mem_map_ptr``, :mod:`harness.memory`), which those snapshots would not see, so
+  memory is restored here instead.
 - **Memory**, of each process, only the pages that changed: the snapshot keeps a copy of
   every mapping, and while it exists the emulator's TLB runs in unicorn's virtual mode
   (``UC_TLB_VIRTUAL``) with a ``UC_HOOK_TLB_FILL`` hook that maps every page 1:1 but grants
@@ -63,7 +64,8 @@ refuses it with a HarnessError (the guest is left as it is); state of a type the
 not know (neither a builtin container nor an object with a ``__dict__`` or slots: a
 generator, say) is refused at the snapshot, also with a HarnessError; the coverage a guest
 made with ``coverage=True`` (:attr:`Machine.covered`) is not rewound; a Network shared with
-another guest is rewound under that guest too.
+another guest is rewound under that guest too; a process that ended during a run keeps its
+emulator (and memory) until the next restore or :meth:`Snapshot.close`.
 """
 
 from __future__ import annotations
