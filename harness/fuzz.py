@@ -604,18 +604,20 @@ def _snapshot_waiting_to_read(guest: Guest, port: int,
     and waiting again, for webelf's own server: five of its fourteen calls) is then not
     repeated for each input.  The snapshot holds the client (:attr:`Snapshot.extras`).
 
-    Only a guest that is, after that run, one process that waits, holds the connection and
-    has sent nothing on it qualifies (a server that forks per connection, greets first or
-    refuses it does not): otherwise ``first`` (or a new snapshot of the guest as it waits
-    for a connection) is restored and returned, and each input connects anew."""
+    Only a guest that, after that run, waits, holds the connection in one of its processes
+    and has sent nothing on it qualifies (a server that greets first or refuses it does
+    not): otherwise ``first`` (or a new snapshot of the guest as it waits for a
+    connection) is restored and returned, and each input connects anew.  A server that
+    forks per connection or has workers qualifies too: the snapshot holds every process,
+    the child that waits for the bytes among them, and no run forks it again."""
     first = first or Snapshot(guest)
     client = guest.connect(port)
     try:
         stop = guest.run()
     except (GuestFault, GuestTimeout, HarnessError):
         stop = None
-    if (stop is None or stop.reason != "blocked" or guest.kernel.tasks is not None
-            or client.available() or client.closed_by_peer or not guest._holds(client)):
+    if (stop is None or stop.reason != "blocked" or client.available()
+            or client.closed_by_peer or not guest._holds(client)):
         first.restore()
         return first
     first.close()

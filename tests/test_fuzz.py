@@ -26,7 +26,6 @@ from generator import build_server, default_site
 from harness import DEFAULT_REQUEST, Guest
 from harness.fuzz import Fuzzer, judge_http
 from harness.mutate import MUTATORS, Context, mutate
-from harness.snapshot import Snapshot
 from support import (
     FIXTURES, LOOPBACK, NATIVE, NATIVE_REASON, free_port, missing, wait_listening,
 )
@@ -47,122 +46,6 @@ def webelf(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def site_program() -> bytes:
     return build_server(default_site())
-
-
-# ---------------------------------------------------------------------- snapshots
-
-def test_a_restored_guest_answers_as_it_did_and_its_memory_is_as_it_was(site_program):
-    guest = Guest(site_program)
-    guest.start()
-    snapshot = Snapshot(guest)
-    before = {r.start: bytes(r.view) for r in guest.machine.mem.regions}
-    clock = guest.network.now
-    first = guest.request(DEFAULT_REQUEST)
-    assert first.startswith(b"HTTP/1.1 200 ")
-    assert snapshot.dirty, "the request wrote no page the snapshot noticed"
-    guest.network.advance(30)
-    snapshot.restore()
-    assert guest.network.now == clock
-    assert {r.start: bytes(r.view) for r in guest.machine.mem.regions} == before
-    assert guest.waiting_in_accept
-    for _ in range(3):
-        assert guest.request(DEFAULT_REQUEST) == first
-        snapshot.restore()
-
-
-def test_a_guest_killed_by_a_signal_comes_back(tmp_path):
-    data = build("glibc", "buggy_server", tmp_path)
-    guest = Guest(data, argv=["buggy_server", BUGGY_PORT])
-    guest.start()
-    fuzzer = Fuzzer(guest, [], budget=BUDGET)
-    assert fuzzer.execute(b"GET /" + b"A" * 300 + b" HTTP/1.1\r\n\r\n").kind == "crash"
-    ok = fuzzer.execute(b"GET / HTTP/1.1\r\n\r\n")
-    assert ok.kind == "ok"
-    assert fuzzer.execute(b"DELETE / HTTP/1.1\r\n\r\n").kind == "hang"
-    assert fuzzer.execute(b"GET /?verbose HTTP/1.1\r\n\r\n").kind == "invalid"
-    assert fuzzer.execute(b"GET / HTTP/1.1\r\n\r\n") == ok
-    fuzzer.close()
-    assert guest.request(b"GET / HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 200 OK\r\n")
-
-
-def test_mappings_made_or_removed_since_the_snapshot_are_undone(site_program):
-    """The slow path: mmap, munmap and brk since the snapshot are put back whole."""
-    guest = Guest(site_program)
-    guest.start()
-    mem = guest.machine.mem
-    snapshot = Snapshot(guest)
-    layout = [(r.start, r.end, r.prot, r.kind) for r in mem.regions]
-    stack = next(r for r in mem.regions if r.kind == "stack")
-    stack_bytes = bytes(stack.view)
-    mem.map(0x40000000, 0x3000, 3)                 # a new mapping (mmap)
-    mem.write(0x40000000, b"new")
-    mem.unmap(stack.start, stack.start + 0x1000)   # part of the stack gone (munmap)
-    snapshot.restore()
-    assert [(r.start, r.end, r.prot, r.kind) for r in mem.regions] == layout
-    assert bytes(next(r for r in mem.regions if r.kind == "stack").view) == stack_bytes
-    assert guest.request(DEFAULT_REQUEST).startswith(b"HTTP/1.1 200 ")
-
-
-def test_the_python_hooks_do_what_the_compiled_ones_do(site_program, monkeypatch):
-    """Without a C compiler the block and TLB fill hooks are Python: the same edges, the
-    same restored memory."""
-    from harness import native
-
-    seen = []
-    compiled = native.library()
-    for lib in (compiled, None):
-        monkeypatch.setattr(native, "_LOADED", [lib])
-        guest = Guest(site_program)
-        guest.start()
-        fuzzer = Fuzzer(guest, [])
-        assert fuzzer.map.native == (lib is not None)
-        outcome = fuzzer.execute(DEFAULT_REQUEST)
-        hits = fuzzer.map.hits()
-        fuzzer.execute(b"GET /nowhere HTTP/1.1\r\n\r\n")
-        assert fuzzer.execute(DEFAULT_REQUEST) == outcome
-        assert fuzzer.map.hits() == hits
-        seen.append((outcome, hits, fuzzer.edges))
-        fuzzer.close()
-    if compiled is None:   # the Python half ran; the comparison needs the compiled one
-        missing("a C compiler (cc, gcc or $CC) for harness/native.py's hooks",
-                "apt-get install gcc")
-    assert seen[0] == seen[1]
-
-
-def test_files_of_the_root_tree_come_back_and_leak_no_host_fd(tmp_path):
-    """file_server.c opens a file of --root per request: each restore closes what the run
-    opened, so no host fd is left behind, and the guest serves files as before."""
-    import os
-
-    data = build("glibc", "file_server", tmp_path)
-    www = tmp_path / "www"
-    www.mkdir()
-    (www / "index.html").write_text("hello\n")
-    (www / "b.txt").write_text("two\n")
-    guest = Guest(data, argv=["file_server", BUGGY_PORT, "1000000", "/"], root=www)
-    guest.start()
-    fuzzer = Fuzzer(guest, [b"GET / HTTP/1.1\r\n\r\n", b"GET /b.txt HTTP/1.1\r\n\r\n"])
-    open_fds = len(os.listdir("/proc/self/fd"))
-    fuzzer.run(runs=200)
-    assert fuzzer.execute(b"GET /b.txt HTTP/1.1\r\n\r\n").kind == "ok"
-    assert len(os.listdir("/proc/self/fd")) == open_fds
-    fuzzer.close()
-    assert guest.request(b"GET /b.txt HTTP/1.1\r\n\r\n").endswith(b"\r\n\r\ntwo\n")
-
-
-def test_a_guest_that_forked_cannot_be_snapshotted_but_says_so():
-    from harness.errors import HarnessError
-
-    guest = Guest(build_server(default_site(), _config(workers=2)))
-    guest.start()
-    with pytest.raises(HarnessError, match="several processes"):
-        Snapshot(guest)
-
-
-def _config(**kwargs):
-    from generator import ServerConfig
-
-    return ServerConfig(**kwargs)
 
 
 # ---------------------------------------------------------------------- judging
