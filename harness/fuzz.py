@@ -262,10 +262,17 @@ class Fuzzer:
         self._share: tuple[Path, str] | None = None
         self._hooks: list[tuple[ctypes.c_size_t, object, object]] = []
         self._judged: dict[tuple, str | None] = {}
-        self._attach(machine)
-        # unicorn instruments a block for a hook when it translates it: the blocks it
-        # translated before (the guest's start) must go.
-        machine.uc.ctl_flush_tb()
+        tasks = guest.kernel.tasks
+        #: The guest's processes as it waits: workers forked before it first waited count
+        #: too (each has its own emulator; those forked during a run are hooked by fork).
+        self._machines = [machine] + ([] if tasks is None else [
+            p.machine for p in tasks.procs.values()
+            if p.machine is not machine and p.machine._uch is not None])
+        for m in self._machines:
+            self._attach(m)
+            # unicorn instruments a block for a hook when it translates it: the blocks it
+            # translated before (the guest's start) must go.
+            m.uc.ctl_flush_tb()
         self.snapshot = _snapshot_waiting_to_read(guest, self.port, self.snapshot)
 
     # ------------------------------------------------------------------ hooks
@@ -317,10 +324,11 @@ class Fuzzer:
         self.snapshot.close()
         if self._reference_snapshot is not None:
             self._reference_snapshot.close()
-        for name in ("run", "fork", "overrun"):
-            self.machine.__dict__.pop(name, None)
-        if self.machine._uch is not None:
-            self.machine.uc.ctl_flush_tb()
+        for m in self._machines:
+            for name in ("run", "fork", "overrun"):
+                m.__dict__.pop(name, None)
+            if m._uch is not None:
+                m.uc.ctl_flush_tb()
 
     # ------------------------------------------------------------------ one run
 

@@ -353,8 +353,9 @@ def test_processes_forked_during_a_run_go_with_the_restore(tmp_path):
 
 def test_the_fuzzer_runs_a_server_with_workers(workers_program):
     """Fuzzer on ServerConfig(workers=2): its snapshot, taken where a worker has accepted
-    the connection and waits for its bytes, holds all three processes, and 200 runs from
-    the corpus find nothing."""
+    the connection and waits for its bytes, holds all three processes, the workers' edges
+    count (they were forked before the fuzzer came), and 200 runs from the corpus find
+    nothing."""
     guest = Guest(workers_program)
     guest.start()
     fuzzer = Fuzzer(guest, SEEDS, seed=1)
@@ -364,6 +365,7 @@ def test_the_fuzzer_runs_a_server_with_workers(workers_program):
     assert ok.kind == "ok"
     report = fuzzer.run(runs=200)
     assert report.runs == 200 and report.findings == []
+    assert report.edges > 100, "the workers' blocks are not counted"
     assert fuzzer.execute(DEFAULT_REQUEST) == ok
     fuzzer.close()
     assert guest.request(DEFAULT_REQUEST).startswith(b"HTTP/1.1 200 OK\r\n")
