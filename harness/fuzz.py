@@ -161,7 +161,12 @@ def judge_http(request: bytes, response: bytes) -> str | None:
 
 
 def _methods(request: bytes) -> list[tuple[str, bool]]:
-    """(method as framing sees it, whether it is sure) of each request line found."""
+    """(method as framing sees it, whether it is sure) of each request line found; none
+    when the bytes HEAD are not there, since a request not found is framed as a GET anyway
+    (on the mutated corpus the search took 3% of the fuzz loop, by perf: skipped when it
+    cannot matter)."""
+    if b"HEAD" not in request:
+        return []
     return [("HEAD" if m.group(1) == b"HEAD" else "GET", m.start() == 0)
             for m in _REQUEST_LINE.finditer(request)]
 
