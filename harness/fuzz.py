@@ -43,12 +43,23 @@ A server that forks per connection is followed into its children: the block hook
 budget are put on each process it forks during a run (the restore then discards them), but a
 child killed by a signal is seen only in what it does to the response.
 
-Findings are deduplicated by kind and place, before minimising (which costs runs): a crash
-by signal and faulting instruction (or, for a jump to an address that is not code, by the
-block that jumped), a hang by the block it was stopped in, an invalid response by its
-problem with the numbers left out; a hang or invalid response must also take an edge that no
-earlier finding of its kind took (AFL's rule for unique hangs), and after minimising it is
-named by a hash of its edge set, which must be new too.  Minimising removes chunks of bytes
+Findings are deduplicated by kind and place, before minimising (which costs runs): a hang
+by the block it was stopped in, an invalid response by its problem with the numbers left
+out; a hang or invalid response must also take an edge that no earlier finding of its kind
+took (AFL's rule for unique hangs), and after minimising it is named by a hash of its edge
+set, which must be new too.  A crash is keyed by the bug rather than by where it showed:
+one stack overflow faults wherever the bytes written over the stack send it (a return to
+an address made of input bytes, into the middle of a function, or a callee-saved register
+overwritten and dereferenced later in ``strstr``), each a different faulting instruction.
+So the symptom (the signal and the faulting instruction, or for a jump to an address that
+is not code, the block that jumped) is diagnosed the first time it is seen: the input runs
+once more under an instruction hook that remembers what each ``push`` and ``call`` wrote
+to the stack and sees a ``ret``, ``leave`` or callee-saved ``pop`` read back something else
+(:class:`_StackWatch`: what a stack protector's canary would tell, without recompiling).
+Then the crash is that function's stack overflow, whatever the symptom; else the symptom is
+the key, the faulting instruction naming a bad pointer's use.  The diagnosis is remembered
+for the symptom (it costs one slow run, a few ms), so a symptom two bugs share is one
+finding, as it was before the diagnosis.  Minimising removes chunks of bytes
 (halves, quarters... single bytes) while the outcome keeps its key (delta debugging, Zeller
 and Hildebrandt 2002).  The
 same seed, seeds and number of runs give the same findings.
@@ -73,14 +84,16 @@ from .guest import Guest
 from .http import check_response
 from .linux import SIGNAL_NAMES
 from .mutate import Context, mutate
-from .edges import EdgeMap
+from .edges import BLOCK_CFUNC, EdgeMap
 from .snapshot import Snapshot
+from .trace import _capstone
 
 try:
     from unicorn.unicorn_py3.unicorn import uclib as _uclib
 except ImportError:  # pragma: no cover - older bindings
     from unicorn.unicorn import _uc as _uclib
-from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ
+from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_MEM_READ, UcError
+from unicorn.x86_const import UC_X86_REG_EBP, UC_X86_REG_ESP, UC_X86_REG_RBP, UC_X86_REG_RSP
 
 #: Basic blocks the guest may run between two waits before a run counts as a hang.
 DEFAULT_BUDGET = 1_000_000
@@ -91,6 +104,8 @@ MINIMISE_TRIES = 400
 MINIMISE_HANG_TRIES = 48
 #: Words kept from what the guest read.
 MAX_TOKENS = 256
+#: Crash symptoms whose diagnosis is remembered (past them a symptom is its own key).
+MAX_SYMPTOMS = 4096
 
 _MEM_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64,
                               ctypes.c_int, ctypes.c_int64, ctypes.c_void_p)
@@ -249,6 +264,8 @@ class Fuzzer:
         self.tokens: list[bytes] = []
         self._token_set: set[bytes] = set()
         self._seen_keys: set[tuple] = set()
+        #: A crash's symptom -> (its key, a note): the diagnosis each symptom had first.
+        self._bugs: dict[tuple, tuple[tuple, str]] = {}
         self._finding_edges: dict[str, set[int]] = {}
         self.findings: list[Finding] = []
         self.runs = 0
@@ -327,11 +344,7 @@ class Fuzzer:
         try:
             response = _send(self.guest, self.snapshot, self.port, data, split)
         except GuestFault as fault:
-            eip = fault.eip
-            r = self.machine.mem.region_at(eip)
-            place = eip if r is not None and r.access & 4 else self.map.last_block
-            name = SIGNAL_NAMES.get(fault.signal, f"signal {fault.signal}")
-            return Outcome("crash", str(fault), ("crash", name, place))
+            return self._crash(fault, data, split)
         except GuestTimeout as exc:
             return Outcome("hang", str(exc), ("hang", self.map.last_block))
         except HarnessError as exc:  # a response over the limit, say: not judged
@@ -347,6 +360,53 @@ class Fuzzer:
         if self.reference is not None:
             return self._compare(data, split, response)
         return Outcome("ok")
+
+    def _crash(self, fault: GuestFault, data: bytes, split: Sequence[int]) -> Outcome:
+        """A crash, keyed by the bug rather than the symptom (see the module's doc): the
+        symptom is the signal and the faulting instruction, or for a jump to an address
+        that is not code, the block that jumped; the first time a symptom is seen, the
+        input runs again under :class:`_StackWatch`, and a stack overflow it sees names
+        the crash instead."""
+        eip = fault.eip
+        r = self.machine.mem.region_at(eip)
+        place = eip if r is not None and r.access & 4 else self.map.last_block
+        name = SIGNAL_NAMES.get(fault.signal, f"signal {fault.signal}")
+        symptom = ("crash", name, place)
+        bug = self._bugs.get(symptom)
+        if bug is None:
+            bug = self._diagnose(symptom, data, split)
+        key, note = bug
+        return Outcome("crash", str(fault) + note, key)
+
+    def _diagnose(self, symptom: tuple, data: bytes, split: Sequence[int]) -> tuple[tuple, str]:
+        """Run ``data`` again with an instruction hook (:class:`_StackWatch`): (the crash's
+        key, a note for its detail)."""
+        machine = self.machine
+        watch = _StackWatch(machine)
+        handle = self._hook(UC_HOOK_CODE, watch.callback, 1, 0)
+        machine.uc.ctl_flush_tb()  # instrumented only while this run lasts
+        try:
+            self.snapshot.restore()
+            self.runs += 1
+            try:
+                _send(self.guest, self.snapshot, self.port, data, split)
+            except HarnessError:  # the same crash, as expected
+                pass
+        finally:
+            self._unhook(handle)
+            if machine._uch is not None:
+                machine.uc.ctl_flush_tb()
+        bug: tuple[tuple, str] = (symptom, "")
+        if watch.smashed is not None:
+            function, reader = watch.smashed
+            where = (f"the function at 0x{function:08x}" if function is not None
+                     else f"the frame read back at 0x{reader:08x}")
+            bug = (("crash", "stack overflow", reader if function is None else function),
+                   f"; before it, a stack overflow in {where}: a value saved on its stack "
+                   f"was overwritten before 0x{reader:08x} read it back")
+        if len(self._bugs) < MAX_SYMPTOMS:
+            self._bugs[symptom] = bug
+        return bug
 
     def _compare(self, data: bytes, split: Sequence[int], response: bytes) -> Outcome:
         """The reference's response to the same input, which must be the same bytes."""
@@ -586,6 +646,79 @@ class Fuzzer:
                 break
             chunk //= 2
         return data
+
+
+class _StackWatch:
+    """An instruction hook that sees a stack overflow when a function reads back what it
+    saved: each value a ``push`` or a ``call`` writes to the stack is remembered by its
+    address, and a ``pop`` into a register the callee must preserve (ebx, esi, edi, ebp;
+    rbx, rbp, r12-r15), a ``leave`` or a ``ret`` that reads another value there means
+    something wrote over it in between: a buffer below it ran over, the way a stack
+    protector's canary would tell.  ``smashed`` is the first such read: (the entry of the
+    function whose frame it is, from the calls seen since the run began, or None; the
+    address of the instruction that read it).  Only pops into preserved registers count:
+    a pop into a scratch register may drop an argument the callee was free to change."""
+
+    def __init__(self, machine) -> None:
+        self.smashed: tuple[int | None, int] | None = None
+        wide = machine.wide
+        uc = machine.uc
+        width = 8 if wide else 4
+        sp, bp = (UC_X86_REG_RSP, UC_X86_REG_RBP) if wide else (UC_X86_REG_ESP, UC_X86_REG_EBP)
+        preserved = (("rbx", "rbp", "r12", "r13", "r14", "r15") if wide
+                     else ("ebx", "esi", "edi", "ebp"))
+        decoder = _capstone(wide)
+        kinds: dict[int, str] = {}
+        saved: dict[int, tuple[int, int | None]] = {}  # slot -> (value, function)
+        frames: list[tuple[int, int]] = []              # (return address's slot, entry)
+        pending: list[tuple[str, int]] = []             # a push or call to read after it
+
+        def read(slot: int) -> int | None:
+            try:
+                return int.from_bytes(uc.mem_read(slot, width), "little")
+            except UcError:
+                return None
+
+        def kind_at(address: int) -> str:
+            kind = ""
+            try:
+                code = bytes(uc.mem_read(address, 15))
+            except UcError:
+                code = b""
+            for _at, _size, mnemonic, operands in decoder.disasm_lite(code, address, 1):
+                if mnemonic in ("call", "push", "ret", "leave"):
+                    kind = mnemonic
+                elif mnemonic == "pop" and operands in preserved:
+                    kind = "pop"
+            kinds[address] = kind
+            return kind
+
+        def on_code(_uch: int, address: int, _size: int, _user: int) -> None:
+            if pending:  # the push or call before this instruction has written its slot
+                kind, slot = pending.pop()
+                value = read(slot)
+                if kind == "call":
+                    frames.append((slot, address))
+                if value is not None:
+                    saved[slot] = (value, address if kind == "call" else
+                                   frames[-1][1] if frames else None)
+            kind = kinds.get(address)
+            if kind is None:
+                kind = kind_at(address)
+            if not kind:
+                return
+            if kind in ("push", "call"):
+                pending.append((kind, uc.reg_read(sp) - width))
+                return
+            slot = uc.reg_read(bp if kind == "leave" else sp)
+            entry = saved.pop(slot, None)
+            if entry is not None and self.smashed is None and read(slot) != entry[0]:
+                self.smashed = (entry[1], address)
+            if kind == "ret":
+                while frames and frames[-1][0] <= slot:
+                    frames.pop()
+
+        self.callback = BLOCK_CFUNC(on_code)
 
 
 def _snapshot_waiting_to_read(guest: Guest, port: int,
