@@ -270,6 +270,7 @@ class Fuzzer:
         self.findings: list[Finding] = []
         self.runs = 0
         self._share: tuple[Path, str] | None = None
+        self._keys: Path | None = None
         self._hooks: list[tuple[ctypes.c_size_t, object, object]] = []
         self._judged: dict[tuple, str | None] = {}
         self._attach(machine)
@@ -552,15 +553,37 @@ class Fuzzer:
 
     # ------------------------------------------------------------------ sharing
 
-    def share(self, directory: Path, name: str) -> None:
+    def share(self, directory: Path, name: str, keys: Path | None = None) -> None:
         """Several fuzzers at once (``webelf fuzz --jobs N``): each new corpus entry is
         written to ``directory`` as ``<name>-<n>``, and once a second the entries the others
         wrote there are run, joining this corpus when they take an edge new here (AFL's
-        ``-M``/``-S`` sync, through a directory).  The runs then depend on timing."""
+        ``-M``/``-S`` sync, through a directory).  The runs then depend on timing.
+
+        With ``keys``, a directory the fuzzers share, a finding is also claimed there
+        before it is minimised: a file named by a hash of its key, created exclusively
+        (O_EXCL), so that of several fuzzers finding the same bug only the first reports
+        it, each fuzzer's own record of keys seeing only its own."""
         directory.mkdir(parents=True, exist_ok=True)
         self._share = (directory, name)
         self._shared: set[str] = set()
         self._published = 0
+        self._keys = keys
+
+    def _claim(self, key: tuple) -> bool:
+        """Whether this fuzzer is the first to find ``key``: alone it is; sharing keys, it
+        is when it creates the key's file (a key it cannot write is its own: reported)."""
+        if self._keys is None:
+            return True
+        path = self._keys / hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        except OSError:
+            return True
+        with os.fdopen(fd, "w") as file:
+            file.write(f"{key!r}\n")
+        return True
 
     def _publish(self, data: bytes) -> None:
         if self._share is None:
@@ -606,6 +629,9 @@ class Fuzzer:
             seen = self._finding_edges.get(kind, set())
             if self.map.hits() <= seen:
                 return None
+        if not self._claim(outcome.key):  # another fuzzer found it first
+            self._seen_keys.add(outcome.key)
+            return None
         small = self.minimise(data, outcome,
                               MINIMISE_HANG_TRIES if kind == "hang" else MINIMISE_TRIES)
         final = self.execute(small)
@@ -618,7 +644,8 @@ class Fuzzer:
             hits = self.map.hits()
             edges = (kind, hashlib.sha256(repr(sorted(hits)).encode()).hexdigest()[:12])
             self._finding_edges.setdefault(kind, set()).update(hits)
-            if edges in self._seen_keys:
+            if edges in self._seen_keys or not self._claim(edges):
+                self._seen_keys.add(edges)
                 return None
             self._seen_keys.add(edges)
         number = 1 + sum(1 for f in self.findings if f.kind == kind)

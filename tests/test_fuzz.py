@@ -331,32 +331,38 @@ def _native_outcome(elf: Path, data: bytes) -> tuple:
         proc.stderr.close()
 
 
-def test_jobs_share_a_corpus_and_a_findings_directory(tmp_path):
+def test_jobs_share_a_corpus_findings_and_their_keys(tmp_path):
     """--jobs 2: two processes, seeds S and S+1, new corpus entries through DIR/.corpus;
-    findings take the first free number, so no file is overwritten (an earlier run's
-    neither)."""
+    each job finds every planted bug in RUNS runs (the single-job test does), but a bug is
+    claimed by a file named by its key before it is written: each is written once, by
+    whichever job found it first.  Findings take the first free number, so no file is
+    overwritten (an earlier run's neither), and the claims go with the run."""
     build("glibc", "buggy_server", tmp_path)
     out = tmp_path / "findings"
     out.mkdir()
     (out / "crash-1.http").write_bytes(b"an earlier run's")
     result = webelf("fuzz", str(tmp_path / "buggy_server"), "--corpus", str(REQUESTS),
-                    "--runs", "400", "--seed", "1", "--max-instructions", str(BUDGET),
+                    "--runs", str(RUNS), "--seed", "1", "--max-instructions", str(BUDGET),
                     "--out", str(out), "--jobs", "2", "--", BUGGY_PORT)
     stderr = result.stderr.decode()
     assert result.returncode == 1, stderr
     assert (out / "crash-1.http").read_bytes() == b"an earlier run's"
     named = re.findall(r"^webelf fuzz \[job ([01])\]: ((?:crash|hang|invalid)-[0-9]+): ",
                        stderr, re.M)
-    assert {job for job, _ in named} == {"0", "1"}, stderr
     names = [name for _, name in named]
     assert len(names) == len(set(names)) and "crash-1" not in names
     assert {f"{name}.http" for name in names} | {"crash-1.http"} == {
         p.name for p in out.glob("*.http")}
+    bugs = [_bug(name.split("-")[0], (out / f"{name}.http").read_bytes()) for name in names]
+    for bug in ("long path", "header", "DELETE", "verbose"):
+        assert bugs.count(bug) == 1, (bug, sorted(zip(bugs, names)), stderr)
     shared = [p.name for p in (out / ".corpus").iterdir()]
     assert any(n.startswith("job0-") for n in shared) and any(n.startswith("job1-")
                                                               for n in shared)
+    assert not list(out.glob(".keys-*"))
     for job in "01":
-        assert re.search(rf"^webelf fuzz \[job {job}\]: [0-9.]+ s, 400 runs ", stderr, re.M)
+        assert re.search(rf"^webelf fuzz \[job {job}\]: [0-9.]+ s, {RUNS:,} runs ", stderr,
+                         re.M)
 
 
 def test_differential_fuzzing_finds_where_two_builds_part(tmp_path):
