@@ -36,8 +36,11 @@ does.  An input that takes an edge no run took before joins the corpus.  When on
 is run once more with a hook on reads of the bytes the program file put in memory, and the
 strings the guest read there (NUL-terminated or length-prefixed: what ``strcmp``,
 ``strstr``, a byte-by-byte loop or a route table compare input against) become words the
-mutations offer (:mod:`harness.mutate`): comparisons fed back as a dictionary, paid for only
-on new coverage.
+mutations offer (:mod:`harness.mutate`); and with a hook on every ``cmp`` (unicorn's
+UC_HOOK_TCG_OPCODE), whose constants held against the input's bytes become words too: a
+value compared as one integer (``*(uint32_t *)p == 0x4b43414d``) is in no string the guest
+reads (:func:`_compare_words`).  Comparisons fed back as a dictionary, paid for only on new
+coverage (``compares=False`` leaves the second hook out).
 
 A server that forks per connection is followed into its children: the block hook and the
 budget are put on each process it forks during a run (the restore then discards them), but a
@@ -59,10 +62,11 @@ to the stack and sees a ``ret``, ``leave`` or callee-saved ``pop`` read back som
 Then the crash is that function's stack overflow, whatever the symptom; else the symptom is
 the key, the faulting instruction naming a bad pointer's use.  The diagnosis is remembered
 for the symptom (it costs one slow run, a few ms), so a symptom two bugs share is one
-finding, as it was before the diagnosis.  Minimising removes chunks of bytes
-(halves, quarters... single bytes) while the outcome keeps its key (delta debugging, Zeller
-and Hildebrandt 2002).  The
-same seed, seeds and number of runs give the same findings.
+finding, as it was before the diagnosis.  Minimising removes chunks of bytes (halves,
+quarters... single bytes) while the outcome keeps its key (delta debugging, Zeller and
+Hildebrandt 2002).  The same seed, seeds and number of runs give the same findings.
+Several fuzzers at once (:meth:`Fuzzer.share`) claim each finding's key in a directory
+they share before minimising it, so that a bug is reported once.
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ from .guest import Guest
 from .http import check_response
 from .linux import SIGNAL_NAMES
 from .mutate import Context, mutate
+from . import native
 from .edges import BLOCK_CFUNC, EdgeMap
 from .snapshot import Snapshot
 from .trace import _capstone
@@ -92,7 +97,10 @@ try:
     from unicorn.unicorn_py3.unicorn import uclib as _uclib
 except ImportError:  # pragma: no cover - older bindings
     from unicorn.unicorn import _uc as _uclib
-from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_MEM_READ, UcError
+from unicorn import (
+    UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_TCG_OPCODE, UC_TCG_OP_FLAG_CMP,
+    UC_TCG_OP_SUB, UcError,
+)
 from unicorn.x86_const import UC_X86_REG_EBP, UC_X86_REG_ESP, UC_X86_REG_RBP, UC_X86_REG_RSP
 
 #: Basic blocks the guest may run between two waits before a run counts as a hang.
@@ -102,8 +110,9 @@ RESPONSE_LIMIT = 1 << 20
 #: Tries the minimiser may spend on one finding (a hang's each cost a whole budget).
 MINIMISE_TRIES = 400
 MINIMISE_HANG_TRIES = 48
-#: Words kept from what the guest read.
+#: Words kept from what the guest read, and of them, from what it compared.
 MAX_TOKENS = 256
+MAX_COMPARE_TOKENS = 128
 #: Crash symptoms whose diagnosis is remembered (past them a symptom is its own key).
 MAX_SYMPTOMS = 4096
 
@@ -112,6 +121,12 @@ _MEM_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint
 _REQUEST_LINE = re.compile(rb"(?m)^([!-~]+) [^ \r\n]+ HTTP/\d\.\d\r?\n")
 _STATUS = re.compile(rb"HTTP/\d\.\d (\d{3})")
 _STRING = re.compile(rb"[\x20-\x7e]{2,64}")
+_PRINTABLE = re.compile(rb"[\x20-\x7e]+")
+_IMMEDIATE = re.compile(r"-?(0x[0-9a-f]+|[0-9]+)")
+#: void (*)(uc_engine *, uint64_t address, uint64_t arg1, uint64_t arg2, uint32_t size,
+#: void *user): UC_HOOK_TCG_OPCODE, for each cmp the guest runs (size in bits).
+_CMP_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64,
+                              ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
 _DIGITS = re.compile(rb"[0-9]+")
 
 
@@ -229,11 +244,12 @@ def _one_response(raw: bytes, method: str) -> tuple[bytes, bytes]:
 class Fuzzer:
     """Fuzz ``guest``, which must wait for a connection (:attr:`Guest.waiting_in_accept`).
     ``seeds`` start the corpus; ``seed`` makes every choice; ``budget`` is the basic blocks
-    a run may take between two waits before it is a hang."""
+    a run may take between two waits before it is a hang; ``compares`` False leaves the
+    comparisons' operands out of the words (to see what they are worth)."""
 
     def __init__(self, guest: Guest, seeds: Sequence[bytes], *, seed: int = 0,
                  budget: int = DEFAULT_BUDGET, port: int | None = None,
-                 reference: Guest | None = None) -> None:
+                 reference: Guest | None = None, compares: bool = True) -> None:
         if not guest.waiting_in_accept:
             raise HarnessError("the guest does not wait for a connection: nothing to fuzz "
                                f"(it stopped: {guest.last_stop})")
@@ -263,6 +279,12 @@ class Fuzzer:
         self.map.set_budget(budget)
         self.tokens: list[bytes] = []
         self._token_set: set[bytes] = set()
+        #: Comparison feedback: the constants the guest compares input against become
+        #: words too (:meth:`_harvest`).
+        self.compares = compares
+        self._compare_tokens = 0
+        self._immediates: dict[tuple[bool, int], int | None] = {}
+        self._images: dict[bool, bytes] = {}  # the program file's bytes (the reference's)
         self._seen_keys: set[tuple] = set()
         #: A crash's symptom -> (its key, a note): the diagnosis each symptom had first.
         self._bugs: dict[tuple, tuple[tuple, str]] = {}
@@ -303,13 +325,17 @@ class Fuzzer:
         self._hook(UC_HOOK_BLOCK, self.map.callback, 1, 0, self.map.user, machine=machine)
 
     def _hook(self, kind: int, callback: object, begin: int, end: int,
-              user: ctypes.c_void_p | None = None, machine=None) -> ctypes.c_size_t:
+              user: ctypes.c_void_p | None = None, machine=None,
+              extra: tuple[int, ...] = ()) -> ctypes.c_size_t:
+        """uc_hook_add, with ``extra`` for hooks that take more (UC_HOOK_TCG_OPCODE's
+        opcode and flags)."""
         machine = machine or self.machine
         handle = ctypes.c_size_t()
         pointer = (callback if isinstance(callback, ctypes.c_void_p) else
                    ctypes.c_void_p.from_address(ctypes.addressof(callback)))
         status = _uclib.uc_hook_add(machine._uch, ctypes.byref(handle), kind, pointer,
-                                    user, ctypes.c_uint64(begin), ctypes.c_uint64(end))
+                                    user, ctypes.c_uint64(begin), ctypes.c_uint64(end),
+                                    *(ctypes.c_int(value) for value in extra))
         if status != 0:
             raise HarnessError(f"unicorn refused the fuzzer's hook (error {status})")
         self._hooks.append((handle, callback, machine))
@@ -456,9 +482,12 @@ class Fuzzer:
     def _harvest(self, data: bytes, split: Sequence[int]) -> None:
         """Run ``data`` again with a hook on reads of what the program file put in memory
         (its segments' file bytes: code, constants, initialised data; the reference's too);
-        the strings read there become words for the mutations."""
+        the strings read there become words for the mutations.  With ``compares``, a hook
+        on the comparisons too, whose constants held against the input become words
+        (:func:`_compare_words`)."""
         machines = [self.machine] + ([self.reference.machine] if self.reference else [])
         reads: list[set[int]] = []
+        logs: list[_CompareLog] = []
         callbacks, handles = [], []
         for machine in machines:
             found: set[int] = set()
@@ -469,6 +498,12 @@ class Fuzzer:
             handles += [self._hook(UC_HOOK_MEM_READ, callback, seg.vaddr,
                                    seg.vaddr + seg.filesz - 1, machine=machine)
                         for seg in machine.image.segments if seg.filesz]
+            if self.compares:
+                log = _CompareLog()
+                logs.append(log)
+                handles.append(self._hook(UC_HOOK_TCG_OPCODE, log.callback, 1, 0, log.user,
+                                          machine=machine,
+                                          extra=(UC_TCG_OP_SUB, UC_TCG_OP_FLAG_CMP)))
             machine.uc.ctl_flush_tb()  # instrumented for reads only while this run lasts
         try:
             self.execute(data, split)
@@ -479,10 +514,41 @@ class Fuzzer:
                 machine.uc.ctl_flush_tb()
         for machine, found in zip(machines, reads):
             for address in sorted(found):
-                word = _string_at(machine.mem, address)
-                if word and word not in self._token_set and len(self.tokens) < MAX_TOKENS:
-                    self._token_set.add(word)
-                    self.tokens.append(word)
+                self._add_token(_string_at(machine.mem, address))
+        for machine, log in zip(machines, logs):
+            mine = machine is self.machine
+            if mine not in self._images:
+                self._images[mine] = b"\0".join(seg.data for seg in machine.image.segments)
+            for word in _compare_words(data, log.compares(), self._images[mine],
+                                       lambda address, m=machine: self._immediate(m, address)):
+                if self._compare_tokens < MAX_COMPARE_TOKENS and self._add_token(word):
+                    self._compare_tokens += 1
+
+    def _immediate(self, machine, address: int) -> int | None:
+        """The immediate operand of ``machine``'s instruction at ``address`` (a ``cmp``),
+        if it has one; remembered."""
+        key = (machine is self.machine, address)
+        try:
+            return self._immediates[key]
+        except KeyError:
+            pass
+        value = None
+        code = machine.mem.fetch(address)
+        for _at, _size, _mnemonic, operands in _capstone(machine.wide).disasm_lite(
+                code, address, 1):
+            last = operands.rsplit(",", 1)[-1].strip()
+            if _IMMEDIATE.fullmatch(last):
+                value = int(last, 0)
+        self._immediates[key] = value
+        return value
+
+    def _add_token(self, word: bytes | None) -> bool:
+        """Offer ``word`` to the mutations, if it is new and there is room."""
+        if not word or word in self._token_set or len(self.tokens) >= MAX_TOKENS:
+            return False
+        self._token_set.add(word)
+        self.tokens.append(word)
+        return True
 
     # ------------------------------------------------------------------ the loop
 
@@ -675,6 +741,42 @@ class Fuzzer:
         return data
 
 
+class _CompareLog:
+    """The comparisons a run makes (UC_HOOK_TCG_OPCODE on ``cmp``), those of two bytes or
+    more whose operands differ: logged by the compiled hook (:mod:`harness.native`), a
+    thousand a request mostly of single bytes, or without a compiler by the same hook in
+    Python.  ``callback`` and ``user`` are for uc_hook_add."""
+
+    def __init__(self) -> None:
+        lib = native.library()
+        self._log = native.Compares()
+        self._found: set[tuple[int, int, int, int]] | None = None
+        if lib is not None:
+            self.callback = ctypes.cast(lib.webelf_compare, ctypes.c_void_p)
+            self.user: ctypes.c_void_p | None = ctypes.c_void_p(ctypes.addressof(self._log))
+            self._keep = lib
+        else:
+            found = self._found = set()
+
+            def on_compare(_uch: int, address: int, a: int, b: int, bits: int,
+                           _user: int) -> None:
+                mask = (1 << bits) - 1
+                if bits >= 16 and (a ^ b) & mask:
+                    found.add((address, a & mask, b & mask, bits))
+
+            self.callback = _CMP_CFUNC(on_compare)
+            self.user = None
+
+    def compares(self) -> set[tuple[int, int, int, int]]:
+        """(address, a, b, bits) of each comparison logged (the first
+        :data:`native.COMPARE_CAPACITY` the compiled hook saw)."""
+        if self._found is not None:
+            return self._found
+        log = self._log
+        return {(e.address, e.a, e.b, e.bits)
+                for e in log.log[:min(log.count, native.COMPARE_CAPACITY)]}
+
+
 class _StackWatch:
     """An instruction hook that sees a stack overflow when a function reads back what it
     saved: each value a ``push`` or a ``call`` writes to the stack is remembered by its
@@ -781,6 +883,52 @@ def _send(guest: Guest, snapshot: Snapshot, port: int, data: bytes,
     if snapshot.extras:
         return guest.exchange(snapshot.extras[0], data, split=split, limit=RESPONSE_LIMIT)
     return guest.request(data, port, split=split, limit=RESPONSE_LIMIT)
+
+
+def _compare_words(data: bytes, compares: set[tuple[int, int, int, int]], image: bytes,
+                   immediate: Callable[[int], int | None]) -> list[bytes]:
+    """The constants the input was compared against, as words: of each comparison of two
+    to eight bytes (``(address, a, b, bits)``, as UC_HOOK_TCG_OPCODE reports a ``cmp``),
+    the constant side when the other side's bytes (little-endian, as x86 loads them) are
+    in ``data`` and the constant's are not: the input's bytes held against a constant
+    (RedQueen's input-to-state correspondence, Aschermann et al. 2019, without the
+    encodings).  The constant is the instruction's ``immediate`` where it has one (else
+    a server that lowercases a window of the request before comparing it would offer
+    the lowercased window); with none, either side may be, if its bytes are in the
+    program file (``image``: a constant loaded from .rodata; not a value computed from
+    the input, as a string search's shifted windows are).  The input's side must hold no
+    zero byte: such a value is mostly a length or a return value, matching a binary
+    input's bytes by chance.  A word that is printable once its high zero bytes are
+    dropped is that text, else the bytes; none of only 0xff.  Single bytes are left out:
+    a byte mutation tries every value, and a byte-by-byte loop over a constant string is
+    seen as a read of that string.  Sorted, so that the same run gives the same words."""
+    words: list[bytes] = []
+    seen: set[bytes] = set()
+    for address, a, b, bits in sorted(compares):
+        size = bits // 8
+        if size not in (2, 4, 8):
+            continue
+        mask = (1 << bits) - 1
+        a, b = a & mask, b & mask
+        if a == b:
+            continue
+        constant = immediate(address)
+        sides = [(a, b), (b, a)]
+        if constant is not None:
+            sides = [(mine, theirs) for mine, theirs in sides if theirs == constant & mask]
+        for mine, theirs in sides:
+            ours = mine.to_bytes(size, "little")
+            word = theirs.to_bytes(size, "little")
+            if b"\0" in ours or ours not in data or word in data or (
+                    constant is None and word not in image):
+                continue
+            text = word.rstrip(b"\0")
+            if _PRINTABLE.fullmatch(text):
+                word = text
+            if len(word) >= 2 and word.strip(b"\xff") and word not in seen:
+                seen.add(word)
+                words.append(word)
+    return words
 
 
 def _string_at(mem, address: int) -> bytes | None:
