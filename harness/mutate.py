@@ -6,9 +6,10 @@ inputs.  HTTP-aware mutations take the request apart the way RFC 9112 writes it 
 line, header field lines, an empty line, a body: sections 2.1, 3 and 5) and change one part:
 the method, the request target, a header's name or value, the line endings, a
 Content-Length, or splice the tail of another corpus entry.  Words the guest was seen to
-read (``tokens``: strings on the read-only pages it touched, harness.fuzz) are offered as
-header names, values, query words and methods, which is how a comparison against a constant
-string is passed without seeing each comparison.
+read or compare input against (``tokens``: strings on the read-only pages it touched, and
+the constants of its ``cmp`` instructions, harness.fuzz) are offered as header names,
+values, query words and methods, the latest ones more often, which is how a comparison
+against a constant is passed without solving it.
 """
 
 from __future__ import annotations
