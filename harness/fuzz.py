@@ -83,13 +83,13 @@ from pathlib import Path
 
 import h11
 
+from . import native
+from .edges import BLOCK_CFUNC, EdgeMap
 from .errors import GuestFault, GuestTimeout, HarnessError
 from .guest import Guest
 from .http import check_response
 from .linux import SIGNAL_NAMES
 from .mutate import Context, mutate
-from . import native
-from .edges import BLOCK_CFUNC, EdgeMap
 from .snapshot import Snapshot
 from .trace import _capstone
 
@@ -427,10 +427,10 @@ class Fuzzer:
         if watch.smashed is not None:
             function, reader = watch.smashed
             where = (f"the function at 0x{function:08x}" if function is not None
-                     else f"the frame read back at 0x{reader:08x}")
+                     else "a function called before the run began")
             bug = (("crash", "stack overflow", reader if function is None else function),
-                   f"; before it, a stack overflow in {where}: a value saved on its stack "
-                   f"was overwritten before 0x{reader:08x} read it back")
+                   (f"; before it, a stack overflow in {where}: a value saved on its stack "
+                    f"was overwritten before 0x{reader:08x} read it back"))
         if len(self._bugs) < MAX_SYMPTOMS:
             self._bugs[symptom] = bug
         return bug

@@ -4,12 +4,13 @@ unicorn calls a hook for every basic block (coverage: :mod:`harness.edges`), for
 TLB fill (dirty pages: :mod:`harness.snapshot`) and, while the fuzzer looks for words, for
 every ``cmp`` (:mod:`harness.fuzz`); through ctypes each call into Python costs about a
 microsecond, more than the work it does, and a request makes thousands of blocks, dozens
-of fills and a thousand comparisons, nearly all of single bytes.  So when a C compiler is at hand (``$CC``, else ``cc`` or ``gcc``) these
-few lines are compiled into a shared library in the user's cache directory
-(``$XDG_CACHE_HOME/webelf``, else ``~/.cache/webelf``, else a directory of the system's
-temporary one when that cannot be written), once per source, and handed to
-unicorn as plain function pointers.  Without a compiler (or with ``WEBELF_PYTHON_HOOKS=1``)
-:func:`library` is None and the callers use the same hooks written in Python.
+of fills and a thousand comparisons, nearly all of single bytes.  So when a C compiler is
+at hand (``$CC``, else ``cc`` or ``gcc``) these few lines are compiled into a shared
+library in the user's cache directory (``$XDG_CACHE_HOME/webelf``, else
+``~/.cache/webelf``, else a directory of the system's temporary one when that cannot be
+written), once per source, and handed to unicorn as plain function pointers.  Without a
+compiler (or with ``WEBELF_PYTHON_HOOKS=1``) :func:`library` is None and the callers use
+the same hooks written in Python.
 
 The structures are shared with Python by layout (ctypes.Structure in the callers):
 

@@ -259,6 +259,20 @@ def test_one_stack_overflow_is_one_crash_whatever_it_faults_on(tmp_path):
         fuzzer.close()
 
 
+def test_the_stack_watch_sees_no_overflow_where_there_is_none(tmp_path, site_program):
+    """The diagnosis reads every pop and ret back against what was pushed: on the corpus,
+    which overflows nothing, it must see nothing, in glibc's code as in our own server's
+    hand-encoded one (its own calling convention, and push imm / pop reg for constants)."""
+    for data, argv in ((site_program, None),
+                       (build("glibc", "buggy_server", tmp_path), ["buggy_server", BUGGY_PORT])):
+        guest = Guest(data, argv=argv) if argv else Guest(data)
+        guest.start()
+        fuzzer = Fuzzer(guest, [], budget=BUDGET)
+        for seed in SEEDS:
+            assert fuzzer._diagnose(("crash", "x", 0), seed, ()) == (("crash", "x", 0), ""), seed
+        fuzzer.close()
+
+
 def test_every_planted_bug_is_found_and_reproduces_in_webelf_run_and_natively(tmp_path):
     """One CLI run (the costly part, so one test): every planted bug is found from the
     request corpus within RUNS runs; each finding's line names its file and the command
