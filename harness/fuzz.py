@@ -113,7 +113,7 @@ MINIMISE_HANG_TRIES = 48
 #: Words kept from what the guest read, and of them, from what it compared.
 MAX_TOKENS = 256
 MAX_COMPARE_TOKENS = 128
-#: Crash symptoms whose diagnosis is remembered (past them a symptom is its own key).
+#: Crash symptoms diagnosed and remembered (past them a new symptom is its own key).
 MAX_SYMPTOMS = 4096
 
 _MEM_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64,
@@ -401,7 +401,8 @@ class Fuzzer:
         symptom = ("crash", name, place)
         bug = self._bugs.get(symptom)
         if bug is None:
-            bug = self._diagnose(symptom, data, split)
+            bug = ((symptom, "") if len(self._bugs) >= MAX_SYMPTOMS
+                   else self._diagnose(symptom, data, split))
         key, note = bug
         return Outcome("crash", str(fault) + note, key)
 
@@ -431,8 +432,7 @@ class Fuzzer:
             bug = (("crash", "stack overflow", reader if function is None else function),
                    (f"; before it, a stack overflow in {where}: a value saved on its stack "
                     f"was overwritten before 0x{reader:08x} read it back"))
-        if len(self._bugs) < MAX_SYMPTOMS:
-            self._bugs[symptom] = bug
+        self._bugs[symptom] = bug
         return bug
 
     def _compare(self, data: bytes, split: Sequence[int], response: bytes) -> Outcome:
