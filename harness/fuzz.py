@@ -43,22 +43,37 @@ does.  An input that takes an edge no run took before joins the corpus.  When on
 is run once more with a hook on reads of the bytes the program file put in memory, and the
 strings the guest read there (NUL-terminated or length-prefixed: what ``strcmp``,
 ``strstr``, a byte-by-byte loop or a route table compare input against) become words the
-mutations offer (:mod:`harness.mutate`): comparisons fed back as a dictionary, paid for only
-on new coverage.
+mutations offer (:mod:`harness.mutate`); and with a hook on every ``cmp`` (unicorn's
+UC_HOOK_TCG_OPCODE), whose constants held against the input's bytes become words too: a
+value compared as one integer (``*(uint32_t *)p == 0x4b43414d``) is in no string the guest
+reads (:func:`_compare_words`).  Comparisons fed back as a dictionary, paid for only on new
+coverage (``compares=False`` leaves the second hook out).
 
 A server that forks per connection is followed into its children: the block hook and the
 budget are put on each process it forks during a run (the restore then discards them), but a
 child killed by a signal is seen only in what it does to the response.
 
-Findings are deduplicated by kind and place, before minimising (which costs runs): a crash
-by signal and faulting instruction (or, for a jump to an address that is not code, by the
-block that jumped), a hang by the block it was stopped in, an invalid response by its
-problem with the numbers left out; a hang or invalid response must also take an edge that no
-earlier finding of its kind took (AFL's rule for unique hangs), and after minimising it is
-named by a hash of its edge set, which must be new too.  Minimising removes chunks of bytes
-(halves, quarters... single bytes) while the outcome keeps its key (delta debugging, Zeller
-and Hildebrandt 2002).  The
-same seed, seeds and number of runs give the same findings.
+Findings are deduplicated by kind and place, before minimising (which costs runs): a hang
+by the block it was stopped in, an invalid response by its problem with the numbers left
+out; a hang or invalid response must also take an edge that no earlier finding of its kind
+took (AFL's rule for unique hangs), and after minimising it is named by a hash of its edge
+set, which must be new too.  A crash is keyed by the bug rather than by where it showed:
+one stack overflow faults wherever the bytes written over the stack send it (a return to
+an address made of input bytes, into the middle of a function, or a callee-saved register
+overwritten and dereferenced later in ``strstr``), each a different faulting instruction.
+So the symptom (the signal and the faulting instruction, or for a jump to an address that
+is not code, the block that jumped) is diagnosed the first time it is seen: the input runs
+once more under an instruction hook that remembers what each ``push`` and ``call`` wrote
+to the stack and sees a ``ret``, ``leave`` or callee-saved ``pop`` read back something else
+(:class:`_StackWatch`: what a stack protector's canary would tell, without recompiling).
+Then the crash is that function's stack overflow, whatever the symptom; else the symptom is
+the key, the faulting instruction naming a bad pointer's use.  The diagnosis is remembered
+for the symptom (it costs one slow run, a few ms), so a symptom two bugs share is one
+finding, as it was before the diagnosis.  Minimising removes chunks of bytes (halves,
+quarters... single bytes) while the outcome keeps its key (delta debugging, Zeller and
+Hildebrandt 2002).  The same seed, seeds and number of runs give the same findings.
+Several fuzzers at once (:meth:`Fuzzer.share`) claim each finding's key in a directory
+they share before minimising it, so that a bug is reported once.
 """
 
 from __future__ import annotations
@@ -75,19 +90,25 @@ from pathlib import Path
 
 import h11
 
+from . import native
+from .edges import BLOCK_CFUNC, EdgeMap
 from .errors import GuestFault, GuestTimeout, HarnessError
 from .guest import Guest
 from .http import check_response
 from .linux import SIGNAL_NAMES
 from .mutate import Context, mutate
-from .edges import EdgeMap
 from .snapshot import Snapshot
+from .trace import _capstone
 
 try:
     from unicorn.unicorn_py3.unicorn import uclib as _uclib
 except ImportError:  # pragma: no cover - older bindings
     from unicorn.unicorn import _uc as _uclib
-from unicorn import UC_HOOK_BLOCK, UC_HOOK_MEM_READ
+from unicorn import (
+    UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_TCG_OPCODE, UC_TCG_OP_FLAG_CMP,
+    UC_TCG_OP_SUB, UcError,
+)
+from unicorn.x86_const import UC_X86_REG_EBP, UC_X86_REG_ESP, UC_X86_REG_RBP, UC_X86_REG_RSP
 
 #: Basic blocks the guest may run between two waits before a run counts as a hang.
 DEFAULT_BUDGET = 1_000_000
@@ -96,14 +117,23 @@ RESPONSE_LIMIT = 1 << 20
 #: Tries the minimiser may spend on one finding (a hang's each cost a whole budget).
 MINIMISE_TRIES = 400
 MINIMISE_HANG_TRIES = 48
-#: Words kept from what the guest read.
+#: Words kept from what the guest read, and of them, from what it compared.
 MAX_TOKENS = 256
+MAX_COMPARE_TOKENS = 128
+#: Crash symptoms diagnosed and remembered (past them a new symptom is its own key).
+MAX_SYMPTOMS = 4096
 
 _MEM_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64,
                               ctypes.c_int, ctypes.c_int64, ctypes.c_void_p)
 _REQUEST_LINE = re.compile(rb"(?m)^([!-~]+) [^ \r\n]+ HTTP/\d\.\d\r?\n")
 _STATUS = re.compile(rb"HTTP/\d\.\d (\d{3})")
 _STRING = re.compile(rb"[\x20-\x7e]{2,64}")
+_PRINTABLE = re.compile(rb"[\x20-\x7e]+")
+_IMMEDIATE = re.compile(r"-?(0x[0-9a-f]+|[0-9]+)")
+#: void (*)(uc_engine *, uint64_t address, uint64_t arg1, uint64_t arg2, uint32_t size,
+#: void *user): UC_HOOK_TCG_OPCODE, for each cmp the guest runs (size in bits).
+_CMP_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64,
+                              ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
 _DIGITS = re.compile(rb"[0-9]+")
 
 
@@ -226,11 +256,12 @@ def _one_response(raw: bytes, method: str) -> tuple[bytes, bytes]:
 class Fuzzer:
     """Fuzz ``guest``, which must wait for a connection (:attr:`Guest.waiting_in_accept`).
     ``seeds`` start the corpus; ``seed`` makes every choice; ``budget`` is the basic blocks
-    a run may take between two waits before it is a hang."""
+    a run may take between two waits before it is a hang; ``compares`` False leaves the
+    comparisons' operands out of the words (to see what they are worth)."""
 
     def __init__(self, guest: Guest, seeds: Sequence[bytes], *, seed: int = 0,
                  budget: int = DEFAULT_BUDGET, port: int | None = None,
-                 reference: Guest | None = None) -> None:
+                 reference: Guest | None = None, compares: bool = True) -> None:
         if not guest.waiting_in_accept:
             raise HarnessError("the guest does not wait for a connection: nothing to fuzz "
                                f"(it stopped: {guest.last_stop})")
@@ -260,11 +291,20 @@ class Fuzzer:
         self.map.set_budget(budget)
         self.tokens: list[bytes] = []
         self._token_set: set[bytes] = set()
+        #: Comparison feedback: the constants the guest compares input against become
+        #: words too (:meth:`_harvest`).
+        self.compares = compares
+        self._compare_tokens = 0
+        self._immediates: dict[tuple[bool, int], int | None] = {}
+        self._images: dict[bool, bytes] = {}  # the program file's bytes (the reference's)
         self._seen_keys: set[tuple] = set()
+        #: A crash's symptom -> (its key, a note): the diagnosis each symptom had first.
+        self._bugs: dict[tuple, tuple[tuple, str]] = {}
         self._finding_edges: dict[str, set[int]] = {}
         self.findings: list[Finding] = []
         self.runs = 0
         self._share: tuple[Path, str] | None = None
+        self._keys: Path | None = None
         self._hooks: list[tuple[ctypes.c_size_t, object, object]] = []
         self._judged: dict[tuple, str | None] = {}
         tasks = guest.kernel.tasks
@@ -304,13 +344,17 @@ class Fuzzer:
         self._hook(UC_HOOK_BLOCK, self.map.callback, 1, 0, self.map.user, machine=machine)
 
     def _hook(self, kind: int, callback: object, begin: int, end: int,
-              user: ctypes.c_void_p | None = None, machine=None) -> ctypes.c_size_t:
+              user: ctypes.c_void_p | None = None, machine=None,
+              extra: tuple[int, ...] = ()) -> ctypes.c_size_t:
+        """uc_hook_add, with ``extra`` for hooks that take more (UC_HOOK_TCG_OPCODE's
+        opcode and flags)."""
         machine = machine or self.machine
         handle = ctypes.c_size_t()
         pointer = (callback if isinstance(callback, ctypes.c_void_p) else
                    ctypes.c_void_p.from_address(ctypes.addressof(callback)))
         status = _uclib.uc_hook_add(machine._uch, ctypes.byref(handle), kind, pointer,
-                                    user, ctypes.c_uint64(begin), ctypes.c_uint64(end))
+                                    user, ctypes.c_uint64(begin), ctypes.c_uint64(end),
+                                    *(ctypes.c_int(value) for value in extra))
         if status != 0:
             raise HarnessError(f"unicorn refused the fuzzer's hook (error {status})")
         self._hooks.append((handle, callback, machine))
@@ -347,11 +391,7 @@ class Fuzzer:
         try:
             response = _send(self.guest, self.snapshot, self.port, data, split)
         except GuestFault as fault:
-            eip = fault.eip
-            r = self.machine.mem.region_at(eip)
-            place = eip if r is not None and r.access & 4 else self.map.last_block
-            name = SIGNAL_NAMES.get(fault.signal, f"signal {fault.signal}")
-            return Outcome("crash", str(fault), ("crash", name, place))
+            return self._crash(fault, data, split)
         except GuestTimeout as exc:
             return Outcome("hang", str(exc), ("hang", self.map.last_block))
         except HarnessError as exc:  # a response over the limit, say: not judged
@@ -367,6 +407,53 @@ class Fuzzer:
         if self.reference is not None:
             return self._compare(data, split, response)
         return Outcome("ok")
+
+    def _crash(self, fault: GuestFault, data: bytes, split: Sequence[int]) -> Outcome:
+        """A crash, keyed by the bug rather than the symptom (see the module's doc): the
+        symptom is the signal and the faulting instruction, or for a jump to an address
+        that is not code, the block that jumped; the first time a symptom is seen, the
+        input runs again under :class:`_StackWatch`, and a stack overflow it sees names
+        the crash instead."""
+        eip = fault.eip
+        r = self.machine.mem.region_at(eip)
+        place = eip if r is not None and r.access & 4 else self.map.last_block
+        name = SIGNAL_NAMES.get(fault.signal, f"signal {fault.signal}")
+        symptom = ("crash", name, place)
+        bug = self._bugs.get(symptom)
+        if bug is None:
+            bug = ((symptom, "") if len(self._bugs) >= MAX_SYMPTOMS
+                   else self._diagnose(symptom, data, split))
+        key, note = bug
+        return Outcome("crash", str(fault) + note, key)
+
+    def _diagnose(self, symptom: tuple, data: bytes, split: Sequence[int]) -> tuple[tuple, str]:
+        """Run ``data`` again with an instruction hook (:class:`_StackWatch`): (the crash's
+        key, a note for its detail)."""
+        machine = self.machine
+        watch = _StackWatch(machine)
+        handle = self._hook(UC_HOOK_CODE, watch.callback, 1, 0)
+        machine.uc.ctl_flush_tb()  # instrumented only while this run lasts
+        try:
+            self.snapshot.restore()
+            self.runs += 1
+            try:
+                _send(self.guest, self.snapshot, self.port, data, split)
+            except HarnessError:  # the same crash, as expected
+                pass
+        finally:
+            self._unhook(handle)
+            if machine._uch is not None:
+                machine.uc.ctl_flush_tb()
+        bug: tuple[tuple, str] = (symptom, "")
+        if watch.smashed is not None:
+            function, reader = watch.smashed
+            where = (f"the function at 0x{function:08x}" if function is not None
+                     else "a function called before the run began")
+            bug = (("crash", "stack overflow", reader if function is None else function),
+                   (f"; before it, a stack overflow in {where}: a value saved on its stack "
+                    f"was overwritten before 0x{reader:08x} read it back"))
+        self._bugs[symptom] = bug
+        return bug
 
     def _compare(self, data: bytes, split: Sequence[int], response: bytes) -> Outcome:
         """The reference's response to the same input, which must be the same bytes."""
@@ -415,9 +502,12 @@ class Fuzzer:
     def _harvest(self, data: bytes, split: Sequence[int]) -> None:
         """Run ``data`` again with a hook on reads of what the program file put in memory
         (its segments' file bytes: code, constants, initialised data; the reference's too);
-        the strings read there become words for the mutations."""
+        the strings read there become words for the mutations.  With ``compares``, a hook
+        on the comparisons too, whose constants held against the input become words
+        (:func:`_compare_words`)."""
         machines = [self.machine] + ([self.reference.machine] if self.reference else [])
         reads: list[set[int]] = []
+        logs: list[_CompareLog] = []
         callbacks, handles = [], []
         for machine in machines:
             found: set[int] = set()
@@ -428,6 +518,12 @@ class Fuzzer:
             handles += [self._hook(UC_HOOK_MEM_READ, callback, seg.vaddr,
                                    seg.vaddr + seg.filesz - 1, machine=machine)
                         for seg in machine.image.segments if seg.filesz]
+            if self.compares:
+                log = _CompareLog()
+                logs.append(log)
+                handles.append(self._hook(UC_HOOK_TCG_OPCODE, log.callback, 1, 0, log.user,
+                                          machine=machine,
+                                          extra=(UC_TCG_OP_SUB, UC_TCG_OP_FLAG_CMP)))
             machine.uc.ctl_flush_tb()  # instrumented for reads only while this run lasts
         try:
             self.execute(data, split)
@@ -438,10 +534,41 @@ class Fuzzer:
                 machine.uc.ctl_flush_tb()
         for machine, found in zip(machines, reads):
             for address in sorted(found):
-                word = _string_at(machine.mem, address)
-                if word and word not in self._token_set and len(self.tokens) < MAX_TOKENS:
-                    self._token_set.add(word)
-                    self.tokens.append(word)
+                self._add_token(_string_at(machine.mem, address))
+        for machine, log in zip(machines, logs):
+            mine = machine is self.machine
+            if mine not in self._images:
+                self._images[mine] = b"\0".join(seg.data for seg in machine.image.segments)
+            for word in _compare_words(data, log.compares(), self._images[mine],
+                                       lambda address, m=machine: self._immediate(m, address)):
+                if self._compare_tokens < MAX_COMPARE_TOKENS and self._add_token(word):
+                    self._compare_tokens += 1
+
+    def _immediate(self, machine, address: int) -> int | None:
+        """The immediate operand of ``machine``'s instruction at ``address`` (a ``cmp``),
+        if it has one; remembered."""
+        key = (machine is self.machine, address)
+        try:
+            return self._immediates[key]
+        except KeyError:
+            pass
+        value = None
+        code = machine.mem.fetch(address)
+        for _at, _size, _mnemonic, operands in _capstone(machine.wide).disasm_lite(
+                code, address, 1):
+            last = operands.rsplit(",", 1)[-1].strip()
+            if _IMMEDIATE.fullmatch(last):
+                value = int(last, 0)
+        self._immediates[key] = value
+        return value
+
+    def _add_token(self, word: bytes | None) -> bool:
+        """Offer ``word`` to the mutations, if it is new and there is room."""
+        if not word or word in self._token_set or len(self.tokens) >= MAX_TOKENS:
+            return False
+        self._token_set.add(word)
+        self.tokens.append(word)
+        return True
 
     # ------------------------------------------------------------------ the loop
 
@@ -512,15 +639,37 @@ class Fuzzer:
 
     # ------------------------------------------------------------------ sharing
 
-    def share(self, directory: Path, name: str) -> None:
+    def share(self, directory: Path, name: str, keys: Path | None = None) -> None:
         """Several fuzzers at once (``webelf fuzz --jobs N``): each new corpus entry is
         written to ``directory`` as ``<name>-<n>``, and once a second the entries the others
         wrote there are run, joining this corpus when they take an edge new here (AFL's
-        ``-M``/``-S`` sync, through a directory).  The runs then depend on timing."""
+        ``-M``/``-S`` sync, through a directory).  The runs then depend on timing.
+
+        With ``keys``, a directory the fuzzers share, a finding is also claimed there
+        before it is minimised: a file named by a hash of its key, created exclusively
+        (O_EXCL), so that of several fuzzers finding the same bug only the first reports
+        it, each fuzzer's own record of keys seeing only its own."""
         directory.mkdir(parents=True, exist_ok=True)
         self._share = (directory, name)
         self._shared: set[str] = set()
         self._published = 0
+        self._keys = keys
+
+    def _claim(self, key: tuple) -> bool:
+        """Whether this fuzzer is the first to find ``key``: alone it is; sharing keys, it
+        is when it creates the key's file (a key it cannot write is its own: reported)."""
+        if self._keys is None:
+            return True
+        path = self._keys / hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        except OSError:
+            return True
+        with os.fdopen(fd, "w") as file:
+            file.write(f"{key!r}\n")
+        return True
 
     def _publish(self, data: bytes) -> None:
         if self._share is None:
@@ -566,6 +715,9 @@ class Fuzzer:
             seen = self._finding_edges.get(kind, set())
             if self.map.hits() <= seen:
                 return None
+        if not self._claim(outcome.key):  # another fuzzer found it first
+            self._seen_keys.add(outcome.key)
+            return None
         small = self.minimise(data, outcome,
                               MINIMISE_HANG_TRIES if kind == "hang" else MINIMISE_TRIES)
         final = self.execute(small)
@@ -578,7 +730,8 @@ class Fuzzer:
             hits = self.map.hits()
             edges = (kind, hashlib.sha256(repr(sorted(hits)).encode()).hexdigest()[:12])
             self._finding_edges.setdefault(kind, set()).update(hits)
-            if edges in self._seen_keys:
+            if edges in self._seen_keys or not self._claim(edges):
+                self._seen_keys.add(edges)
                 return None
             self._seen_keys.add(edges)
         number = 1 + sum(1 for f in self.findings if f.kind == kind)
@@ -606,6 +759,115 @@ class Fuzzer:
                 break
             chunk //= 2
         return data
+
+
+class _CompareLog:
+    """The comparisons a run makes (UC_HOOK_TCG_OPCODE on ``cmp``), those of two bytes or
+    more whose operands differ: logged by the compiled hook (:mod:`harness.native`), a
+    thousand a request mostly of single bytes, or without a compiler by the same hook in
+    Python.  ``callback`` and ``user`` are for uc_hook_add."""
+
+    def __init__(self) -> None:
+        lib = native.library()
+        self._log = native.Compares()
+        self._found: set[tuple[int, int, int, int]] | None = None
+        if lib is not None:
+            self.callback = ctypes.cast(lib.webelf_compare, ctypes.c_void_p)
+            self.user: ctypes.c_void_p | None = ctypes.c_void_p(ctypes.addressof(self._log))
+            self._keep = lib
+        else:
+            found = self._found = set()
+
+            def on_compare(_uch: int, address: int, a: int, b: int, bits: int,
+                           _user: int) -> None:
+                mask = (1 << bits) - 1
+                if bits >= 16 and (a ^ b) & mask:
+                    found.add((address, a & mask, b & mask, bits))
+
+            self.callback = _CMP_CFUNC(on_compare)
+            self.user = None
+
+    def compares(self) -> set[tuple[int, int, int, int]]:
+        """(address, a, b, bits) of each comparison logged (the first
+        :data:`native.COMPARE_CAPACITY` the compiled hook saw)."""
+        if self._found is not None:
+            return self._found
+        log = self._log
+        return {(e.address, e.a, e.b, e.bits)
+                for e in log.log[:min(log.count, native.COMPARE_CAPACITY)]}
+
+
+class _StackWatch:
+    """An instruction hook that sees a stack overflow when a function reads back what it
+    saved: each value a ``push`` or a ``call`` writes to the stack is remembered by its
+    address, and a ``pop`` into a register the callee must preserve (ebx, esi, edi, ebp;
+    rbx, rbp, r12-r15), a ``leave`` or a ``ret`` that reads another value there means
+    something wrote over it in between: a buffer below it ran over, the way a stack
+    protector's canary would tell.  ``smashed`` is the first such read: (the entry of the
+    function whose frame it is, from the calls seen since the run began, or None; the
+    address of the instruction that read it).  Only pops into preserved registers count:
+    a pop into a scratch register may drop an argument the callee was free to change."""
+
+    def __init__(self, machine) -> None:
+        self.smashed: tuple[int | None, int] | None = None
+        wide = machine.wide
+        uc = machine.uc
+        width = 8 if wide else 4
+        sp, bp = (UC_X86_REG_RSP, UC_X86_REG_RBP) if wide else (UC_X86_REG_ESP, UC_X86_REG_EBP)
+        preserved = (("rbx", "rbp", "r12", "r13", "r14", "r15") if wide
+                     else ("ebx", "esi", "edi", "ebp"))
+        decoder = _capstone(wide)
+        kinds: dict[int, str] = {}
+        saved: dict[int, tuple[int, int | None]] = {}  # slot -> (value, function)
+        frames: list[tuple[int, int]] = []              # (return address's slot, entry)
+        pending: list[tuple[str, int]] = []             # a push or call to read after it
+
+        def read(slot: int) -> int | None:
+            try:
+                return int.from_bytes(uc.mem_read(slot, width), "little")
+            except UcError:
+                return None
+
+        def kind_at(address: int) -> str:
+            kind = ""
+            try:
+                code = bytes(uc.mem_read(address, 15))
+            except UcError:
+                code = b""
+            for _at, _size, mnemonic, operands in decoder.disasm_lite(code, address, 1):
+                if mnemonic in ("call", "push", "ret", "leave"):
+                    kind = mnemonic
+                elif mnemonic == "pop" and operands in preserved:
+                    kind = "pop"
+            kinds[address] = kind
+            return kind
+
+        def on_code(_uch: int, address: int, _size: int, _user: int) -> None:
+            if pending:  # the push or call before this instruction has written its slot
+                kind, slot = pending.pop()
+                value = read(slot)
+                if kind == "call":
+                    frames.append((slot, address))
+                if value is not None:
+                    saved[slot] = (value, address if kind == "call" else
+                                   frames[-1][1] if frames else None)
+            kind = kinds.get(address)
+            if kind is None:
+                kind = kind_at(address)
+            if not kind:
+                return
+            if kind in ("push", "call"):
+                pending.append((kind, uc.reg_read(sp) - width))
+                return
+            slot = uc.reg_read(bp if kind == "leave" else sp)
+            entry = saved.pop(slot, None)
+            if entry is not None and self.smashed is None and read(slot) != entry[0]:
+                self.smashed = (entry[1], address)
+            if kind == "ret":
+                while frames and frames[-1][0] <= slot:
+                    frames.pop()
+
+        self.callback = BLOCK_CFUNC(on_code)
 
 
 def _snapshot_waiting_to_read(guest: Guest, port: int,
@@ -643,6 +905,52 @@ def _send(guest: Guest, snapshot: Snapshot, port: int, data: bytes,
     if snapshot.extras:
         return guest.exchange(snapshot.extras[0], data, split=split, limit=RESPONSE_LIMIT)
     return guest.request(data, port, split=split, limit=RESPONSE_LIMIT)
+
+
+def _compare_words(data: bytes, compares: set[tuple[int, int, int, int]], image: bytes,
+                   immediate: Callable[[int], int | None]) -> list[bytes]:
+    """The constants the input was compared against, as words: of each comparison of two
+    to eight bytes (``(address, a, b, bits)``, as UC_HOOK_TCG_OPCODE reports a ``cmp``),
+    the constant side when the other side's bytes (little-endian, as x86 loads them) are
+    in ``data`` and the constant's are not: the input's bytes held against a constant
+    (RedQueen's input-to-state correspondence, Aschermann et al. 2019, without the
+    encodings).  The constant is the instruction's ``immediate`` where it has one (else
+    a server that lowercases a window of the request before comparing it would offer
+    the lowercased window); with none, either side may be, if its bytes are in the
+    program file (``image``: a constant loaded from .rodata; not a value computed from
+    the input, as a string search's shifted windows are).  The input's side must hold no
+    zero byte: such a value is mostly a length or a return value, matching a binary
+    input's bytes by chance.  A word that is printable once its high zero bytes are
+    dropped is that text, else the bytes; none of only 0xff.  Single bytes are left out:
+    a byte mutation tries every value, and a byte-by-byte loop over a constant string is
+    seen as a read of that string.  Sorted, so that the same run gives the same words."""
+    words: list[bytes] = []
+    seen: set[bytes] = set()
+    for address, a, b, bits in sorted(compares):
+        size = bits // 8
+        if size not in (2, 4, 8):
+            continue
+        mask = (1 << bits) - 1
+        a, b = a & mask, b & mask
+        if a == b:
+            continue
+        constant = immediate(address)
+        sides = [(a, b), (b, a)]
+        if constant is not None:
+            sides = [(mine, theirs) for mine, theirs in sides if theirs == constant & mask]
+        for mine, theirs in sides:
+            ours = mine.to_bytes(size, "little")
+            word = theirs.to_bytes(size, "little")
+            if b"\0" in ours or ours not in data or word in data or (
+                    constant is None and word not in image):
+                continue
+            text = word.rstrip(b"\0")
+            if _PRINTABLE.fullmatch(text):
+                word = text
+            if len(word) >= 2 and word.strip(b"\xff") and word not in seen:
+                seen.add(word)
+                words.append(word)
+    return words
 
 
 def _string_at(mem, address: int) -> bytes | None:

@@ -6,9 +6,10 @@ inputs.  HTTP-aware mutations take the request apart the way RFC 9112 writes it 
 line, header field lines, an empty line, a body: sections 2.1, 3 and 5) and change one part:
 the method, the request target, a header's name or value, the line endings, a
 Content-Length, or splice the tail of another corpus entry.  Words the guest was seen to
-read (``tokens``: strings on the read-only pages it touched, harness.fuzz) are offered as
-header names, values, query words and methods, which is how a comparison against a constant
-string is passed without seeing each comparison.
+read or compare input against (``tokens``: strings on the read-only pages it touched, and
+the constants of its ``cmp`` instructions, harness.fuzz) are offered as header names,
+values, query words and methods, the latest ones more often, which is how a comparison
+against a constant is passed without solving it.
 """
 
 from __future__ import annotations
@@ -48,9 +49,17 @@ class Context:
     def word(self, rng: random.Random, *pools: Sequence[bytes]) -> bytes:
         """A word from ``pools``, or, half the time when there are any, a seen token."""
         if self.tokens and rng.random() < 0.5:
-            return rng.choice(self.tokens)
+            return self.token(rng)
         pool = rng.choice(pools)
         return rng.choice(pool)
+
+    def token(self, rng: random.Random) -> bytes:
+        """A seen token: one of the last eight half the time, as the fuzzer favours recent
+        corpus entries: a word seen late was read on a path found late, deeper in."""
+        tokens = self.tokens
+        if len(tokens) > 8 and rng.random() < 0.5:
+            return rng.choice(tokens[-8:])
+        return rng.choice(tokens)
 
 
 # ---------------------------------------------------------------------- byte level
@@ -205,9 +214,9 @@ def word_header(rng: random.Random, data: bytes, ctx: Context) -> bytes:
     named = [i for i, line in enumerate(lines[1:], 1) if line.split(b":", 1)[0] in words]
     if named and rng.random() < 0.75:
         i = rng.choice(named)
-        lines[i] = lines[i].split(b":", 1)[0] + b": " + rng.choice(ctx.tokens)
+        lines[i] = lines[i].split(b":", 1)[0] + b": " + ctx.token(rng)
     else:
-        line = rng.choice(ctx.tokens) + b": " + rng.choice(ctx.tokens)
+        line = ctx.token(rng) + b": " + ctx.token(rng)
         lines.insert(rng.randint(1, len(lines)), line)
     return _join(lines, sep, body)
 

@@ -1,14 +1,16 @@
-"""Two unicorn hooks in C, for the fuzzer's hot path, built once with the host's compiler.
+"""Three unicorn hooks in C, for the fuzzer's hot path, built once with the host's compiler.
 
-unicorn calls a hook for every basic block (coverage: :mod:`harness.edges`) and for every
-TLB fill (dirty pages: :mod:`harness.snapshot`); through ctypes each call into Python costs
-about a microsecond, more than the work it does, and a request makes thousands of blocks and
-dozens of fills.  So when a C compiler is at hand (``$CC``, else ``cc`` or ``gcc``) these
-few lines are compiled into a shared library in the user's cache directory
-(``$XDG_CACHE_HOME/webelf``, else ``~/.cache/webelf``, else a directory of the system's
-temporary one when that cannot be written), once per source, and handed to
-unicorn as plain function pointers.  Without a compiler (or with ``WEBELF_PYTHON_HOOKS=1``)
-:func:`library` is None and the callers use the same hooks written in Python.
+unicorn calls a hook for every basic block (coverage: :mod:`harness.edges`), for every
+TLB fill (dirty pages: :mod:`harness.snapshot`) and, while the fuzzer looks for words, for
+every ``cmp`` (:mod:`harness.fuzz`); through ctypes each call into Python costs about a
+microsecond, more than the work it does, and a request makes thousands of blocks, dozens
+of fills and a thousand comparisons, nearly all of single bytes.  So when a C compiler is
+at hand (``$CC``, else ``cc`` or ``gcc``) these few lines are compiled into a shared
+library in the user's cache directory (``$XDG_CACHE_HOME/webelf``, else
+``~/.cache/webelf``, else a directory of the system's temporary one when that cannot be
+written), once per source, and handed to unicorn as plain function pointers.  Without a
+compiler (or with ``WEBELF_PYTHON_HOOKS=1``) :func:`library` is None and the callers use
+the same hooks written in Python.
 
 The structures are shared with Python by layout (ctypes.Structure in the callers):
 
@@ -18,7 +20,10 @@ The structures are shared with Python by layout (ctypes.Structure in the callers
   count every instruction;
 - ``struct dirty``: the pages written since the TLB was last flushed, as a list (the first
   ``capacity`` of ``count``); the fill hook maps every page 1:1 and grants write permission
-  only to a write, so that the first store to a page refills it.
+  only to a write, so that the first store to a page refills it;
+- ``struct compares``: the comparisons of two bytes or more whose operands differ, as
+  (address, operand, operand, bits), the first ``COMPARE_CAPACITY`` of ``count``: those of
+  single bytes, most of them, are not worth a word (harness.fuzz._compare_words).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from unicorn import UC_MEM_WRITE, UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ
 
 #: How many written pages one run may note before the snapshot restores everything.
 DIRTY_CAPACITY = 4096
+#: How many comparisons one run may log.
+COMPARE_CAPACITY = 4096
 
 SOURCE = r"""
 #include <stdbool.h>
@@ -95,9 +102,37 @@ bool webelf_tlb_fill(void *uc, uint64_t vaddr, int type, struct tlb_entry *entry
     (void)uc;
     return true;
 }
+
+struct compare { uint64_t address, a, b, bits; };
+
+struct compares {
+    uint64_t count;
+    struct compare log[COMPARE_CAPACITY];
+};
+
+/* UC_HOOK_TCG_OPCODE: void (*)(uc_engine *, uint64_t address, uint64_t arg1, uint64_t arg2,
+   uint32_t size, void *user), size in bits */
+void webelf_compare(void *uc, uint64_t address, uint64_t a, uint64_t b, uint32_t bits,
+                    void *user)
+{
+    struct compares *c = user;
+    uint64_t mask = bits >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bits) - 1;
+    if (bits < 16 || ((a ^ b) & mask) == 0)
+        return;
+    if (c->count < COMPARE_CAPACITY) {
+        struct compare *e = &c->log[c->count];
+        e->address = address;
+        e->a = a & mask;
+        e->b = b & mask;
+        e->bits = bits;
+    }
+    c->count++;
+    (void)uc;
+}
 """
 
-_DEFINES = (f"-DDIRTY_CAPACITY={DIRTY_CAPACITY}", f"-DMEM_WRITE={UC_MEM_WRITE}",
+_DEFINES = (f"-DDIRTY_CAPACITY={DIRTY_CAPACITY}", f"-DCOMPARE_CAPACITY={COMPARE_CAPACITY}",
+            f"-DMEM_WRITE={UC_MEM_WRITE}",
             f"-DPROT_ALL={UC_PROT_ALL}", f"-DPROT_READ_EXEC={UC_PROT_READ | UC_PROT_EXEC}")
 
 _LOADED: list[ctypes.CDLL | None] = []
@@ -152,3 +187,16 @@ class Dirty(ctypes.Structure):
     """``struct dirty``."""
 
     _fields_ = (("count", ctypes.c_uint64), ("pages", ctypes.c_uint64 * DIRTY_CAPACITY))
+
+
+class Compare(ctypes.Structure):
+    """``struct compare``."""
+
+    _fields_ = (("address", ctypes.c_uint64), ("a", ctypes.c_uint64), ("b", ctypes.c_uint64),
+                ("bits", ctypes.c_uint64))
+
+
+class Compares(ctypes.Structure):
+    """``struct compares``."""
+
+    _fields_ = (("count", ctypes.c_uint64), ("log", Compare * COMPARE_CAPACITY))

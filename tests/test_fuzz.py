@@ -6,7 +6,8 @@ DELETE and a Content-Length that lies for the query word "verbose".  One fuzzing
 CLI, from the project's request corpus as the only seeds and a fixed number of runs, must
 find all four, and each reproducer it writes must do the same to the same ELF run natively
 on 127.0.0.1.  Our own generated server, fuzzed for a fixed number of runs, must give
-nothing.
+nothing.  fixtures/programs/c/magic_server.c hides a crash behind a header value compared as
+one integer, which only the comparisons fed back to the fuzzer reveal.
 """
 
 from __future__ import annotations
@@ -93,13 +94,66 @@ def _bug(kind: str, data: bytes) -> str | None:
     """Which planted bug a finding is."""
     if kind == "crash" and b"X-Webelf-Debug" in data and b"open-sesame" in data:
         return "header"
-    if kind == "crash" and len(data.split(b"\n")[0]) > 64:
+    if kind == "crash" and len(_path(data)) >= 64:
         return "long path"
     if kind == "hang" and data.startswith(b"DELETE"):
         return "DELETE"
     if kind == "invalid" and b"verbose" in data:
         return "verbose"
     return None
+
+
+def _path(data: bytes) -> bytes:
+    """What buggy_server.c's path_depth copies into its 64 bytes: the target, after the
+    first space, up to a space, '?', CR or NUL."""
+    target = data.split(b" ", 1)[1] if b" " in data else b""
+    return re.match(rb"[^ ?\r\0]*", target).group()
+
+
+def test_one_stack_overflow_is_one_crash_whatever_it_faults_on(tmp_path):
+    """The long-path overflow faults where the bytes over the stack send it: a return to an
+    address made of them, into the middle of a function, or strstr reading through a
+    callee-saved register they overwrote, by the path's length.  Keyed by the faulting
+    instruction, each was a finding of its own (seed 2 gave the bug twice in RUNS runs);
+    keyed by the function whose saved values were overwritten, it is one finding per run,
+    and the crash behind the header, a null pointer written through, another."""
+    data = build("glibc", "buggy_server", tmp_path)
+    guest = Guest(data, argv=["buggy_server", BUGGY_PORT])
+    guest.start()
+    fuzzer = Fuzzer(guest, [], budget=BUDGET)
+    outcomes = [fuzzer.execute(b"GET /" + b"A" * n + b" HTTP/1.1\r\n\r\n")
+                for n in range(60, 90)]
+    crashes = [o for o in outcomes if o.kind == "crash"]
+    assert len({o.detail.split(":")[0] for o in crashes}) >= 3, crashes  # where it faulted
+    assert len({o.key for o in crashes}) == 1, crashes
+    header = fuzzer.execute(b"GET / HTTP/1.1\r\nX-Webelf-Debug: open-sesame\r\n\r\n")
+    assert header.kind == "crash" and header.key != crashes[0].key
+    fuzzer.close()
+    for seed in (1, 2, 3):
+        guest = Guest(data, argv=["buggy_server", BUGGY_PORT])
+        guest.start()
+        fuzzer = Fuzzer(guest, SEEDS, seed=seed, budget=BUDGET)
+        report = fuzzer.run(runs=RUNS)
+        found = [(_bug(f.kind, f.data), f.detail) for f in report.findings
+                 if f.kind == "crash"]
+        assert sorted(bug for bug, _ in found) == ["header", "long path"], (seed, found)
+        for bug, detail in found:
+            assert ("a stack overflow in the function at 0x" in detail) == (bug == "long path")
+        fuzzer.close()
+
+
+def test_the_stack_watch_sees_no_overflow_where_there_is_none(tmp_path, site_program):
+    """The diagnosis reads every pop and ret back against what was pushed: on the corpus,
+    which overflows nothing, it must see nothing, in glibc's code as in our own server's
+    hand-encoded one (its own calling convention, and push imm / pop reg for constants)."""
+    for data, argv in ((site_program, None),
+                       (build("glibc", "buggy_server", tmp_path), ["buggy_server", BUGGY_PORT])):
+        guest = Guest(data, argv=argv) if argv else Guest(data)
+        guest.start()
+        fuzzer = Fuzzer(guest, [], budget=BUDGET)
+        for seed in SEEDS:
+            assert fuzzer._diagnose(("crash", "x", 0), seed, ()) == (("crash", "x", 0), ""), seed
+        fuzzer.close()
 
 
 def test_every_planted_bug_is_found_and_reproduces_in_webelf_run_and_natively(tmp_path):
@@ -182,32 +236,45 @@ def _native_outcome(elf: Path, data: bytes) -> tuple:
         proc.stderr.close()
 
 
-def test_jobs_share_a_corpus_and_a_findings_directory(tmp_path):
+def test_jobs_share_a_corpus_findings_and_their_keys(tmp_path):
     """--jobs 2: two processes, seeds S and S+1, new corpus entries through DIR/.corpus;
-    findings take the first free number, so no file is overwritten (an earlier run's
-    neither)."""
+    each job alone would find every planted bug (seeds 1 and 2 do in RUNS runs; sharing
+    makes the runs depend on timing, so each job has twice as many), but a finding is
+    claimed by a file named by its key before it is written: the crashes and the hang,
+    keyed by the bug, are written once each, by whichever job found them first, and no two
+    invalid responses have one problem.  Findings take the first free number, so no file
+    is overwritten (an earlier run's neither), and the claims go with the run."""
     build("glibc", "buggy_server", tmp_path)
     out = tmp_path / "findings"
     out.mkdir()
     (out / "crash-1.http").write_bytes(b"an earlier run's")
+    runs = 2 * RUNS
     result = webelf("fuzz", str(tmp_path / "buggy_server"), "--corpus", str(REQUESTS),
-                    "--runs", "400", "--seed", "1", "--max-instructions", str(BUDGET),
+                    "--runs", str(runs), "--seed", "1", "--max-instructions", str(BUDGET),
                     "--out", str(out), "--jobs", "2", "--", BUGGY_PORT)
     stderr = result.stderr.decode()
     assert result.returncode == 1, stderr
     assert (out / "crash-1.http").read_bytes() == b"an earlier run's"
-    named = re.findall(r"^webelf fuzz \[job ([01])\]: ((?:crash|hang|invalid)-[0-9]+): ",
-                       stderr, re.M)
-    assert {job for job, _ in named} == {"0", "1"}, stderr
-    names = [name for _, name in named]
+    named = re.findall(r"^webelf fuzz \[job ([01])\]: ((?:crash|hang|invalid)-[0-9]+): "
+                       r"(.*) \(run ", stderr, re.M)
+    names = [name for _, name, _ in named]
     assert len(names) == len(set(names)) and "crash-1" not in names
     assert {f"{name}.http" for name in names} | {"crash-1.http"} == {
         p.name for p in out.glob("*.http")}
+    bugs = [_bug(name.split("-")[0], (out / f"{name}.http").read_bytes()) for name in names]
+    for bug in ("long path", "header", "DELETE"):
+        assert bugs.count(bug) == 1, (bug, sorted(zip(bugs, names)), stderr)
+    assert "verbose" in bugs, (sorted(zip(bugs, names)), stderr)
+    problems = [re.sub("[0-9]+", "N", detail) for _, name, detail in named
+                if name.startswith("invalid-")]
+    assert len(problems) == len(set(problems)), problems
     shared = [p.name for p in (out / ".corpus").iterdir()]
     assert any(n.startswith("job0-") for n in shared) and any(n.startswith("job1-")
                                                               for n in shared)
+    assert not list(out.glob(".keys-*"))
     for job in "01":
-        assert re.search(rf"^webelf fuzz \[job {job}\]: [0-9.]+ s, 400 runs ", stderr, re.M)
+        assert re.search(rf"^webelf fuzz \[job {job}\]: [0-9.]+ s, {runs:,} runs ", stderr,
+                         re.M)
 
 
 def test_differential_fuzzing_finds_where_two_builds_part(tmp_path):
@@ -265,9 +332,56 @@ def test_an_x86_64_server_is_fuzzed_as_well(tmp_path):
     guest.start()
     fuzzer = Fuzzer(guest, SEEDS, seed=1, budget=BUDGET)
     report = fuzzer.run(runs=RUNS)
-    found = {_bug(f.kind, f.data) for f in report.findings}
-    assert {"long path", "header", "DELETE", "verbose"} <= found, report.findings
+    found = [_bug(f.kind, f.data) for f in report.findings]
+    assert {"long path", "header", "DELETE", "verbose"} <= set(found), report.findings
+    assert found.count("long path") == 1, report.findings
     fuzzer.close()
+
+
+def test_a_constant_compared_as_an_integer_is_fed_back_as_a_word(tmp_path):
+    """magic_server.c crashes for "X-Magic: MACK", the value compared as one 32-bit integer
+    against an immediate: no string the guest reads holds it, only the cmp's operands do.
+    With comparison feedback the fuzzer finds it within RUNS runs (for each seed); without
+    it, in as many runs, it does not."""
+    data = build("glibc", "magic_server", tmp_path)
+    for seed in (1, 2):
+        results = {}
+        for compares in (True, False):
+            guest = Guest(data, argv=["magic_server", BUGGY_PORT])
+            guest.start()
+            fuzzer = Fuzzer(guest, SEEDS, seed=seed, budget=BUDGET, compares=compares)
+            report = fuzzer.run(runs=RUNS)
+            results[compares] = ([f for f in report.findings if f.kind == "crash"],
+                                 b"MACK" in fuzzer.tokens)
+            fuzzer.close()
+        crashes, word = results[True]
+        assert word and len(crashes) == 1, (seed, crashes)
+        assert re.search(rb"(?i)\r\nX-Magic: *MACK", crashes[0].data), crashes[0].data
+        assert results[False] == ([], False), (seed, results[False])
+
+
+def test_the_python_compare_hook_logs_what_the_compiled_one_does(tmp_path, monkeypatch):
+    """Without a C compiler the comparisons are logged by a Python hook: the same words
+    from the same run (the magic among them, and no single bytes)."""
+    from harness import native
+
+    data = build("glibc", "magic_server", tmp_path)
+    request = b"GET / HTTP/1.1\r\nX-Magic: clos\r\n\r\n"
+    seen = []
+    compiled = native.library()
+    for lib in (compiled, None):
+        monkeypatch.setattr(native, "_LOADED", [lib])
+        guest = Guest(data, argv=["magic_server", BUGGY_PORT])
+        guest.start()
+        fuzzer = Fuzzer(guest, [])
+        fuzzer._harvest(request, ())
+        seen.append(list(fuzzer.tokens))
+        fuzzer.close()
+    assert b"MACK" in seen[1] and all(len(word) >= 2 for word in seen[1]), seen[1]
+    if compiled is None:
+        missing("a C compiler (cc, gcc or $CC) for harness/native.py's hooks",
+                "apt-get install gcc")
+    assert seen[0] == seen[1]
 
 
 # ---------------------------------------------------------------------- our own server

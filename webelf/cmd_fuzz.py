@@ -59,9 +59,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="the random seed (default: 0)")
     fuzz.add_argument("--jobs", metavar="N", type=_positive, default=1,
                       help="fuzz in N processes at once, job K with seed S+K, sharing new "
-                           "corpus entries through DIR/.corpus (the runs then depend on "
-                           "timing; --runs and --seconds are each job's)")
+                           "corpus entries through DIR/.corpus and the findings' keys, so "
+                           "that a bug several jobs find is written once (the runs then "
+                           "depend on timing; --runs and --seconds are each job's)")
     fuzz.add_argument("--job", type=int, default=0, help=argparse.SUPPRESS)  # a job's number
+    fuzz.add_argument("--keys", type=Path, default=None, help=argparse.SUPPRESS)  # job 0's
     fuzz.add_argument("--reference", metavar="OTHER", type=Path, default=None,
                       help="differential fuzzing: another build of the server, run with the "
                            "same ARGs; a response that is not the same bytes as OTHER's is a "
@@ -120,11 +122,16 @@ def _fuzz(args: argparse.Namespace) -> int:
         if not reference.waiting_in_accept:
             raise UsageError(f"--reference {args.reference} never waits for a connection: "
                              "it cannot be compared")
-    jobs = _start_jobs(args) if args.jobs > 1 and args.job == 0 else []
+    keys, jobs = args.keys, []
+    if args.jobs > 1 and args.job == 0:  # this run's claimed findings (Fuzzer.share), gone after
+        import tempfile
+
+        keys = Path(tempfile.mkdtemp(prefix=".keys-", dir=args.out))
+        jobs = _start_jobs(args, keys)
     fuzzer = Fuzzer(guest, seeds, seed=args.seed + args.job, budget=budget, port=args.port,
                     reference=reference)
     if args.jobs > 1:
-        fuzzer.share(args.out / ".corpus", f"job{args.job}")
+        fuzzer.share(args.out / ".corpus", f"job{args.job}", keys=keys)
     label = f"webelf fuzz [job {args.job}]" if args.jobs > 1 else "webelf fuzz"
     words = ["webelf", "run", str(args.elf), "--max-instructions", str(budget)]
     if args.root is not None:
@@ -161,18 +168,22 @@ def _fuzz(args: argparse.Namespace) -> int:
         report = fuzzer.run(runs=runs, seconds=args.seconds, progress=progress, found=found)
     finally:
         statuses = [job.wait() for job in jobs]
+        if jobs:
+            import shutil
+
+            shutil.rmtree(keys, ignore_errors=True)
     _stderr_line(_fuzz_line(report, label) + (f" in {args.out}" if report.findings else ""))
     found_any = report.findings or any(status == EXIT_DIFFERS for status in statuses)
     return EXIT_DIFFERS if found_any else EXIT_OK
 
 
-def _start_jobs(args: argparse.Namespace) -> list:
+def _start_jobs(args: argparse.Namespace, keys: Path) -> list:
     """--jobs N: jobs 1..N-1 as child processes of this one (job 0), each a webelf fuzz with
-    the same options and its own --job number."""
+    the same options, its own --job number and the directory where findings are claimed."""
     import subprocess
 
     words = [sys.executable, "-m", "webelf", "fuzz", str(args.elf), "--out", str(args.out),
-             "--seed", str(args.seed), "--jobs", str(args.jobs)]
+             "--seed", str(args.seed), "--jobs", str(args.jobs), "--keys", str(keys)]
     for option, value in (("--corpus", args.corpus), ("--runs", args.runs),
                           ("--reference", args.reference),
                           ("--seconds", args.seconds), ("--port", args.port),
