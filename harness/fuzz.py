@@ -30,7 +30,8 @@ waiting first gets EAGAIN, as it may natively).  Then the run is judged:
   --max-instructions`` with the same number reproduces it;
 - **invalid**: a response that h11 cannot frame or that breaks HTTP/1.1
   (:func:`harness.http.check_response`: a Content-Length that disagrees with the body, a
-  body after a HEAD response...), each response of a pipelined exchange in turn;
+  body after a HEAD response...), each response of a pipelined exchange in turn, framed
+  as the requests the input may hold would frame them (:mod:`harness.judge`);
 - **exit**: the server exited (a server that ends on a request serves no one after it);
 - **differs**: with a ``reference`` (another build of the same server, ``webelf fuzz
   --reference``), its response to the same input is not the same bytes, or it did not
@@ -40,14 +41,9 @@ Guidance is AFL's: each translated block the guest enters is hashed, and the edg
 previous block (``prev >> 1 ^ cur``) is an entry of a 64 KiB map (:mod:`harness.edges`:
 compiled C when a compiler is at hand), from a block hook that exists only while the fuzzer
 does.  An input that takes an edge no run took before joins the corpus.  When one does, it
-is run once more with a hook on reads of the bytes the program file put in memory, and the
-strings the guest read there (NUL-terminated or length-prefixed: what ``strcmp``,
-``strstr``, a byte-by-byte loop or a route table compare input against) become words the
-mutations offer (:mod:`harness.mutate`); and with a hook on every ``cmp`` (unicorn's
-UC_HOOK_TCG_OPCODE), whose constants held against the input's bytes become words too: a
-value compared as one integer (``*(uint32_t *)p == 0x4b43414d``) is in no string the guest
-reads (:func:`_compare_words`).  Comparisons fed back as a dictionary, paid for only on new
-coverage (``compares=False`` leaves the second hook out).
+is run once more with hooks on what the guest reads of its program file and on every
+``cmp``, and the strings and constants it held the input against become words the
+mutations (:mod:`harness.mutate`) offer: the fuzzer's dictionary, :mod:`harness.words`.
 
 A server that forks per connection is followed into its children: the block hook and the
 budget are put on each process it forks during a run (the restore then discards them), but a
@@ -63,17 +59,17 @@ an address made of input bytes, into the middle of a function, or a callee-saved
 overwritten and dereferenced later in ``strstr``), each a different faulting instruction.
 So the symptom (the signal and the faulting instruction, or for a jump to an address that
 is not code, the block that jumped) is diagnosed the first time it is seen: the input runs
-once more under an instruction hook that remembers what each ``push`` and ``call`` wrote
-to the stack and sees a ``ret``, ``leave`` or callee-saved ``pop`` read back something else
-(:class:`_StackWatch`: what a stack protector's canary would tell, without recompiling).
-Then the crash is that function's stack overflow, whatever the symptom; else the symptom is
-the key, the faulting instruction naming a bad pointer's use.  The diagnosis is remembered
-for the symptom (it costs one slow run, a few ms), so a symptom two bugs share is one
-finding, as it was before the diagnosis.  Minimising removes chunks of bytes (halves,
-quarters... single bytes) while the outcome keeps its key (delta debugging, Zeller and
-Hildebrandt 2002).  The same seed, seeds and number of runs give the same findings.
-Several fuzzers at once (:meth:`Fuzzer.share`) claim each finding's key in a directory
-they share before minimising it, so that a bug is reported once.
+once more under an instruction hook that sees a function read back a value saved on its
+stack that something overwrote (:mod:`harness.stackwatch`: what a stack protector's
+canary would tell, without recompiling).  Then the crash is that function's stack
+overflow, whatever the symptom; else the symptom is the key, the faulting instruction
+naming a bad pointer's use.  The diagnosis is remembered for the symptom (it costs one
+slow run, a few ms), so a symptom two bugs share is one finding, as it was before the
+diagnosis.  Minimising removes chunks of bytes (halves, quarters... single bytes) while
+the outcome keeps its key (delta debugging, Zeller and Hildebrandt 2002).  The same seed,
+seeds and number of runs give the same findings.  Several fuzzers at once
+(:meth:`Fuzzer.share`) claim each finding's key in a directory they share before
+minimising it, so that a bug is reported once.
 """
 
 from __future__ import annotations
@@ -88,17 +84,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h11
-
-from . import native
-from .edges import BLOCK_CFUNC, EdgeMap
+from .edges import EdgeMap
 from .errors import GuestFault, GuestTimeout, HarnessError
 from .guest import Guest
-from .http import check_response
+from .judge import judge_http, judge_responses, request_methods  # noqa: F401 - re-exported
 from .linux import SIGNAL_NAMES
 from .mutate import Context, mutate
 from .snapshot import Snapshot
-from .trace import _capstone
+from .stackwatch import StackWatch
+from .words import MEM_CFUNC, CompareLog, Dictionary
 
 try:
     from unicorn.unicorn_py3.unicorn import uclib as _uclib
@@ -106,9 +100,8 @@ except ImportError:  # pragma: no cover - older bindings
     from unicorn.unicorn import _uc as _uclib
 from unicorn import (
     UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_TCG_OPCODE, UC_TCG_OP_FLAG_CMP,
-    UC_TCG_OP_SUB, UcError,
+    UC_TCG_OP_SUB,
 )
-from unicorn.x86_const import UC_X86_REG_EBP, UC_X86_REG_ESP, UC_X86_REG_RBP, UC_X86_REG_RSP
 
 #: Basic blocks the guest may run between two waits before a run counts as a hang.
 DEFAULT_BUDGET = 1_000_000
@@ -117,23 +110,9 @@ RESPONSE_LIMIT = 1 << 20
 #: Tries the minimiser may spend on one finding (a hang's each cost a whole budget).
 MINIMISE_TRIES = 400
 MINIMISE_HANG_TRIES = 48
-#: Words kept from what the guest read, and of them, from what it compared.
-MAX_TOKENS = 256
-MAX_COMPARE_TOKENS = 128
 #: Crash symptoms diagnosed and remembered (past them a new symptom is its own key).
 MAX_SYMPTOMS = 4096
 
-_MEM_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64,
-                              ctypes.c_int, ctypes.c_int64, ctypes.c_void_p)
-_REQUEST_LINE = re.compile(rb"(?m)^([!-~]+) [^ \r\n]+ HTTP/\d\.\d\r?\n")
-_STATUS = re.compile(rb"HTTP/\d\.\d (\d{3})")
-_STRING = re.compile(rb"[\x20-\x7e]{2,64}")
-_PRINTABLE = re.compile(rb"[\x20-\x7e]+")
-_IMMEDIATE = re.compile(r"-?(0x[0-9a-f]+|[0-9]+)")
-#: void (*)(uc_engine *, uint64_t address, uint64_t arg1, uint64_t arg2, uint32_t size,
-#: void *user): UC_HOOK_TCG_OPCODE, for each cmp the guest runs (size in bits).
-_CMP_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64,
-                              ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
 _DIGITS = re.compile(rb"[0-9]+")
 
 
@@ -172,87 +151,6 @@ class Report:
     history: list[tuple[float, int, int]] = field(default_factory=list)
 
 
-def judge_http(request: bytes, response: bytes) -> str | None:
-    """The first problem of ``response`` as HTTP/1.1 responses to ``request``'s requests
-    (their methods matter: a response to HEAD has no body), or None.  No response at all is
-    no problem: a server may close a connection it does not like.
-
-    The methods are read from well-formed request lines (a method, a target, HTTP/x.y, a
-    line end); one that does not start the input may be wrong either way (a server may or
-    may not skip empty lines before a request line, RFC 9112 section 2.2, and where a body
-    ends is the server's reading); a request this reading does not see is taken for a GET, and where the bytes
-    "HEAD" occur, such a response may also be one to HEAD, as the server may have read a
-    HEAD there; an error response (4xx, 5xx) to what looked like a HEAD may also be one to
-    a request the server could not read, with a body.  The first way that frames every
-    response validly wins."""
-    # Only HEAD changes how a response is framed (a 2xx to CONNECT would turn the
-    # connection into a tunnel, which no server here means: judged as GET).
-    return _judge(bytes(response), _methods(request), 0, b"HEAD" in request, {})
-
-
-def _methods(request: bytes) -> list[tuple[str, bool]]:
-    """(method as framing sees it, whether it is sure) of each request line found; none
-    when the bytes HEAD are not there, since a request not found is framed as a GET anyway
-    (on the mutated corpus the search took 3% of the fuzz loop, by perf: skipped when it
-    cannot matter)."""
-    if b"HEAD" not in request:
-        return []
-    return [("HEAD" if m.group(1) == b"HEAD" else "GET", m.start() == 0)
-            for m in _REQUEST_LINE.finditer(request)]
-
-
-def _judge(rest: bytes, methods: list[tuple[str, bool]], i: int, maybe_head: bool,
-           memo: dict[tuple[int, int], str | None]) -> str | None:
-    """The first problem of the responses in ``rest``, the ``i``-th request's on."""
-    if not rest:
-        return None
-    key = (len(rest), i)
-    if key in memo:
-        return memo[key]
-    method, sure = methods[i] if i < len(methods) else ("GET", False)
-    first = None
-    if method == "GET":
-        tries = (method, "HEAD") if maybe_head else (method,)
-    elif not sure:
-        tries = (method, "GET")
-    else:  # an error answers a request the server could not read: maybe not as a HEAD
-        status = _STATUS.match(rest)
-        tries = (method, "GET") if status and status.group(1) >= b"400" else (method,)
-    for m in tries:
-        piece, left = _one_response(rest, m)
-        problems = check_response(piece, m).problems
-        problem = problems[0] if problems else _judge(left, methods, i + 1, maybe_head, memo)
-        if problem is None:
-            memo[key] = None
-            return None
-        first = first or problem
-    memo[key] = first
-    return first
-
-
-def _one_response(raw: bytes, method: str) -> tuple[bytes, bytes]:
-    """The first response in ``raw`` as h11 frames it, and what follows; all of ``raw``
-    when it cannot be framed (then check_response says why)."""
-    conn = h11.Connection(h11.CLIENT)
-    try:
-        conn.send(h11.Request(method=method, target="/", headers=[("Host", "webelf")]))
-    except h11.LocalProtocolError:
-        conn = h11.Connection(h11.CLIENT)
-        conn.send(h11.Request(method="GET", target="/", headers=[("Host", "webelf")]))
-    conn.send(h11.EndOfMessage())
-    conn.receive_data(raw)
-    try:
-        while True:
-            event = conn.next_event()
-            if isinstance(event, h11.EndOfMessage):
-                left = bytes(conn.trailing_data[0])
-                return raw[:len(raw) - len(left)], left
-            if event is h11.NEED_DATA or event is h11.PAUSED:
-                return raw, b""
-    except h11.RemoteProtocolError:
-        return raw, b""
-
-
 class Fuzzer:
     """Fuzz ``guest``, which must wait for a connection (:attr:`Guest.waiting_in_accept`).
     ``seeds`` start the corpus; ``seed`` makes every choice; ``budget`` is the basic blocks
@@ -289,14 +187,11 @@ class Fuzzer:
         # (which would cost a fifth of the run): every run the hook stops has run more
         # instructions than ``budget`` too, so webelf run --max-instructions reproduces it.
         self.map.set_budget(budget)
-        self.tokens: list[bytes] = []
-        self._token_set: set[bytes] = set()
+        #: The words the mutations offer, from what the guest compared input against.
+        self.dictionary = Dictionary(machine)
         #: Comparison feedback: the constants the guest compares input against become
         #: words too (:meth:`_harvest`).
         self.compares = compares
-        self._compare_tokens = 0
-        self._immediates: dict[tuple[bool, int], int | None] = {}
-        self._images: dict[bool, bytes] = {}  # the program file's bytes (the reference's)
         self._seen_keys: set[tuple] = set()
         #: A crash's symptom -> (its key, a note): the diagnosis each symptom had first.
         self._bugs: dict[tuple, tuple[tuple, str]] = {}
@@ -412,7 +307,7 @@ class Fuzzer:
         """A crash, keyed by the bug rather than the symptom (see the module's doc): the
         symptom is the signal and the faulting instruction, or for a jump to an address
         that is not code, the block that jumped; the first time a symptom is seen, the
-        input runs again under :class:`_StackWatch`, and a stack overflow it sees names
+        input runs again under :class:`StackWatch`, and a stack overflow it sees names
         the crash instead."""
         eip = fault.eip
         r = self.machine.mem.region_at(eip)
@@ -427,10 +322,10 @@ class Fuzzer:
         return Outcome("crash", str(fault) + note, key)
 
     def _diagnose(self, symptom: tuple, data: bytes, split: Sequence[int]) -> tuple[tuple, str]:
-        """Run ``data`` again with an instruction hook (:class:`_StackWatch`): (the crash's
+        """Run ``data`` again with an instruction hook (:class:`StackWatch`): (the crash's
         key, a note for its detail)."""
         machine = self.machine
-        watch = _StackWatch(machine)
+        watch = StackWatch(machine)
         handle = self._hook(UC_HOOK_CODE, watch.callback, 1, 0)
         machine.uc.ctl_flush_tb()  # instrumented only while this run lasts
         try:
@@ -476,14 +371,14 @@ class Fuzzer:
     def _judge(self, data: bytes, response: bytes) -> str | None:
         """judge_http, remembered: a server gives the same few responses again and again,
         and what matters of the request is its HEAD-looking lines."""
-        methods = _methods(data)
+        methods = request_methods(data)
         maybe_head = b"HEAD" in data
         key = (response, tuple(methods), maybe_head)
         try:
             return self._judged[key]
         except KeyError:
             pass
-        problem = _judge(bytes(response), methods, 0, maybe_head, {})
+        problem = judge_responses(bytes(response), methods, 0, maybe_head, {})
         if len(self._judged) < 4096 and len(response) <= 65536:  # at most 256 MiB kept
             self._judged[key] = problem
         return problem
@@ -497,6 +392,11 @@ class Fuzzer:
         """Edges any run has taken."""
         return self.map.seen()
 
+    @property
+    def tokens(self) -> list[bytes]:
+        """The words the mutations offer (the dictionary's, as found)."""
+        return self.dictionary.tokens
+
     # ------------------------------------------------------------------ words
 
     def _harvest(self, data: bytes, split: Sequence[int]) -> None:
@@ -504,22 +404,22 @@ class Fuzzer:
         (its segments' file bytes: code, constants, initialised data; the reference's too);
         the strings read there become words for the mutations.  With ``compares``, a hook
         on the comparisons too, whose constants held against the input become words
-        (:func:`_compare_words`)."""
+        (:func:`harness.words._compare_words`)."""
         machines = [self.machine] + ([self.reference.machine] if self.reference else [])
         reads: list[set[int]] = []
-        logs: list[_CompareLog] = []
+        logs: list[CompareLog] = []
         callbacks, handles = [], []
         for machine in machines:
             found: set[int] = set()
             reads.append(found)
-            callback = _MEM_CFUNC(lambda _uch, _access, address, _size, _value, _user,
-                                  add=found.add: add(address))
+            callback = MEM_CFUNC(lambda _uch, _access, address, _size, _value, _user,
+                                 add=found.add: add(address))
             callbacks.append(callback)
             handles += [self._hook(UC_HOOK_MEM_READ, callback, seg.vaddr,
                                    seg.vaddr + seg.filesz - 1, machine=machine)
                         for seg in machine.image.segments if seg.filesz]
             if self.compares:
-                log = _CompareLog()
+                log = CompareLog()
                 logs.append(log)
                 handles.append(self._hook(UC_HOOK_TCG_OPCODE, log.callback, 1, 0, log.user,
                                           machine=machine,
@@ -533,42 +433,9 @@ class Fuzzer:
             for machine in machines:
                 machine.uc.ctl_flush_tb()
         for machine, found in zip(machines, reads):
-            for address in sorted(found):
-                self._add_token(_string_at(machine.mem, address))
+            self.dictionary.read(machine, found)
         for machine, log in zip(machines, logs):
-            mine = machine is self.machine
-            if mine not in self._images:
-                self._images[mine] = b"\0".join(seg.data for seg in machine.image.segments)
-            for word in _compare_words(data, log.compares(), self._images[mine],
-                                       lambda address, m=machine: self._immediate(m, address)):
-                if self._compare_tokens < MAX_COMPARE_TOKENS and self._add_token(word):
-                    self._compare_tokens += 1
-
-    def _immediate(self, machine, address: int) -> int | None:
-        """The immediate operand of ``machine``'s instruction at ``address`` (a ``cmp``),
-        if it has one; remembered."""
-        key = (machine is self.machine, address)
-        try:
-            return self._immediates[key]
-        except KeyError:
-            pass
-        value = None
-        code = machine.mem.fetch(address)
-        for _at, _size, _mnemonic, operands in _capstone(machine.wide).disasm_lite(
-                code, address, 1):
-            last = operands.rsplit(",", 1)[-1].strip()
-            if _IMMEDIATE.fullmatch(last):
-                value = int(last, 0)
-        self._immediates[key] = value
-        return value
-
-    def _add_token(self, word: bytes | None) -> bool:
-        """Offer ``word`` to the mutations, if it is new and there is room."""
-        if not word or word in self._token_set or len(self.tokens) >= MAX_TOKENS:
-            return False
-        self._token_set.add(word)
-        self.tokens.append(word)
-        return True
+            self.dictionary.compared(data, machine, log.compares())
 
     # ------------------------------------------------------------------ the loop
 
@@ -761,115 +628,6 @@ class Fuzzer:
         return data
 
 
-class _CompareLog:
-    """The comparisons a run makes (UC_HOOK_TCG_OPCODE on ``cmp``), those of two bytes or
-    more whose operands differ: logged by the compiled hook (:mod:`harness.native`), a
-    thousand a request mostly of single bytes, or without a compiler by the same hook in
-    Python.  ``callback`` and ``user`` are for uc_hook_add."""
-
-    def __init__(self) -> None:
-        lib = native.library()
-        self._log = native.Compares()
-        self._found: set[tuple[int, int, int, int]] | None = None
-        if lib is not None:
-            self.callback = ctypes.cast(lib.webelf_compare, ctypes.c_void_p)
-            self.user: ctypes.c_void_p | None = ctypes.c_void_p(ctypes.addressof(self._log))
-            self._keep = lib
-        else:
-            found = self._found = set()
-
-            def on_compare(_uch: int, address: int, a: int, b: int, bits: int,
-                           _user: int) -> None:
-                mask = (1 << bits) - 1
-                if bits >= 16 and (a ^ b) & mask:
-                    found.add((address, a & mask, b & mask, bits))
-
-            self.callback = _CMP_CFUNC(on_compare)
-            self.user = None
-
-    def compares(self) -> set[tuple[int, int, int, int]]:
-        """(address, a, b, bits) of each comparison logged (the first
-        :data:`native.COMPARE_CAPACITY` the compiled hook saw)."""
-        if self._found is not None:
-            return self._found
-        log = self._log
-        return {(e.address, e.a, e.b, e.bits)
-                for e in log.log[:min(log.count, native.COMPARE_CAPACITY)]}
-
-
-class _StackWatch:
-    """An instruction hook that sees a stack overflow when a function reads back what it
-    saved: each value a ``push`` or a ``call`` writes to the stack is remembered by its
-    address, and a ``pop`` into a register the callee must preserve (ebx, esi, edi, ebp;
-    rbx, rbp, r12-r15), a ``leave`` or a ``ret`` that reads another value there means
-    something wrote over it in between: a buffer below it ran over, the way a stack
-    protector's canary would tell.  ``smashed`` is the first such read: (the entry of the
-    function whose frame it is, from the calls seen since the run began, or None; the
-    address of the instruction that read it).  Only pops into preserved registers count:
-    a pop into a scratch register may drop an argument the callee was free to change."""
-
-    def __init__(self, machine) -> None:
-        self.smashed: tuple[int | None, int] | None = None
-        wide = machine.wide
-        uc = machine.uc
-        width = 8 if wide else 4
-        sp, bp = (UC_X86_REG_RSP, UC_X86_REG_RBP) if wide else (UC_X86_REG_ESP, UC_X86_REG_EBP)
-        preserved = (("rbx", "rbp", "r12", "r13", "r14", "r15") if wide
-                     else ("ebx", "esi", "edi", "ebp"))
-        decoder = _capstone(wide)
-        kinds: dict[int, str] = {}
-        saved: dict[int, tuple[int, int | None]] = {}  # slot -> (value, function)
-        frames: list[tuple[int, int]] = []              # (return address's slot, entry)
-        pending: list[tuple[str, int]] = []             # a push or call to read after it
-
-        def read(slot: int) -> int | None:
-            try:
-                return int.from_bytes(uc.mem_read(slot, width), "little")
-            except UcError:
-                return None
-
-        def kind_at(address: int) -> str:
-            kind = ""
-            try:
-                code = bytes(uc.mem_read(address, 15))
-            except UcError:
-                code = b""
-            for _at, _size, mnemonic, operands in decoder.disasm_lite(code, address, 1):
-                if mnemonic in ("call", "push", "ret", "leave"):
-                    kind = mnemonic
-                elif mnemonic == "pop" and operands in preserved:
-                    kind = "pop"
-            kinds[address] = kind
-            return kind
-
-        def on_code(_uch: int, address: int, _size: int, _user: int) -> None:
-            if pending:  # the push or call before this instruction has written its slot
-                kind, slot = pending.pop()
-                value = read(slot)
-                if kind == "call":
-                    frames.append((slot, address))
-                if value is not None:
-                    saved[slot] = (value, address if kind == "call" else
-                                   frames[-1][1] if frames else None)
-            kind = kinds.get(address)
-            if kind is None:
-                kind = kind_at(address)
-            if not kind:
-                return
-            if kind in ("push", "call"):
-                pending.append((kind, uc.reg_read(sp) - width))
-                return
-            slot = uc.reg_read(bp if kind == "leave" else sp)
-            entry = saved.pop(slot, None)
-            if entry is not None and self.smashed is None and read(slot) != entry[0]:
-                self.smashed = (entry[1], address)
-            if kind == "ret":
-                while frames and frames[-1][0] <= slot:
-                    frames.pop()
-
-        self.callback = BLOCK_CFUNC(on_code)
-
-
 def _snapshot_waiting_to_read(guest: Guest, port: int,
                               first: Snapshot | None = None) -> Snapshot:
     """The latest moment every run shares, to snapshot instead of the first wait: a client
@@ -905,78 +663,3 @@ def _send(guest: Guest, snapshot: Snapshot, port: int, data: bytes,
     if snapshot.extras:
         return guest.exchange(snapshot.extras[0], data, split=split, limit=RESPONSE_LIMIT)
     return guest.request(data, port, split=split, limit=RESPONSE_LIMIT)
-
-
-def _compare_words(data: bytes, compares: set[tuple[int, int, int, int]], image: bytes,
-                   immediate: Callable[[int], int | None]) -> list[bytes]:
-    """The constants the input was compared against, as words: of each comparison of two
-    to eight bytes (``(address, a, b, bits)``, as UC_HOOK_TCG_OPCODE reports a ``cmp``),
-    the constant side when the other side's bytes (little-endian, as x86 loads them) are
-    in ``data`` and the constant's are not: the input's bytes held against a constant
-    (RedQueen's input-to-state correspondence, Aschermann et al. 2019, without the
-    encodings).  The constant is the instruction's ``immediate`` where it has one (else
-    a server that lowercases a window of the request before comparing it would offer
-    the lowercased window); with none, either side may be, if its bytes are in the
-    program file (``image``: a constant loaded from .rodata; not a value computed from
-    the input, as a string search's shifted windows are).  The input's side must hold no
-    zero byte: such a value is mostly a length or a return value, matching a binary
-    input's bytes by chance.  A word that is printable once its high zero bytes are
-    dropped is that text, else the bytes; none of only 0xff.  Single bytes are left out:
-    a byte mutation tries every value, and a byte-by-byte loop over a constant string is
-    seen as a read of that string.  Sorted, so that the same run gives the same words."""
-    words: list[bytes] = []
-    seen: set[bytes] = set()
-    for address, a, b, bits in sorted(compares):
-        size = bits // 8
-        if size not in (2, 4, 8):
-            continue
-        mask = (1 << bits) - 1
-        a, b = a & mask, b & mask
-        if a == b:
-            continue
-        constant = immediate(address)
-        sides = [(a, b), (b, a)]
-        if constant is not None:
-            sides = [(mine, theirs) for mine, theirs in sides if theirs == constant & mask]
-        for mine, theirs in sides:
-            ours = mine.to_bytes(size, "little")
-            word = theirs.to_bytes(size, "little")
-            if b"\0" in ours or ours not in data or word in data or (
-                    constant is None and word not in image):
-                continue
-            text = word.rstrip(b"\0")
-            if _PRINTABLE.fullmatch(text):
-                word = text
-            if len(word) >= 2 and word.strip(b"\xff") and word not in seen:
-                seen.add(word)
-                words.append(word)
-    return words
-
-
-def _string_at(mem, address: int) -> bytes | None:
-    """The printable string the guest read at ``address``, if it is one: NUL-terminated as
-    C writes them, or length-prefixed (a byte of length before it, as webelf's own route
-    table keeps them: the read may be of that byte)."""
-    r = mem.region_at(address)
-    if r is None:
-        return None
-    lo = max(r.start, address - 64)
-    hi = min(r.end, address + 66)
-    window = mem.contents(lo, hi)
-    at = address - lo
-    n = window[at]
-    if 2 <= n <= 64 and _STRING.fullmatch(window[at + 1:at + 1 + n]) and at + 1 + n <= len(window):
-        return window[at + 1:at + 1 + n]
-    if not 0x20 <= n <= 0x7E:
-        return None
-    start = at
-    while start > 0 and 0x20 <= window[start - 1] <= 0x7E:
-        start -= 1
-    end = at
-    while end < len(window) and 0x20 <= window[end] <= 0x7E:
-        end += 1
-    if end < len(window) and window[end] == 0 and end - start >= 2 and start > 0:
-        return window[start:end]
-    if start > 0 and 2 <= window[start - 1] <= end - start:
-        return window[start:start + window[start - 1]]
-    return None

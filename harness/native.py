@@ -2,7 +2,7 @@
 
 unicorn calls a hook for every basic block (coverage: :mod:`harness.edges`), for every
 TLB fill (dirty pages: :mod:`harness.snapshot`) and, while the fuzzer looks for words, for
-every ``cmp`` (:mod:`harness.fuzz`); through ctypes each call into Python costs about a
+every ``cmp`` (:mod:`harness.words`); through ctypes each call into Python costs about a
 microsecond, more than the work it does, and a request makes thousands of blocks, dozens
 of fills and a thousand comparisons, nearly all of single bytes.  So when a C compiler is
 at hand (``$CC``, else ``cc`` or ``gcc``) these few lines are compiled into a shared
@@ -23,7 +23,7 @@ The structures are shared with Python by layout (ctypes.Structure in the callers
   only to a write, so that the first store to a page refills it;
 - ``struct compares``: the comparisons of two bytes or more whose operands differ, as
   (address, operand, operand, bits), the first ``COMPARE_CAPACITY`` of ``count``: those of
-  single bytes, most of them, are not worth a word (harness.fuzz._compare_words).
+  single bytes, most of them, are not worth a word (harness.words._compare_words).
 """
 
 from __future__ import annotations
