@@ -7,7 +7,7 @@ line, header field lines, an empty line, a body: sections 2.1, 3 and 5) and chan
 the method, the request target, a header's name or value, the line endings, a
 Content-Length, or splice the tail of another corpus entry.  Words the guest was seen to
 read or compare input against (``tokens``: strings on the read-only pages it touched, and
-the constants of its ``cmp`` instructions, harness.fuzz) are offered as header names,
+the constants of its ``cmp`` instructions, harness.words) are offered as header names,
 values, query words and methods, the latest ones more often, which is how a comparison
 against a constant is passed without solving it.
 """
