@@ -208,6 +208,7 @@ class Fuzzer:
         self._machines = [machine] + ([] if tasks is None else [
             p.machine for p in tasks.procs.values()
             if p.machine is not machine and p.machine._uch is not None])
+        self._count_each_run(guest)
         for m in self._machines:
             self._attach(m)
             # unicorn instruments a block for a hook when it translates it: the blocks it
@@ -219,24 +220,33 @@ class Fuzzer:
 
     def _attach(self, machine) -> None:
         """The block hook on ``machine`` (the guest's, or a process it forked during a run:
-        its blocks count too), its budget counted from zero at each run, as run's own
-        instruction budget is, and the machine told why the hook stopped it."""
+        its blocks count too), and the machine told why the hook stopped it.  The budget
+        is counted from zero at each of the guest's runs (:meth:`_count_each_run`)."""
         machine.max_instructions = None
-        edge_map, budget, run, fork = self.map, self.budget, machine.run, machine.fork
-
-        def counted_run(slice_: int | None = None):
-            edge_map.count_from_zero()  # the budget is between two waits
-            return run(slice_)
+        edge_map, budget, fork = self.map, self.budget, machine.fork
 
         def forked(kernel):
             child = fork(kernel)
             self._attach(child)
             return child
 
-        machine.run, machine.fork = counted_run, forked
+        machine.fork = forked
         machine.overrun = lambda: (f"budget of {budget:,} basic blocks"
                                    if edge_map.over_budget else None)
         self._hook(UC_HOOK_BLOCK, self.map.callback, 1, 0, self.map.user, machine=machine)
+
+    def _count_each_run(self, guest: Guest) -> None:
+        """The block budget counted from zero each time the guest runs until it waits
+        (Guest.run), whatever its processes: the scheduler gives each of several processes
+        time slices (harness.kernel.task), each a run of its machine, and a budget counted
+        per slice would never be spent by a child that runs away while its parent waits."""
+        run, edge_map = guest.run, self.map
+
+        def counted_run():
+            edge_map.count_from_zero()  # the budget is between two waits
+            return run()
+
+        guest.run = counted_run
 
     def _hook(self, kind: int, callback: object, begin: int, end: int,
               user: ctypes.c_void_p | None = None, machine=None,
@@ -268,8 +278,9 @@ class Fuzzer:
         self.snapshot.close()
         if self._reference_snapshot is not None:
             self._reference_snapshot.close()
+        self.guest.__dict__.pop("run", None)
         for m in self._machines:
-            for name in ("run", "fork", "overrun"):
+            for name in ("fork", "overrun"):
                 m.__dict__.pop(name, None)
             if m._uch is not None:
                 m.uc.ctl_flush_tb()

@@ -596,8 +596,13 @@ class Machine:
             if segment_loaded:
                 continue  # the run stopped for the segment load, not for a budget
             if preemptible:
-                return Stop("preempted")  # the slice is used up (or a late watchdog stop)
-            if time.monotonic() >= self._deadline:
+                # The slice is used up (or a late watchdog stop), unless a hook's own
+                # budget stopped it: that budget spans the slices (harness.fuzz).
+                over = self.overrun() if self.overrun is not None else None
+                if not over:
+                    return Stop("preempted")
+                budget = over
+            elif time.monotonic() >= self._deadline:
                 budget = f"time budget of {self.max_seconds:g} s"
             elif self.max_instructions:
                 budget = f"budget of {self.max_instructions:,} instructions"

@@ -322,6 +322,24 @@ def test_a_server_that_forks_per_connection_is_fuzzed_with_its_childrens_edges(t
     fuzzer.close()
 
 
+def test_a_child_that_runs_away_is_a_hang_within_the_block_budget(tmp_path):
+    """fork_server.c's child loops for ever on a SPIN request while its parent waits in
+    accept: the scheduler runs the two in time slices, and the block budget counts both
+    processes' blocks from the guest's last wait, so the run is a hang after 200,000
+    blocks (counted per slice, as it was, the budget was never spent, and only the wall
+    clock's limit ended the run)."""
+    data = build("glibc", "fork_server", tmp_path)
+    guest = Guest(data, argv=["fork_server", BUGGY_PORT, "1000000"], max_seconds=120)
+    guest.start()
+    fuzzer = Fuzzer(guest, SEEDS, seed=1, budget=200_000)
+    assert fuzzer.snapshot.extras  # caught where the child waits for the request
+    outcome = fuzzer.execute(b"SPIN / HTTP/1.1\r\n\r\n")
+    assert outcome.kind == "hang", outcome
+    assert "budget of 200,000 basic blocks" in outcome.detail, outcome.detail
+    assert fuzzer.execute(b"GET / HTTP/1.1\r\n\r\n").kind == "ok"  # restored after it
+    fuzzer.close()
+
+
 def test_an_x86_64_server_is_fuzzed_as_well(tmp_path):
     """The same planted bugs in an x86-64 build (glibc, static): the fuzzer's API finds
     every one within the same number of runs."""
