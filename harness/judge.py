@@ -77,6 +77,8 @@ def judge_responses(rest: bytes, methods: list[tuple[str, bool]], i: int, maybe_
     for m in tries:
         piece, left = _one_response(rest, m)
         problems = check_response(piece, m).problems
+        if not problems and left and not left.lstrip(b"\r\n").startswith(b"HTTP/"):
+            problems = [_not_a_response(left, m)]
         problem = problems[0] if problems else judge_responses(left, methods, i + 1, maybe_head,
                                                                memo)
         if problem is None:
@@ -85,6 +87,17 @@ def judge_responses(rest: bytes, methods: list[tuple[str, bool]], i: int, maybe_
         first = first or problem
     memo[key] = first
     return first
+
+
+def _not_a_response(left: bytes, method: str) -> str:
+    """What to say of bytes after a whole response that cannot begin another (a status
+    line starts with the HTTP version, RFC 9112 section 4): after a response to HEAD,
+    most likely its body, which a response to HEAD never has (RFC 9110 section 9.3.2)."""
+    count = "1 byte" if len(left) == 1 else f"{len(left)} bytes"
+    said = f"{count} after the response to {method} begin no response"
+    if method == "HEAD":
+        said += ": a body after a response to HEAD (RFC 9110 section 9.3.2: it has none)"
+    return said
 
 
 def _one_response(raw: bytes, method: str) -> tuple[bytes, bytes]:

@@ -59,9 +59,13 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
     (b"GET / HTTP/1.1\r\n\r\n", b"", None),  # closing without a word is allowed
     (b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", OK + OK, None),
     (b"HEAD / HTTP/1.1\r\n\r\n", OK[:-2], None),
-    (b"GET / HTTP/1.1\r\n\r\n", OK + b"!", "HTTP"),
+    (b"GET / HTTP/1.1\r\n\r\n", OK + b"!", "1 byte after the response to GET begin no"),
     (b"GET / HTTP/1.1\r\n\r\n", OK[:-1], "Content-Length 2 but the body has 1 bytes"),
-    (b"HEAD / HTTP/1.1\r\n\r\n", OK, "header block never ends"),  # "hi" is no response
+    (b"HEAD / HTTP/1.1\r\n\r\n", OK, "2 bytes after the response to HEAD begin no "
+     "response: a body after a response to HEAD"),
+    (b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", OK + b"hi",
+     "2 bytes after the response to GET begin no response"),
+    (b"HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", OK[:-2] + OK, None),
     (b"GET / HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhi",
      "Content-Length 9 but the body has 2 bytes"),
     (b"GET / HTTP/1.1\r\n\r\n", b"hello", "HTTP"),
@@ -198,12 +202,13 @@ def test_every_planted_bug_is_found_and_reproduces_in_webelf_run_and_natively(tm
             assert got[0] == kind, (name, data, got)
 
 
-def _native_outcome(elf: Path, data: bytes) -> tuple:
-    """Send ``data`` to ``elf`` running natively, as the fuzzer's client does (then a
-    half-close), and say what happened: ("crash", signal), ("hang",) when nothing came back
-    within 2 s and the server still runs, ("invalid", problem) or ("ok",)."""
+def _native_outcome(elf: Path, data: bytes, args=lambda port: [str(port)]) -> tuple:
+    """Send ``data`` to ``elf`` running natively (its arguments ``args(port)``), as the
+    fuzzer's client does (then a half-close), and say what happened: ("crash", signal),
+    ("hang",) when nothing came back within 2 s and the server still runs, ("invalid",
+    problem) or ("ok",)."""
     port = free_port()
-    proc = subprocess.Popen([str(elf), str(port)], stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([str(elf), *args(port)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_listening(proc, port)
@@ -338,6 +343,30 @@ def test_a_child_that_runs_away_is_a_hang_within_the_block_budget(tmp_path):
     assert "budget of 200,000 basic blocks" in outcome.detail, outcome.detail
     assert fuzzer.execute(b"GET / HTTP/1.1\r\n\r\n").kind == "ok"  # restored after it
     fuzzer.close()
+
+
+def test_debian_busybox_httpd_is_found_to_answer_head_with_a_body():
+    """Debian's busybox httpd (1.35, a child per connection), fuzzed from the request corpus
+    with the site's tree as its root: an invalid finding, a body after the response to a
+    HEAD (RFC 9110 section 9.3.2), which the real program gives natively too."""
+    from test_busybox import third_party
+    from test_fs import SITE
+
+    busybox = third_party("busybox", "busybox-static:i386")
+    guest = Guest.load(busybox, argv=["busybox", "httpd", "-f", "-p", "8080", "-h", "/"],
+                       root=SITE)
+    guest.start()
+    fuzzer = Fuzzer(guest, SEEDS, seed=1)
+    report = fuzzer.run(runs=200)
+    heads = [f for f in report.findings
+             if f.kind == "invalid" and "a body after a response to HEAD" in f.detail]
+    assert heads, report.findings
+    fuzzer.close()
+    if not NATIVE:
+        pytest.skip(f"the finding was not tried natively: {NATIVE_REASON}")
+    got = _native_outcome(busybox, heads[0].data, lambda port: [
+        "httpd", "-f", "-p", f"{LOOPBACK}:{port}", "-h", str(SITE)])
+    assert got[0] == "invalid" and "a body after a response to HEAD" in got[1], got
 
 
 def test_an_x86_64_server_is_fuzzed_as_well(tmp_path):
