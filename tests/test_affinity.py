@@ -83,6 +83,20 @@ def _host_cpus() -> int:
     return len(cpus)
 
 
+def _clone(text: str) -> tuple[int, int] | None:
+    """(parent's pid, child's pid) of strace -f's clone line, also when the child ran
+    before the call returned and strace split it (``clone(... <unfinished ...>``, then
+    ``<... clone resumed>...) = PID``), as it does when both processes run at once."""
+    whole = re.search(r"^(\d+) +clone\(.*\) = (\d+)$", text, re.M)
+    if whole:
+        return int(whole.group(1)), int(whole.group(2))
+    start = re.search(r"^(\d+) +clone\(.*<unfinished \.\.\.>$", text, re.M)
+    if start is None:
+        return None
+    end = re.search(rf"^{start.group(1)} +<\.\.\. clone resumed>.*\) = (\d+)$", text, re.M)
+    return None if end is None else (int(start.group(1)), int(end.group(1)))
+
+
 @pytest.mark.native
 @pytest.mark.skipif(not NATIVE, reason=NATIVE_REASON)
 def test_affinity_calls_answer_and_print_as_on_the_kernel(tmp_path):
@@ -93,9 +107,9 @@ def test_affinity_calls_answer_and_print_as_on_the_kernel(tmp_path):
     native = subprocess.run([strace, "-f", "-o", str(log), str(tmp_path / "affinity")],
                             capture_output=True, timeout=30)
     text = log.read_text()
-    clone = re.search(r"^(\d+) +clone\(.*\) = (\d+)$", text, re.M)
+    clone = _clone(text)
     assert clone, "strace printed no clone"
-    want = _sched_lines(text.splitlines(), *map(int, clone.groups()))
+    want = _sched_lines(text.splitlines(), *clone)
     guest, got = _harness(ncpus)
     assert (guest.stdout, guest.exit_status) == (native.stdout, native.returncode)
     assert native.stdout.startswith(b"CPU_COUNT %d\n" % ncpus)
