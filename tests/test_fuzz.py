@@ -1,4 +1,5 @@
-"""webelf fuzz: snapshots, the fuzzer's judging and mutations, and the planted bugs it finds.
+"""webelf fuzz: the fuzzer's judging and mutations, and the bugs it finds (snapshots are
+tests/test_snapshot.py's).
 
 The server with planted bugs is fixtures/programs/c/buggy_server.c (glibc, gcc -m32 -static):
 a stack overflow on long paths, a crash behind a header compared byte by byte, a hang for
@@ -7,7 +8,8 @@ CLI, from the project's request corpus as the only seeds and a fixed number of r
 find all four, and each reproducer it writes must do the same to the same ELF run natively
 on 127.0.0.1.  Our own generated server, fuzzed for a fixed number of runs, must give
 nothing.  fixtures/programs/c/magic_server.c hides a crash behind a header value compared as
-one integer, which only the comparisons fed back to the fuzzer reveal.
+one integer, which only the comparisons fed back to the fuzzer reveal.  Debian's busybox
+httpd answers HEAD with a body, which the fuzzer finds and the real program confirms.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pytest
 
 from cprograms import build
 from generator import build_server, default_site
-from harness import DEFAULT_REQUEST, Guest
+from harness import Guest
 from harness.fuzz import Fuzzer, judge_http
 from harness.mutate import MUTATORS, Context, mutate
 from support import (

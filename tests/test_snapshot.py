@@ -12,7 +12,6 @@ when one ends), and busybox from .ci/run for a process that runs execve.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -27,7 +26,6 @@ from support import FIXTURES, missing
 SEEDS = [p.read_bytes() for p in sorted((FIXTURES / "requests").glob("*.http"))]
 BUDGET = 300_000
 BUGGY_PORT = "8080"
-BUSYBOX = Path(__file__).resolve().parent.parent / ".cache" / "root" / "bin" / "busybox"
 
 
 @pytest.fixture(scope="module")
@@ -374,11 +372,11 @@ def test_the_fuzzer_runs_a_server_with_workers(workers_program):
 def test_a_process_that_ran_execve_is_refused_in_one_line():
     """busybox sh runs nc in a child and, once it is done, execs echo: its emulator is not
     the one the snapshot copied, so the restore refuses, and leaves the guest as it is."""
-    if not BUSYBOX.is_file():
-        missing(f"busybox-static:i386 ({BUSYBOX})",
-                "run .ci/run: its step `apt-get download busybox-static:i386` unpacks it")
-    root = BUSYBOX.parent.parent
-    guest = Guest(BUSYBOX.read_bytes(), root=root, argv=[
+    from test_busybox import third_party
+
+    busybox = third_party("busybox", "busybox-static:i386")
+    root = busybox.parent.parent
+    guest = Guest(busybox.read_bytes(), root=root, argv=[
         "sh", "-c", "/bin/busybox nc -l -p 8080; exec /bin/busybox echo done"])
     guest.start()
     assert guest.waiting_in_accept
