@@ -25,8 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description=(
             "Coverage-guided fuzzing of a static i386 or x86-64 Linux ELF server through the "
             "fake network, with no change to the program: it runs until it first waits for "
-            "a connection, is snapshotted there, and each input is sent on a new connection "
-            "to the guest restored to that moment. Inputs that reach new edges of the "
+            "a connection, a client connects, and once the program has accepted it and "
+            "waits for its bytes it is snapshotted there (or, if it cannot be, where it "
+            "first waited); each input is sent to the guest restored to that moment. Inputs that reach new edges of the "
             "program's control flow join the corpus. A finding is a crash (any fatal "
             "signal), a hang (the instruction budget used up between two waits) or an "
             "invalid HTTP response (h11, a Content-Length that disagrees with the body "
