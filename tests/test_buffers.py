@@ -153,12 +153,40 @@ def big_response(size: int) -> bytes:
 
 # ---------------------------------------------------------------------------- peak RSS
 
+#: Runs ``python -m MODULE ARGS`` or ``python -c CODE ARGS`` (after the report file) and, as
+#: it exits, writes its own peak RSS there: VmHWM, the high-water mark of its address space.
+#: ru_maxrss from wait4 would not do: exec hands the parent's high-water mark on to the
+#: child (fs/exec.c, exec_mmap's setmax_mm_hiwater_rss), so a child of a pytest worker that
+#: has grown past the limit would fail whatever it did itself.
+PEAK_REPORTER = textwrap.dedent("""
+    import atexit, runpy, sys
+    report, how, what, *rest = sys.argv[1:]
+
+    def _report():
+        with open("/proc/self/status") as status:
+            peak = next(line for line in status if line.startswith("VmHWM:"))
+        with open(report, "w") as out:
+            out.write(peak.split()[1])
+
+    atexit.register(_report)
+    if how == "-m":
+        sys.argv = [what, *rest]
+        runpy.run_module(what, run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = ["-c", *rest]
+        exec(compile(what, "<string>", "exec"), {"__name__": "__main__"})
+""")
+
+
 def _peak_rss(argv: list[str], seconds: float = 120) -> tuple[int, int, str]:
-    """(exit status, peak RSS in bytes, stderr) of a child process whose stdout is
-    /dev/null; it is killed after ``seconds``."""
+    """(exit status, peak RSS in bytes, stderr) of a child process ``python -m ...`` or
+    ``python -c ...`` whose stdout is /dev/null (its own peak: :data:`PEAK_REPORTER`); it
+    is killed after ``seconds``, and then its ru_maxrss stands in."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    with open(os.devnull, "wb") as null, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdout=null, stderr=err, env=env)
+    with open(os.devnull, "wb") as null, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as report:
+        proc = subprocess.Popen([argv[0], "-c", PEAK_REPORTER, report.name, *argv[1:]],
+                                stdout=null, stderr=err, env=env)
         deadline = time.monotonic() + seconds
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -169,7 +197,9 @@ def _peak_rss(argv: list[str], seconds: float = 120) -> tuple[int, int, str]:
             time.sleep(0.05)
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
-        return proc.returncode, usage.ru_maxrss * 1024, err.read().decode(errors="replace")
+        peak = report.read().strip()
+        rss = int(peak) * 1024 if peak else usage.ru_maxrss * 1024
+        return proc.returncode, rss, err.read().decode(errors="replace")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB is Linux's")

@@ -332,19 +332,29 @@ def test_a_server_that_forks_per_connection_is_fuzzed_with_its_childrens_edges(t
 def test_a_child_that_runs_away_is_a_hang_within_the_block_budget(tmp_path):
     """fork_server.c's child loops for ever on a SPIN request while its parent waits in
     accept: the scheduler runs the two in time slices, and the block budget counts both
-    processes' blocks from the guest's last wait, so the run is a hang after 200,000
+    processes' blocks from the guest's last wait, so the run is a hang after 1,000,000
     blocks (counted per slice, as it was, the budget was never spent, and only the wall
-    clock's limit ended the run)."""
+    clock's limit ended the run); webelf run --max-instructions with the same number, more
+    than one slice, reproduces it."""
     data = build("glibc", "fork_server", tmp_path)
     guest = Guest(data, argv=["fork_server", BUGGY_PORT, "1000000"], max_seconds=120)
     guest.start()
-    fuzzer = Fuzzer(guest, SEEDS, seed=1, budget=200_000)
+    fuzzer = Fuzzer(guest, SEEDS, seed=1, budget=1_000_000)
     assert fuzzer.snapshot.extras  # caught where the child waits for the request
     outcome = fuzzer.execute(b"SPIN / HTTP/1.1\r\n\r\n")
     assert outcome.kind == "hang", outcome
-    assert "budget of 200,000 basic blocks" in outcome.detail, outcome.detail
+    assert "budget of 1,000,000 basic blocks" in outcome.detail, outcome.detail
     assert fuzzer.execute(b"GET / HTTP/1.1\r\n\r\n").kind == "ok"  # restored after it
     fuzzer.close()
+    # The reproducer: webelf run's instruction budget spans the time slices too (counted
+    # per slice, it was never spent, and the run went on until the wall clock's limit).
+    elf, request = tmp_path / "fork_server", tmp_path / "spin.http"
+    elf.write_bytes(data)
+    request.write_bytes(b"SPIN / HTTP/1.1\r\n\r\n")
+    rerun = webelf("run", str(elf), "--max-instructions", "1000000", "--max-seconds", "120",
+                   "--request", str(request), "--", BUGGY_PORT, "1000000", timeout=100)
+    assert rerun.returncode == 124, rerun.stderr
+    assert b"budget of 1,000,000 instructions" in rerun.stderr, rerun.stderr
 
 
 def test_debian_busybox_httpd_is_found_to_answer_head_with_a_body():

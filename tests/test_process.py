@@ -106,6 +106,15 @@ def _fork_lines(lines: list[str]) -> list[str]:
     strace -f's split of a call another process interrupted (``wait4(N,  <unfinished ...>``
     then ``<... wait4 resumed>REST``), joined back into the one line the harness prints."""
     out, pending = [], {}
+    # Natively, pids are whatever the machine is at (they wrap at pid_max, so they may be
+    # below 1000): every pid strace names, as a line's prefix or clone's result, is masked.
+    named = set()
+    for line in lines:
+        who = re.match(r"^(?:\[pid +(\d+)\] |(\d+) +)?", line)
+        named.add(who.group(1) or who.group(2))
+        named.update(re.findall(r"(?:clone\(.*\)|clone resumed>.*\)) += (\d+)$", line))
+    named.discard(None)
+    pids = re.compile(r"\b(?:%s)\b" % "|".join(sorted(named))) if named else None
     for line in lines:
         who = re.match(r"^(?:\[pid +(\d+)\] |(\d+) +)?", line)
         pid = who.group(1) or who.group(2)
@@ -119,6 +128,8 @@ def _fork_lines(lines: list[str]) -> list[str]:
         if re.match(r"(clone|wait4|waitid|--- SIGCHLD)", line):
             line = re.sub(r"0x[0-9a-f]+", "ADDR", line)
             line = re.sub(r"\b[1-9]\d{3,}\b", "PID", line)  # pids: 1000 and up
+            if pids is not None:
+                line = pids.sub("PID", line)
             out.append(re.sub(r"\s+", " ", line))
     return out
 

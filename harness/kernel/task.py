@@ -238,6 +238,12 @@ class Tasks:
             raise HarnessError("the machine was closed; it cannot run")
         progress = True
         deadline = time.monotonic() + self.procs[self.first].machine.max_seconds
+        # --max-instructions spans the slices: a slice that ends preempted has run all of
+        # its TIME_SLICE instructions (one that ends in a wait ran fewer, uncounted, so the
+        # budget is spent no sooner than exactly), and a process that never waits, while
+        # the others do, runs out of it as a lone process would.
+        budget = self.procs[self.first].machine.max_instructions
+        spent = 0
         while progress:
             progress = False
             for pid in sorted(self.procs):
@@ -257,11 +263,14 @@ class Tasks:
                     continue
                 if stop.reason == "preempted":  # its slice is over: the next one's turn
                     progress = True
-                    if time.monotonic() >= deadline:
+                    spent += TIME_SLICE
+                    over = (f"budget of {budget:,} instructions" if budget and spent >= budget
+                            else f"time budget of {machine.max_seconds:g} s"
+                            if time.monotonic() >= deadline else None)
+                    if over is not None:
                         eip = machine.eip
-                        text = insn_text(machine.mem.fetch(eip), eip, machine.wide)
-                        raise GuestTimeout(eip, text,
-                                           f"time budget of {machine.max_seconds:g} s")
+                        raise GuestTimeout(eip, insn_text(machine.mem.fetch(eip), eip,
+                                                          machine.wide), over)
                     continue
                 stops[pid] = stop
                 if stop.reason == "exited":
