@@ -75,15 +75,20 @@ def _sa_handler(handler: int) -> str:
     return name if name is not None else _addr(handler)
 
 
-def _sigaction(mem: _Memory, address: int) -> str:
-    """decode_new_sigaction for a 32-bit process: struct new_sigaction32 {handler, flags,
-    restorer, mask[2]} (the kernel's i386 ``struct sigaction``, arch/x86/include/asm/signal.h)."""
-    data = mem.fetch(address, 20)
+#: struct new_sigaction32 {handler, flags, restorer, mask[2]}: the kernel's i386 ``struct
+#: sigaction`` (arch/x86/include/asm/signal.h); x86-64's has 8-byte words ("<QQQ").
+SIGACTION_I386 = struct.Struct("<III")
+
+
+def _sigaction(mem: _Memory, address: int, words: struct.Struct = SIGACTION_I386) -> str:
+    """decode_new_sigaction: {handler, flags, restorer} as ``words``, then the 8-byte mask."""
+    data = mem.fetch(address, words.size + 8)
     if data is None:
         return _addr(address)
-    handler, flags, restorer = struct.unpack_from("<III", data)
-    text = (f"{{sa_handler={_sa_handler(handler)}, sa_mask={_sigmask(data[12:20])}, "
-            f"sa_flags={_flags(_SIGACT_FLAGS, flags, 'SA_???')}")
+    handler, flags, restorer = words.unpack_from(data)
+    text = (f"{{sa_handler={_sa_handler(handler)}, "
+            f"sa_mask={_sigmask(data[words.size:words.size + 8])}, "
+            f"sa_flags={_flags(_SIGACT_FLAGS, flags & _U32, 'SA_???')}")
     if flags & L.SA_RESTORER:
         text += f", sa_restorer={_addr(restorer)}"
     return text + "}"
@@ -99,13 +104,20 @@ def _exit_signal(p: Pending, mem: _Memory, ret: int) -> str | None:
     return None if mem.failed else _SA_HANDLERS.get(ret & _U32)
 
 
-def _enter_rt_sigaction(p: Pending, mem: _Memory) -> bool:
-    p.text += f"{_signal(p.args[0])}, {_sigaction(mem, p.args[1])}, "
-    return False
+def rt_sigaction_decoder(words: struct.Struct = SIGACTION_I386) -> tuple:
+    """rt_sigaction's (enter, exit) decoders for a struct sigaction laid out as ``words``."""
+
+    def enter(p: Pending, mem: _Memory) -> bool:
+        p.text += f"{_signal(p.args[0])}, {_sigaction(mem, p.args[1], words)}, "
+        return False
+
+    def leave(p: Pending, mem: _Memory, ret: int) -> None:
+        p.text += f"{_sigaction(mem, p.args[2], words)}, {_u(p.args[3])}"
+
+    return enter, leave
 
 
-def _exit_rt_sigaction(p: Pending, mem: _Memory, ret: int) -> None:
-    p.text += f"{_sigaction(mem, p.args[2])}, {_u(p.args[3])}"
+_enter_rt_sigaction, _exit_rt_sigaction = rt_sigaction_decoder()
 
 
 def _enter_rt_sigprocmask(p: Pending, mem: _Memory) -> bool:

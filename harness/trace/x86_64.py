@@ -44,11 +44,8 @@ from .decode_process import (
     sprinttime,
 )
 from .decode_signal import (
-    _SIGACT_FLAGS,
-    _sa_handler,
-    _sigmask,
-    _signal,
     _sigset,
+    rt_sigaction_decoder,
     sigaltstack_decoder,
 )
 from .format import (
@@ -145,26 +142,7 @@ def _enter_clone64(p: Pending, mem: _Memory) -> bool:
     return _enter_clone(p, mem)
 
 
-def _sigaction(mem: _Memory, address: int) -> str:
-    """decode_new_sigaction for x86-64: {handler, flags, restorer, mask} of 8 bytes each."""
-    data = mem.fetch(address, 32)
-    if data is None:
-        return _addr(address)
-    handler, flags, restorer = struct.unpack_from("<QQQ", data)
-    text = (f"{{sa_handler={_sa_handler(handler)}, sa_mask={_sigmask(data[24:32])}, "
-            f"sa_flags={_flags(_SIGACT_FLAGS, flags & _U32, 'SA_???')}")
-    if flags & L.SA_RESTORER:
-        text += f", sa_restorer={_addr(restorer)}"
-    return text + "}"
-
-
-def _enter_rt_sigaction(p: Pending, mem: _Memory) -> bool:
-    p.text += f"{_signal(p.args[0])}, {_sigaction(mem, p.args[1])}, "
-    return False
-
-
-def _exit_rt_sigaction(p: Pending, mem: _Memory, ret: int) -> None:
-    p.text += f"{_sigaction(mem, p.args[2])}, {_u(p.args[3])}"
+_enter_rt_sigaction, _exit_rt_sigaction = rt_sigaction_decoder(struct.Struct("<QQQ"))
 
 
 #: uc_sigmask's place above rsp at rt_sigreturn (src/linux/x86_64/arch_rt_sigframe.c: the
