@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.args = guest_args
         if args.func in (_run, _check, _serve, _fuzz) and \
                 threading.current_thread() is threading.main_thread():
-            from harness.machine import interruptible
+            from harness.watchdog import interruptible
 
             # Ctrl-C stops a guest that runs, at once; SIGTERM too for serve.
             signals = (signal.SIGINT, signal.SIGTERM) if args.func is _serve else \
